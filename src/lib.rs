@@ -1,0 +1,20 @@
+//! keyceremony: a multi-person key ceremony orchestrator.
+//!
+//! The modules follow docs/ARCHITECTURE.md. Core modules (everything but
+//! `tui`) never import a terminal library: `cargo check --no-default-features`
+//! proves it.
+
+// Unsafe code is denied everywhere; the one exception (setting SOFTHSM2_CONF
+// before any thread starts) is allowed locally with its justification.
+#![deny(unsafe_code)]
+
+pub mod engine;
+pub mod hsm;
+pub mod identity;
+pub mod quorum;
+pub mod runner;
+pub mod script;
+pub mod secret;
+pub mod transcript;
+#[cfg(feature = "tui")]
+pub mod tui;
