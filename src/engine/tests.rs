@@ -1,0 +1,320 @@
+use std::path::Path;
+
+use serde_json::json;
+
+use super::*;
+
+fn root_ceremony() -> Ceremony {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("ceremonies");
+    Ceremony::load(
+        &dir.join("root-key-generation.yaml"),
+        &dir.join("rehearsal/root-key-generation.bindings.yaml"),
+    )
+    .expect("the shipped root ceremony loads")
+}
+
+fn records(effects: &[Effect]) -> Vec<&'static str> {
+    effects
+        .iter()
+        .map(|e| match e {
+            Effect::Record(r) => r.kind,
+            Effect::Close(_) => "CLOSE",
+        })
+        .collect()
+}
+
+/// Answers every need the way a cooperative room would until `stop` says
+/// so or the ceremony finishes; returns the kinds of all records in order.
+fn drive(engine: &mut Engine, stop: impl Fn(&Need) -> bool) -> Vec<&'static str> {
+    let mut kinds = Vec::new();
+    for _ in 0..200 {
+        let need = engine.need();
+        if stop(&need) {
+            return kinds;
+        }
+        let input = match need {
+            Need::SignIn { participant, .. } => Input::SignedIn { participant },
+            Need::Confirm {
+                participant, word, ..
+            } => Input::Confirmed {
+                participant,
+                typed: word.map(String::from),
+            },
+            Need::Share { candidates, .. } => {
+                let custodian = candidates[0].clone();
+                if !engine.is_signed_in(&custodian) {
+                    Input::SignedIn {
+                        participant: custodian,
+                    }
+                } else {
+                    Input::SharePresented {
+                        custodian,
+                        details: json!({"index": 1}),
+                    }
+                }
+            }
+            Need::Work(_) => Input::WorkDone {
+                result: json!({"ok": true}),
+            },
+            Need::Attest { participant } => Input::Attested { participant },
+            Need::Failed { .. } => panic!("no step fails here"),
+            Need::Finished(_) => return kinds,
+        };
+        let effects = engine.handle(input).expect("a cooperative input is accepted");
+        kinds.extend(records(&effects));
+    }
+    panic!("the ceremony did not finish in 200 inputs");
+}
+
+#[test]
+fn the_root_ceremony_runs_in_script_order_and_closes() {
+    let c = root_ceremony();
+    let mut e = Engine::new(&c);
+    let kinds = drive(&mut e, |_| false);
+    assert_eq!(kinds.last(), Some(&"CLOSE"));
+    let steps: Vec<&str> = kinds
+        .iter()
+        .copied()
+        .filter(|k| !matches!(*k, "sign-in" | "confirm" | "share-presented"))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "check-hsm",
+            "split-secret",
+            "init-token",
+            "recombine",
+            "split-secret",
+            "set-user-pin",
+            "generate-key",
+            "export-public-key",
+            "attestation",
+            "CLOSE"
+        ]
+    );
+    assert_eq!(kinds.iter().filter(|k| **k == "share-presented").count(), 3);
+    assert!(e.is_finished());
+    assert!((0..e.steps().len()).all(|i| e.status(i) == StepStatus::Done));
+}
+
+#[test]
+fn only_the_person_whose_turn_it_is_may_confirm() {
+    let c = root_ceremony();
+    let mut e = Engine::new(&c);
+    assert_eq!(
+        e.need(),
+        Need::SignIn {
+            participant: "alice".into(),
+            role: Role::Administrator
+        }
+    );
+    let err = e
+        .handle(Input::Confirmed {
+            participant: "alice".into(),
+            typed: None,
+        })
+        .unwrap_err();
+    assert_eq!(err, EngineError::NotSignedIn("alice".into()));
+    e.handle(Input::SignedIn {
+        participant: "bob".into(),
+    })
+    .unwrap();
+    e.handle(Input::SignedIn {
+        participant: "alice".into(),
+    })
+    .unwrap();
+    let err = e
+        .handle(Input::Confirmed {
+            participant: "bob".into(),
+            typed: None,
+        })
+        .unwrap_err();
+    assert!(matches!(err, EngineError::NotTheirTurn { .. }), "{err}");
+    assert!(err.to_string().contains("alice must confirm as performer"));
+}
+
+#[test]
+fn a_stranger_cannot_sign_in_and_no_one_signs_in_twice() {
+    let c = root_ceremony();
+    let mut e = Engine::new(&c);
+    assert_eq!(
+        e.handle(Input::SignedIn {
+            participant: "mallory".into()
+        })
+        .unwrap_err(),
+        EngineError::NotOnRoster("mallory".into())
+    );
+    e.handle(Input::SignedIn {
+        participant: "carol".into(),
+    })
+    .unwrap();
+    assert_eq!(
+        e.handle(Input::SignedIn {
+            participant: "carol".into()
+        })
+        .unwrap_err(),
+        EngineError::AlreadySignedIn("carol".into())
+    );
+}
+
+#[test]
+fn irreversible_steps_need_the_exact_word() {
+    let c = root_ceremony();
+    let mut e = Engine::new(&c);
+    drive(&mut e, |n| {
+        matches!(n, Need::Confirm { word: Some("initialize"), .. })
+    });
+    for typed in [None, Some("yes"), Some("INITIALIZE"), Some("initialise")] {
+        let err = e
+            .handle(Input::Confirmed {
+                participant: "alice".into(),
+                typed: typed.map(String::from),
+            })
+            .unwrap_err();
+        assert_eq!(
+            err,
+            EngineError::WrongWord {
+                expected: "initialize"
+            }
+        );
+    }
+    assert_eq!(e.current().id, "init-token");
+    e.handle(Input::Confirmed {
+        participant: "alice".into(),
+        typed: Some("initialize".into()),
+    })
+    .unwrap();
+    assert!(matches!(e.need(), Need::Work(Work::InitToken { .. })));
+}
+
+#[test]
+fn shares_come_from_distinct_signed_in_custodians_and_fill_the_recombine_work() {
+    let c = root_ceremony();
+    let mut e = Engine::new(&c);
+    drive(&mut e, |n| matches!(n, Need::Share { .. }));
+    let present = |e: &mut Engine, who: &str| {
+        e.handle(Input::SharePresented {
+            custodian: who.into(),
+            details: json!({}),
+        })
+    };
+    assert_eq!(
+        present(&mut e, "carol").unwrap_err(),
+        EngineError::NotSignedIn("carol".into())
+    );
+    assert_eq!(
+        present(&mut e, "bob").unwrap_err(),
+        EngineError::NotACustodian("bob".into())
+    );
+    for who in ["carol", "erin", "grace"] {
+        e.handle(Input::SignedIn {
+            participant: who.into(),
+        })
+        .unwrap();
+    }
+    present(&mut e, "erin").unwrap();
+    assert_eq!(
+        present(&mut e, "erin").unwrap_err(),
+        EngineError::AlreadyPresented("erin".into())
+    );
+    let rejected = e
+        .handle(Input::ShareRejected {
+            custodian: "carol".into(),
+            reason: "does not match its commitment".into(),
+        })
+        .unwrap();
+    assert_eq!(records(&rejected), ["share-rejected"]);
+    present(&mut e, "carol").unwrap();
+    let Need::Share {
+        presented, needed, ..
+    } = e.need()
+    else {
+        panic!("still collecting shares")
+    };
+    assert_eq!((presented.len(), needed), (2, 3));
+    present(&mut e, "grace").unwrap();
+    match e.need() {
+        Need::Work(Work::Recombine { custodians, .. }) => {
+            assert_eq!(custodians, ["erin", "carol", "grace"])
+        }
+        other => panic!("expected the recombine work, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_failed_step_can_only_be_aborted_and_the_abort_closes() {
+    let c = root_ceremony();
+    let mut e = Engine::new(&c);
+    drive(&mut e, |n| matches!(n, Need::Work(Work::CheckHsm)));
+    let effects = e
+        .handle(Input::WorkFailed {
+            error: "no token".into(),
+        })
+        .unwrap();
+    assert_eq!(records(&effects), ["step-failed"]);
+    assert_eq!(e.status(1), StepStatus::Failed);
+    assert!(matches!(e.need(), Need::Failed { .. }));
+    assert!(
+        e.handle(Input::WorkDone { result: json!({}) }).is_err(),
+        "a late result cannot revive a failed step"
+    );
+    assert_eq!(
+        e.handle(Input::Abort {
+            by: Some("alice".into()),
+            reason: "  ".into()
+        })
+        .unwrap_err(),
+        EngineError::AbortWithoutReason
+    );
+    let effects = e
+        .handle(Input::Abort {
+            by: Some("alice".into()),
+            reason: "the token is missing".into(),
+        })
+        .unwrap();
+    assert_eq!(records(&effects), ["abort", "CLOSE"]);
+    assert_eq!(
+        effects[1],
+        Effect::Close(Outcome::Aborted {
+            reason: "the token is missing".into()
+        })
+    );
+    assert_eq!(
+        e.handle(Input::SignedIn {
+            participant: "carol".into()
+        })
+        .unwrap_err(),
+        EngineError::Finished
+    );
+}
+
+#[test]
+fn every_participant_act_is_signed_with_the_right_purpose() {
+    let c = root_ceremony();
+    let mut e = Engine::new(&c);
+    let sign_in = e
+        .handle(Input::SignedIn {
+            participant: "alice".into(),
+        })
+        .unwrap();
+    let Effect::Record(r) = &sign_in[0] else {
+        panic!()
+    };
+    assert_eq!(r.signers, [("alice".to_string(), Purpose::SignIn)]);
+    drive(&mut e, |n| matches!(n, Need::Attest { .. }));
+    let mut last = Vec::new();
+    while let Need::Attest { participant } = e.need() {
+        last = e.handle(Input::Attested { participant }).unwrap();
+    }
+    let Effect::Record(r) = &last[0] else {
+        panic!()
+    };
+    assert_eq!(r.kind, "attestation");
+    assert_eq!(
+        r.signers,
+        [
+            ("bob".to_string(), Purpose::Attest),
+            ("heidi".to_string(), Purpose::Attest)
+        ]
+    );
+}

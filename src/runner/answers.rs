@@ -1,0 +1,148 @@
+//! The answers file of a headless run: who is sitting at the keyboard at
+//! each turn, as a file. It holds key file paths and typed words, never a
+//! secret: shares come from the custodians' sealed share files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::script::{Ceremony, Loaded, Role, ScriptError, YamlPath, load_yaml};
+
+pub const ANSWERS_FORMAT: &str = "keyceremony-answers/1";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AnswersFile {
+    pub format: String,
+    pub script: String,
+    /// Each participant's private key file, relative to the answers file.
+    pub identities: BTreeMap<String, PathBuf>,
+    /// The word typed at each irreversible step, by step id.
+    #[serde(default)]
+    pub confirm: BTreeMap<String, String>,
+    /// The custodians who present shares, in order, by recombine step id.
+    #[serde(default)]
+    pub shares: BTreeMap<String, Vec<String>>,
+    /// Stop the ceremony at a step, as an administrator would.
+    #[serde(default)]
+    pub abort: Option<AbortAnswer>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AbortAnswer {
+    /// The id of the step at which to abort, before it is performed.
+    pub at: String,
+    pub by: String,
+    pub reason: String,
+}
+
+/// A loaded answers file, with paths resolved.
+#[derive(Debug, Clone)]
+pub struct Answers {
+    pub file: Loaded<AnswersFile>,
+}
+
+impl Answers {
+    pub fn load(path: &Path, script_id: &str) -> Result<Answers, ScriptError> {
+        let file = load_yaml::<AnswersFile>(path)?;
+        let root = YamlPath::root();
+        let mut problems = Vec::new();
+        if file.value.format != ANSWERS_FORMAT {
+            problems.push(file.problem(
+                &root.key("format"),
+                format!("unsupported answers format `{}`; this version reads `{ANSWERS_FORMAT}`", file.value.format),
+            ));
+        }
+        if file.value.script != script_id {
+            problems.push(file.problem(
+                &root.key("script"),
+                format!("these answers are for script `{}`, not `{script_id}`", file.value.script),
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(ScriptError::Invalid { problems });
+        }
+        Ok(Answers { file })
+    }
+
+    /// Checks before the ceremony starts that the answers cover every turn
+    /// (a missing answer halfway would leave an unfinished transcript).
+    pub fn check(&self, ceremony: &Ceremony) -> Result<(), ScriptError> {
+        let root = YamlPath::root();
+        let a = &self.file.value;
+        let mut problems = Vec::new();
+        for p in &ceremony.roster {
+            if p.role != Role::Observer && !a.identities.contains_key(&p.name) {
+                problems.push(self.file.problem(
+                    &root.key("identities"),
+                    format!("no key file for {} ({}), who acts in this ceremony", p.name, p.role),
+                ));
+            }
+        }
+        let (k, _) = ceremony.quorum();
+        for step in &ceremony.script.value.steps {
+            let action = step.action();
+            if action.confirm_word().is_some() && !a.confirm.contains_key(&step.id) {
+                problems.push(self.file.problem(
+                    &root.key("confirm"),
+                    format!("step `{}` needs a typed confirmation word", step.id),
+                ));
+            }
+            if step.recombine.is_some() {
+                let listed = a.shares.get(&step.id).map_or(0, Vec::len);
+                if listed < usize::from(k) {
+                    problems.push(self.file.problem(
+                        &root.key("shares"),
+                        format!("step `{}` needs {k} custodians to present shares; {listed} listed", step.id),
+                    ));
+                }
+            }
+        }
+        for (step, names) in &a.shares {
+            for name in names {
+                if ceremony.participant(name).map(|p| p.role) != Some(Role::Custodian) {
+                    problems.push(self.file.problem(
+                        &root.key("shares").key(step),
+                        format!("{name} is not a custodian of this ceremony"),
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ScriptError::Invalid { problems })
+        }
+    }
+
+    fn base(&self) -> &Path {
+        self.file.path.parent().unwrap_or(Path::new("."))
+    }
+
+    pub fn identity(&self, participant: &str) -> Option<PathBuf> {
+        self.file
+            .value
+            .identities
+            .get(participant)
+            .map(|p| self.base().join(p))
+    }
+
+    pub fn word(&self, step: &str) -> Option<&str> {
+        self.file.value.confirm.get(step).map(String::as_str)
+    }
+
+    pub fn custodians(&self, step: &str) -> &[String] {
+        self.file
+            .value
+            .shares
+            .get(step)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    pub fn abort_at(&self, step: &str) -> Option<&AbortAnswer> {
+        self.file.value.abort.as_ref().filter(|a| a.at == step)
+    }
+}

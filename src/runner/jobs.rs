@@ -1,0 +1,321 @@
+//! What each kind of work does: `prepare` builds the closure the HSM worker
+//! runs (moving in only the PIN it needs), `record` turns the worker's
+//! result into files and the public facts the transcript records.
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::artifacts;
+use super::session::{Session, ShareHolder};
+use super::worker::HsmState;
+use crate::engine::Work;
+use crate::hsm::{
+    GeneratedKey, KeySpec, NonExportableEvidence, PublicKeyInfo, Role as HsmRole, TokenInfo,
+};
+use crate::quorum::{self, CeremonySecret, QuorumPolicy, SecretName, Share, SplitRecord};
+use crate::script::LoginRole;
+
+/// A finished job's output, carried back from the worker thread.
+pub enum Done {
+    Checked {
+        module: Value,
+        token: TokenInfo,
+    },
+    Split {
+        secret: CeremonySecret,
+        shares: Vec<Share>,
+    },
+    Initialized(TokenInfo),
+    Recombined {
+        login: Option<LoginRole>,
+    },
+    UserPinSet,
+    Generated {
+        key: GeneratedKey,
+        evidence: NonExportableEvidence,
+    },
+    Exported(PublicKeyInfo),
+}
+
+pub type Job = Box<dyn FnOnce(&mut HsmState) -> Result<Done, String> + Send>;
+
+fn secret_name(name: &str) -> Result<SecretName, String> {
+    name.parse().map_err(|e| format!("{e}"))
+}
+
+/// Builds the worker job for `work`. Anything that can be refused without
+/// the HSM (a wrong recombination, a missing secret) is refused here, so it
+/// fails the step before a single PKCS#11 call.
+pub fn prepare(session: &mut Session, work: &Work) -> Result<Job, String> {
+    let ceremony = session.ceremony();
+    match work.clone() {
+        Work::CheckHsm => {
+            let binding = ceremony.bindings.value.hsm.clone();
+            let init_label = ceremony.script.value.steps.iter().find_map(|s| {
+                s.init_token.as_ref().map(|i| i.label.clone())
+            });
+            Ok(Box::new(move |state: &mut HsmState| {
+                let module = state.module()?.clone();
+                let info = module.info().map_err(|e| e.to_string())?;
+                let token = match &binding.token {
+                    Some(sel) if sel.serial.is_some() => {
+                        module.token_by_serial(sel.serial.as_deref().unwrap_or_default())
+                    }
+                    Some(sel) => module.token_by_label(sel.label.as_deref().unwrap_or_default()),
+                    None => module.uninitialized_token(),
+                }
+                .map_err(|e| e.to_string())?;
+                let t = token.info().clone();
+                if let Some(expect) = &binding.expect {
+                    for (what, want, have) in [
+                        ("manufacturer", &expect.manufacturer, &t.manufacturer),
+                        ("model", &expect.model, &t.model),
+                        ("serial", &expect.serial, &t.serial),
+                    ] {
+                        if let Some(want) = want {
+                            if want.trim() != have.trim() {
+                                return Err(format!(
+                                    "the token's {what} is `{have}`, but the bindings expect `{want}`: this is not the HSM the ceremony was prepared for"
+                                ));
+                            }
+                        }
+                    }
+                }
+                if let Some(label) = &init_label {
+                    let clash: Vec<String> = module
+                        .tokens()
+                        .map_err(|e| e.to_string())?
+                        .into_iter()
+                        .filter(|other| other.initialized && other.label.trim() == label)
+                        .map(|other| other.serial)
+                        .collect();
+                    if !clash.is_empty() {
+                        return Err(format!(
+                            "a token labelled `{label}` already exists (serial {}); this ceremony would create a second one. Use a fresh --state-dir for a rehearsal, or another label",
+                            clash.join(", ")
+                        ));
+                    }
+                }
+                state.token = Some(token);
+                Ok(Done::Checked {
+                    module: serde_json::to_value(&info).map_err(|e| e.to_string())?,
+                    token: t,
+                })
+            }))
+        }
+        Work::Split { secret } => {
+            let name = secret_name(&secret)?;
+            let (k, n) = ceremony.quorum();
+            let policy = QuorumPolicy::new(k, n).map_err(|e| e.to_string())?;
+            let ceremony_id = session.ceremony_id().to_string();
+            Ok(Box::new(move |state: &mut HsmState| {
+                let hsm_random = state.token()?.random(32).map_err(|e| e.to_string())?;
+                let secret = CeremonySecret::generate(&hsm_random);
+                let shares = quorum::split(&secret, &ceremony_id, &name, policy)
+                    .map_err(|e| e.to_string())?;
+                Ok(Done::Split { secret, shares })
+            }))
+        }
+        Work::InitToken { so_pin, label } => {
+            let pin = session.vault().pin(&so_pin)?;
+            Ok(Box::new(move |state: &mut HsmState| {
+                let token = state.token()?.clone();
+                let info = token.initialize(&pin, &label).map_err(|e| e.to_string())?;
+                // The slot list changes when a token is initialized; keep
+                // following this token by its serial.
+                let module = state.module()?.clone();
+                state.token = Some(module.token_by_serial(&info.serial).map_err(|e| e.to_string())?);
+                Ok(Done::Initialized(info))
+            }))
+        }
+        Work::Recombine { secret, login, .. } => {
+            let name = secret_name(&secret)?;
+            let presented = session.vault_mut().take_presented();
+            let (record, _) = session.vault().split(&secret)?;
+            let recovered = quorum::combine(record, &presented).map_err(|e| e.to_string())?;
+            session.vault_mut().store_recombined(&secret, recovered);
+            let pin = match login {
+                Some(_) => Some(session.vault().pin(name.as_ref())?),
+                None => None,
+            };
+            Ok(Box::new(move |state: &mut HsmState| {
+                if let (Some(role), Some(pin)) = (login, pin) {
+                    let role = match role {
+                        LoginRole::SecurityOfficer => HsmRole::SecurityOfficer,
+                        LoginRole::User => HsmRole::User,
+                    };
+                    // Logging in is the proof; the session logs out on drop.
+                    drop(state.token()?.login(role, &pin).map_err(|e| e.to_string())?);
+                }
+                Ok(Done::Recombined { login })
+            }))
+        }
+        Work::SetUserPin { so_pin, user_pin } => {
+            let so = session.vault().pin(&so_pin)?;
+            let user = session.vault().pin(&user_pin)?;
+            Ok(Box::new(move |state: &mut HsmState| {
+                let session = state
+                    .token()?
+                    .login(HsmRole::SecurityOfficer, &so)
+                    .map_err(|e| e.to_string())?;
+                session.init_user_pin(&user).map_err(|e| e.to_string())?;
+                Ok(Done::UserPinSet)
+            }))
+        }
+        Work::GenerateKey {
+            label,
+            algorithm,
+            usage,
+            user_pin,
+        } => {
+            let pin = session.vault().pin(&user_pin)?;
+            Ok(Box::new(move |state: &mut HsmState| {
+                let session = state
+                    .token()?
+                    .login(HsmRole::User, &pin)
+                    .map_err(|e| e.to_string())?;
+                let key = session
+                    .generate(&KeySpec { algorithm, usage }, &label)
+                    .map_err(|e| e.to_string())?;
+                let evidence = session
+                    .prove_non_exportable(&key.key)
+                    .map_err(|e| e.to_string())?;
+                Ok(Done::Generated { key, evidence })
+            }))
+        }
+        Work::ExportPublicKey { label, user_pin } => {
+            let pin = session.vault().pin(&user_pin)?;
+            Ok(Box::new(move |state: &mut HsmState| {
+                let session = state
+                    .token()?
+                    .login(HsmRole::User, &pin)
+                    .map_err(|e| e.to_string())?;
+                let key = session.find_key(&label).map_err(|e| e.to_string())?;
+                let public = session.public_key(&key).map_err(|e| e.to_string())?;
+                Ok(Done::Exported(public))
+            }))
+        }
+        Work::Attest { .. } | Work::Close => {
+            Err("attestations and the close are not HSM work".into())
+        }
+    }
+}
+
+fn token_json(t: &TokenInfo) -> Value {
+    json!({
+        "label": t.label.trim(),
+        "manufacturer": t.manufacturer.trim(),
+        "model": t.model.trim(),
+        "serial": t.serial.trim(),
+        "hardware_version": t.hardware_version,
+        "firmware_version": t.firmware_version,
+        "initialized": t.initialized,
+    })
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Writes what a finished job produced and returns the public facts for
+/// the step's transcript entry. No secret, share or PIN goes into it.
+pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, String> {
+    let out_dir = session
+        .transcript_path()
+        .parent()
+        .map(|p| p.to_path_buf())
+        .unwrap_or_default();
+    match (work, done) {
+        (Work::CheckHsm, Done::Checked { module, token }) => {
+            let length = quorum::pin_length(token.min_pin_len, token.max_pin_len)
+                .map_err(|e| e.to_string())?;
+            session.vault_mut().set_pin_length(length);
+            Ok(json!({ "module": module, "token": token_json(&token) }))
+        }
+        (Work::Split { secret: name }, Done::Split { secret, shares }) => {
+            let custodians = session.holders_for_split();
+            let mut holders = Vec::new();
+            let mut listed = Vec::new();
+            for (share, (custodian, ssh_key)) in shares.iter().zip(&custodians) {
+                let sealed = quorum::delivery::seal(ssh_key, share).map_err(|e| e.to_string())?;
+                let path = session.share_file(custodian, name);
+                artifacts::write_new(&path, &sealed).map_err(|e| e.to_string())?;
+                let index = share.metadata().index;
+                listed.push(json!({
+                    "custodian": custodian,
+                    "index": index,
+                    "commitment": hex::encode(share.commitment()),
+                    "file": artifacts::relative(&out_dir, &path),
+                    "file_sha256": sha256_hex(&sealed),
+                }));
+                holders.push(ShareHolder {
+                    custodian: custodian.clone(),
+                    index,
+                });
+            }
+            let record = SplitRecord::new(&secret, &shares, session.ceremony_id(), &secret_name(name)?);
+            let body = json!({
+                "secret_name": name,
+                "k": record.k,
+                "n": record.n,
+                "check_value": record.check_value,
+                "holders": listed,
+            });
+            session.vault_mut().store_split(name, secret, record, holders);
+            Ok(body)
+        }
+        (Work::InitToken { label, .. }, Done::Initialized(token)) => Ok(json!({
+            "label": label,
+            "token": token_json(&token),
+        })),
+        (
+            Work::Recombine {
+                secret, custodians, ..
+            },
+            Done::Recombined { login },
+        ) => Ok(json!({
+            "secret_name": secret,
+            "custodians": custodians,
+            "check_value_matches": true,
+            "login": match login {
+                Some(LoginRole::SecurityOfficer) => "security-officer",
+                Some(LoginRole::User) => "user",
+                None => "none",
+            },
+        })),
+        (Work::SetUserPin { user_pin, .. }, Done::UserPinSet) => Ok(json!({
+            "user_pin_from": user_pin,
+        })),
+        (Work::GenerateKey { usage, .. }, Done::Generated { key, evidence }) => {
+            let mut body = json!({
+                "label": key.label,
+                "id": key.id_hex,
+                "usage": usage,
+                "attributes": serde_json::to_value(&key.private_attributes).map_err(|e| e.to_string())?,
+                "non_exportable": serde_json::to_value(&evidence).map_err(|e| e.to_string())?,
+            });
+            if let Some(public) = &key.public {
+                body["public_key"] = json!({
+                    "algorithm": public.algorithm,
+                    "spki_sha256": public.sha256_hex,
+                });
+            }
+            Ok(body)
+        }
+        (Work::ExportPublicKey { label, .. }, Done::Exported(public)) => {
+            let path = session.artifacts_dir().join(format!("{label}.pub.pem"));
+            artifacts::write_new(&path, public.pem.as_bytes()).map_err(|e| e.to_string())?;
+            Ok(json!({
+                "label": label,
+                "public_key": {
+                    "algorithm": public.algorithm,
+                    "spki_sha256": public.sha256_hex,
+                    "pem": public.pem,
+                    "file": artifacts::relative(&out_dir, &path),
+                    "file_sha256": sha256_hex(public.pem.as_bytes()),
+                },
+            }))
+        }
+        _ => Err("internal error: a job returned a result for another kind of work".into()),
+    }
+}

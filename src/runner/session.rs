@@ -1,0 +1,579 @@
+//! A running ceremony: the engine, the transcript, the secrets in memory and
+//! the HSM worker, behind the few calls a front end makes (sign in, confirm,
+//! present a share, attest, abort, poll).
+//!
+//! The session carries out the engine's effects: it signs participant acts
+//! with the keys they signed in with, writes every entry before the next
+//! input is accepted (the transcript is the write-ahead log), and runs HSM
+//! work on the worker thread.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, SubsecRound, Utc};
+use rand::RngCore;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::RunError;
+use super::artifacts;
+use super::jobs::{self, Done};
+use super::vault::{Holder, Vault};
+use super::worker::Worker;
+use crate::engine::{Effect, Engine, Input, Need, Outcome, Purpose, Work};
+use crate::identity::SigningIdentity;
+use crate::quorum::{self, Presented, SecretName, Share};
+use crate::script::{Ceremony, Role};
+use crate::transcript::{
+    self, CeremonyKey, CloseOutcome, EntryDraft, Genesis, Head, TranscriptWriter,
+};
+
+/// How a custodian hands over a share.
+pub enum ShareInput {
+    /// The code typed (or pasted) on the keyboard.
+    Code(Zeroizing<String>),
+    /// Their age-encrypted share file, opened with the key they signed in with.
+    SealedFile(PathBuf),
+}
+
+/// A short line about a written entry, for a live transcript tail.
+#[derive(Debug, Clone)]
+pub struct EntryNote {
+    pub seq: u64,
+    pub time: String,
+    pub kind: String,
+    pub actor: String,
+    pub hash_hex: String,
+}
+
+/// A person who has signed in: their key stays in memory (zeroized on drop)
+/// so their later acts can be signed without asking for it again.
+struct Present {
+    identity: SigningIdentity,
+    key_file: PathBuf,
+}
+
+pub struct Session {
+    ceremony: Ceremony,
+    engine: Engine,
+    ceremony_id: String,
+    writer: Option<TranscriptWriter>,
+    transcript_path: PathBuf,
+    artifacts_dir: PathBuf,
+    present: BTreeMap<String, Present>,
+    vault: Vault,
+    worker: Worker<Done>,
+    /// The work the worker is doing, if any.
+    dispatched: Option<Work>,
+    notes: Vec<EntryNote>,
+    outcome: Option<Outcome>,
+    started: DateTime<Utc>,
+}
+
+/// Where the HSM is: the module to load, and for the embedded SoftHSM2 the
+/// configuration file that the process must export as SOFTHSM2_CONF before
+/// any thread starts.
+#[derive(Debug, Clone)]
+pub struct PreparedHsm {
+    pub module: PathBuf,
+    pub softhsm_conf: Option<PathBuf>,
+}
+
+/// Works out which module the bindings name; for the embedded SoftHSM2,
+/// writes its configuration inside `state_dir`. Touches no HSM.
+pub fn prepare_hsm(ceremony: &Ceremony, state_dir: &Path) -> Result<PreparedHsm, RunError> {
+    match &ceremony.bindings.value.hsm.module {
+        Some(module) => Ok(PreparedHsm {
+            module: module.clone(),
+            softhsm_conf: None,
+        }),
+        None => {
+            let module = std::env::var_os("KEYCEREMONY_SOFTHSM_MODULE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(crate::hsm::softhsm::DEFAULT_MODULE));
+            if !module.exists() {
+                return Err(RunError::Setup(format!(
+                    "the embedded HSM needs SoftHSM2, and {} does not exist. Install it with: apt-get install -y softhsm2 (as root), or set KEYCEREMONY_SOFTHSM_MODULE to libsofthsm2.so",
+                    module.display()
+                )));
+            }
+            let conf = crate::hsm::softhsm::prepare(state_dir)
+                .map_err(|e| RunError::Setup(e.to_string()))?;
+            Ok(PreparedHsm {
+                module,
+                softhsm_conf: Some(conf),
+            })
+        }
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(0)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl Session {
+    /// Creates the transcript (never overwriting one) and its artifacts
+    /// directory, writes the genesis entry, and starts the HSM worker. The
+    /// HSM is not touched until the first HSM step.
+    pub fn start(ceremony: Ceremony, hsm: &PreparedHsm, out_dir: &Path) -> Result<Session, RunError> {
+        let started = now();
+        let mut nonce = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let script = &ceremony.script.value;
+        let ceremony_id = format!(
+            "{}-{}-{}",
+            script.id,
+            started.format("%Y%m%d"),
+            hex::encode(&nonce[..3])
+        );
+        std::fs::create_dir_all(out_dir)
+            .map_err(|e| RunError::Output(format!("{}: {e}", out_dir.display())))?;
+        let transcript_path = out_dir.join(format!("{ceremony_id}.jsonl"));
+        let artifacts_dir = out_dir.join(&ceremony_id);
+        artifacts::create_dir_new(&artifacts_dir)?;
+
+        let key = CeremonyKey::generate();
+        let (k, n) = ceremony.quorum();
+        let genesis = Genesis {
+            ceremony_id: ceremony_id.clone(),
+            nonce: hex::encode(nonce),
+            script: transcript::ScriptRef {
+                id: script.id.clone(),
+                version: script.version.clone(),
+                title: script.title.clone(),
+                sha256: ceremony.script.sha256_hex(),
+            },
+            bindings_sha256: ceremony.bindings.sha256_hex(),
+            tool: transcript::ToolRef {
+                name: env!("CARGO_PKG_NAME").into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                binary_sha256: binary_sha256()?,
+            },
+            mode: ceremony.bindings.value.mode.as_str().into(),
+            roster: ceremony
+                .roster
+                .iter()
+                .map(|p| transcript::RosterEntry {
+                    name: p.name.clone(),
+                    role: p.role.as_str().into(),
+                    ssh_key: p.identity.to_openssh(),
+                })
+                .collect(),
+            secrets: script
+                .secrets
+                .iter()
+                .map(|s| transcript::SecretPolicy {
+                    name: s.name.clone(),
+                    k,
+                    n,
+                })
+                .collect(),
+            ceremony_key: key.public_base64(),
+        };
+        let writer = TranscriptWriter::create(&transcript_path, key, &genesis, started)
+            .map_err(|e| RunError::Output(e.to_string()))?;
+        let engine = Engine::new(&ceremony);
+        let mut session = Session {
+            ceremony,
+            engine,
+            ceremony_id,
+            writer: Some(writer),
+            transcript_path,
+            artifacts_dir,
+            present: BTreeMap::new(),
+            vault: Vault::default(),
+            worker: Worker::spawn(hsm.module.clone()),
+            dispatched: None,
+            notes: Vec::new(),
+            outcome: None,
+            started,
+        };
+        session.note_head("genesis", "keyceremony");
+        Ok(session)
+    }
+
+    pub fn ceremony(&self) -> &Ceremony {
+        &self.ceremony
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn ceremony_id(&self) -> &str {
+        &self.ceremony_id
+    }
+
+    pub fn transcript_path(&self) -> &Path {
+        &self.transcript_path
+    }
+
+    pub fn artifacts_dir(&self) -> &Path {
+        &self.artifacts_dir
+    }
+
+    pub fn started(&self) -> DateTime<Utc> {
+        self.started
+    }
+
+    /// The entries written so far, oldest first.
+    pub fn notes(&self) -> &[EntryNote] {
+        &self.notes
+    }
+
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref()
+    }
+
+    pub fn need(&self) -> Need {
+        self.engine.need()
+    }
+
+    /// What the worker is doing and since when.
+    pub fn running(&self) -> Option<(&str, std::time::Instant)> {
+        self.worker.running()
+    }
+
+    /// Where a custodian's sealed share of `secret` is written.
+    pub fn share_file(&self, custodian: &str, secret: &str) -> PathBuf {
+        self.artifacts_dir
+            .join("shares")
+            .join(format!("{custodian}.{secret}.age"))
+    }
+
+    /// Identifies `participant` with their OpenSSH private key file. The key
+    /// must be the one the roster gives them.
+    pub fn sign_in(&mut self, participant: &str, key_file: &Path) -> Result<(), RunError> {
+        let person = self
+            .ceremony
+            .participant(participant)
+            .ok_or_else(|| RunError::Refused(format!("{participant} is not on the roster")))?;
+        let identity = SigningIdentity::load(key_file)
+            .map_err(|e| RunError::Refused(format!("{}: {e}", key_file.display())))?;
+        if identity.public() != &person.identity {
+            return Err(RunError::Refused(format!(
+                "{} holds key {}, but the roster gives {participant} key {}: this is not {participant}'s key",
+                key_file.display(),
+                identity.public().fingerprint(),
+                person.identity.fingerprint()
+            )));
+        }
+        if self.engine.is_signed_in(participant) {
+            return Err(RunError::Refused(format!("{participant} has already signed in")));
+        }
+        self.present.insert(
+            participant.to_string(),
+            Present {
+                identity,
+                key_file: key_file.to_path_buf(),
+            },
+        );
+        self.feed(Input::SignedIn {
+            participant: participant.to_string(),
+        })
+        .inspect_err(|_| {
+            self.present.remove(participant);
+        })
+    }
+
+    pub fn confirm(&mut self, participant: &str, typed: Option<&str>) -> Result<(), RunError> {
+        self.feed(Input::Confirmed {
+            participant: participant.to_string(),
+            typed: typed.map(String::from),
+        })?;
+        self.dispatch();
+        Ok(())
+    }
+
+    pub fn attest(&mut self, participant: &str) -> Result<(), RunError> {
+        self.feed(Input::Attested {
+            participant: participant.to_string(),
+        })
+    }
+
+    pub fn abort(&mut self, by: Option<&str>, reason: &str) -> Result<(), RunError> {
+        if self.dispatched.is_some() {
+            return Err(RunError::Refused(
+                "the HSM is working; abort when this operation has finished so its result is recorded".into(),
+            ));
+        }
+        self.feed(Input::Abort {
+            by: by.map(String::from),
+            reason: reason.to_string(),
+        })
+    }
+
+    /// A custodian presents their share for the current recombine step. It
+    /// is checked at once — format, ceremony, secret, and the commitment
+    /// recorded at the split — so a wrong share is named before any PIN
+    /// exists. A refused share is recorded in the transcript.
+    pub fn present_share(&mut self, custodian: &str, input: ShareInput) -> Result<(), RunError> {
+        let Need::Share { secret, .. } = self.engine.need() else {
+            return Err(RunError::Refused("no share is asked for now".into()));
+        };
+        if !self.engine.is_signed_in(custodian) {
+            return Err(RunError::Refused(format!(
+                "{custodian} must sign in with their key before presenting a share"
+            )));
+        }
+        match self.check_share(custodian, &secret, input) {
+            Ok((share, details)) => {
+                self.feed(Input::SharePresented {
+                    custodian: custodian.to_string(),
+                    details,
+                })?;
+                self.vault.add_presented(Presented {
+                    custodian: custodian.to_string(),
+                    share,
+                });
+                self.dispatch();
+                Ok(())
+            }
+            Err(reason) => {
+                self.feed(Input::ShareRejected {
+                    custodian: custodian.to_string(),
+                    reason: reason.clone(),
+                })?;
+                Err(RunError::Refused(reason))
+            }
+        }
+    }
+
+    fn check_share(
+        &self,
+        custodian: &str,
+        secret: &str,
+        input: ShareInput,
+    ) -> Result<(Share, Value), String> {
+        let name: SecretName = secret.parse().map_err(|e| format!("{e}"))?;
+        let share = match input {
+            ShareInput::Code(code) => Share::from_code(&code, &self.ceremony_id, &name)
+                .map_err(|e| format!("{custodian}'s share: {e}"))?,
+            ShareInput::SealedFile(path) => {
+                let present = self
+                    .present
+                    .get(custodian)
+                    .ok_or_else(|| format!("{custodian} has not signed in"))?;
+                let key = Zeroizing::new(
+                    std::fs::read_to_string(&present.key_file)
+                        .map_err(|e| format!("{}: {e}", present.key_file.display()))?,
+                );
+                let sealed =
+                    std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                quorum::delivery::open(&key, &sealed)
+                    .map_err(|e| format!("{}: {e}", path.display()))?
+            }
+        };
+        let (record, holders) = self.vault.split(secret)?;
+        quorum::check_one(record, &share).map_err(|e| format!("{custodian}'s share: {e}"))?;
+        let index = share.metadata().index;
+        match holders.iter().find(|h| h.index == index) {
+            Some(h) if h.custodian != custodian => {
+                return Err(format!(
+                    "share {index} of `{secret}` was issued to {}, not to {custodian}: each custodian presents their own share",
+                    h.custodian
+                ));
+            }
+            _ => {}
+        }
+        let details = json!({
+            "secret_name": secret,
+            "index": index,
+            "commitment": record.commitments[usize::from(index) - 1],
+            "commitment_matches": true,
+        });
+        Ok((share, details))
+    }
+
+    /// Collects a finished HSM job without blocking. Returns true when the
+    /// ceremony's state changed (the screen should redraw).
+    pub fn poll(&mut self) -> Result<bool, RunError> {
+        match self.worker.try_result() {
+            Some(result) => self.finish_work(result).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// Blocks until the running HSM job finishes (the headless runner).
+    pub fn wait(&mut self) -> Result<(), RunError> {
+        self.dispatch();
+        match self.worker.wait_result() {
+            Some(result) => self.finish_work(result),
+            None => Ok(()),
+        }
+    }
+
+    /// Starts the engine's work on the worker if it wants some and nothing
+    /// is running.
+    fn dispatch(&mut self) {
+        if self.dispatched.is_some() {
+            return;
+        }
+        let Need::Work(work) = self.engine.need() else {
+            return;
+        };
+        let job = jobs::prepare(self, &work);
+        match job {
+            Ok(job) => {
+                self.worker.submit(work.describe(), job);
+                self.dispatched = Some(work);
+            }
+            Err(error) => {
+                // Nothing reached the HSM; the step fails with the reason.
+                let _ = self.feed(Input::WorkFailed { error });
+            }
+        }
+    }
+
+    fn finish_work(&mut self, result: Result<Done, String>) -> Result<(), RunError> {
+        let Some(work) = self.dispatched.take() else {
+            return Ok(());
+        };
+        let input = match result.and_then(|done| jobs::record(self, &work, done)) {
+            Ok(result) => Input::WorkDone { result },
+            Err(error) => Input::WorkFailed { error },
+        };
+        self.feed(input)?;
+        self.dispatch();
+        Ok(())
+    }
+
+    /// Hands one input to the engine and carries out its effects.
+    fn feed(&mut self, input: Input) -> Result<(), RunError> {
+        let effects = self
+            .engine
+            .handle(input)
+            .map_err(|e| RunError::Refused(e.to_string()))?;
+        for effect in effects {
+            match effect {
+                Effect::Record(record) => self.write(record)?,
+                Effect::Close(outcome) => self.close(outcome)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, record: crate::engine::Record) -> Result<(), RunError> {
+        let writer = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| RunError::Refused("the transcript is closed".into()))?;
+        let mut body = record.body;
+        if !record.signers.is_empty() {
+            let seq = writer.next_seq();
+            let prev = writer.head().hex();
+            let mut signatures = Vec::new();
+            for (name, purpose) in &record.signers {
+                let present = self.present.get(name).ok_or_else(|| {
+                    RunError::Refused(format!("{name} must sign in before acting"))
+                })?;
+                let purpose = match purpose {
+                    Purpose::SignIn => transcript::Purpose::SignIn,
+                    Purpose::Confirm => transcript::Purpose::Confirm,
+                    Purpose::Attest => transcript::Purpose::Attest,
+                };
+                let message =
+                    transcript::participant_message(purpose, &self.ceremony_id, seq, &prev);
+                let signature = present.identity.sign(&message);
+                signatures.push(json!({
+                    "participant": name,
+                    "purpose": purpose.as_str(),
+                    "signature": base64_encode(&signature.to_bytes()),
+                }));
+            }
+            body["signatures"] = Value::Array(signatures);
+        }
+        let kind = record.kind.to_string();
+        let actor = record.actor.clone();
+        writer
+            .append(
+                EntryDraft {
+                    actor: record.actor,
+                    kind: kind.clone(),
+                    body,
+                },
+                now(),
+            )
+            .map_err(|e| RunError::Output(e.to_string()))?;
+        self.note_head(&kind, &actor);
+        Ok(())
+    }
+
+    fn close(&mut self, outcome: Outcome) -> Result<(), RunError> {
+        let writer = self
+            .writer
+            .take()
+            .ok_or_else(|| RunError::Refused("the transcript is already closed".into()))?;
+        let close = match &outcome {
+            Outcome::Completed => CloseOutcome::Completed,
+            Outcome::Aborted { reason } => CloseOutcome::Aborted {
+                reason: reason.clone(),
+            },
+        };
+        let head = writer
+            .close(close, now())
+            .map_err(|e| RunError::Output(e.to_string()))?;
+        self.notes.push(EntryNote {
+            seq: head.seq,
+            time: now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            kind: "close".into(),
+            actor: "keyceremony".into(),
+            hash_hex: head.hex(),
+        });
+        // Participants' keys and the ceremony's secrets are no longer needed.
+        self.present.clear();
+        self.vault = Vault::default();
+        self.outcome = Some(outcome);
+        Ok(())
+    }
+
+    fn note_head(&mut self, kind: &str, actor: &str) {
+        if let Some(w) = &self.writer {
+            let head: Head = w.head();
+            self.notes.push(EntryNote {
+                seq: head.seq,
+                time: now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                kind: kind.to_string(),
+                actor: actor.to_string(),
+                hash_hex: head.hex(),
+            });
+        }
+    }
+
+    // Accessors for the job preparation and recording code in `jobs`.
+    pub(super) fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
+    pub(super) fn vault_mut(&mut self) -> &mut Vault {
+        &mut self.vault
+    }
+
+    pub(super) fn holders_for_split(&self) -> Vec<(String, String)> {
+        self.ceremony
+            .holders(Role::Custodian)
+            .iter()
+            .map(|p| (p.name.clone(), p.identity.to_openssh()))
+            .collect()
+    }
+}
+
+pub(super) fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn binary_sha256() -> Result<String, RunError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| RunError::Setup(format!("cannot locate the running binary: {e}")))?;
+    let bytes = std::fs::read(&exe)
+        .map_err(|e| RunError::Setup(format!("{}: {e}", exe.display())))?;
+    Ok(sha256_hex(&bytes))
+}
+
+pub(super) use Holder as ShareHolder;

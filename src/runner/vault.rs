@@ -1,0 +1,82 @@
+//! The ceremony's secrets while it runs: only in memory, only in zeroizing
+//! types, gone when the session is dropped.
+//!
+//! A secret enters the vault when a split-secret step generates it, or when
+//! k custodians recombine it; a recombined secret replaces the generated
+//! one only after it has matched the check value recorded at the split.
+
+use std::collections::BTreeMap;
+
+use crate::quorum::{CeremonySecret, Presented, SecretName, SplitRecord};
+use crate::secret::Pin;
+
+/// Who received which share of a split.
+#[derive(Debug, Clone)]
+pub struct Holder {
+    pub custodian: String,
+    pub index: u8,
+}
+
+#[derive(Default)]
+pub struct Vault {
+    secrets: BTreeMap<String, CeremonySecret>,
+    splits: BTreeMap<String, (SplitRecord, Vec<Holder>)>,
+    /// Shares presented in the current recombine step, checked one by one.
+    presented: Vec<Presented>,
+    pin_length: Option<usize>,
+}
+
+impl Vault {
+    pub fn set_pin_length(&mut self, length: usize) {
+        self.pin_length = Some(length);
+    }
+
+    pub fn store_split(
+        &mut self,
+        name: &str,
+        secret: CeremonySecret,
+        record: SplitRecord,
+        holders: Vec<Holder>,
+    ) {
+        self.secrets.insert(name.to_string(), secret);
+        self.splits.insert(name.to_string(), (record, holders));
+    }
+
+    pub fn split(&self, name: &str) -> Result<&(SplitRecord, Vec<Holder>), String> {
+        self.splits
+            .get(name)
+            .ok_or_else(|| format!("secret `{name}` has not been split in this ceremony"))
+    }
+
+    /// The PIN derived from a secret held in memory, shaped for the token.
+    pub fn pin(&self, name: &str) -> Result<Pin, String> {
+        let secret = self
+            .secrets
+            .get(name)
+            .ok_or_else(|| format!("secret `{name}` is not in memory"))?;
+        let length = self
+            .pin_length
+            .ok_or("the token's PIN limits are not known yet: check the HSM first")?;
+        let secret_name: SecretName = name.parse().map_err(|e| format!("{e}"))?;
+        Ok(secret.derive_pin(&secret_name, length))
+    }
+
+    pub fn presented(&self) -> &[Presented] {
+        &self.presented
+    }
+
+    pub fn add_presented(&mut self, share: Presented) {
+        self.presented.push(share);
+    }
+
+    /// Takes the presented shares for recombination, leaving none behind.
+    pub fn take_presented(&mut self) -> Vec<Presented> {
+        std::mem::take(&mut self.presented)
+    }
+
+    /// A secret recovered by the custodians (already checked against its
+    /// check value by `quorum::combine`) replaces the one in memory.
+    pub fn store_recombined(&mut self, name: &str, secret: CeremonySecret) {
+        self.secrets.insert(name.to_string(), secret);
+    }
+}

@@ -1,0 +1,99 @@
+//! Bindings: what ties a portable script to one room — which HSM, which
+//! people with which keys, where outputs go. The same script runs unchanged
+//! in a SoftHSM2 rehearsal and in production; only the bindings differ.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::model::Role;
+
+/// The only bindings format this version understands.
+pub const BINDINGS_FORMAT: &str = "keyceremony-bindings/1";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Bindings {
+    pub format: String,
+    /// The id of the script these bindings are written for.
+    pub script: String,
+    pub mode: Mode,
+    #[serde(default)]
+    pub hsm: HsmBinding,
+    pub roster: Vec<Person>,
+    #[serde(default)]
+    pub outputs: Option<Outputs>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    Rehearsal,
+    Production,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Rehearsal => "rehearsal",
+            Mode::Production => "production",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HsmBinding {
+    /// Path of the PKCS#11 module. Absent: the embedded SoftHSM2, configured
+    /// inside the state directory.
+    #[serde(default)]
+    pub module: Option<PathBuf>,
+    /// Which token to use. Absent: the module's uninitialized token (the one
+    /// a root ceremony initializes).
+    #[serde(default)]
+    pub token: Option<TokenSelector>,
+    /// Values the token must show; any mismatch stops the ceremony before
+    /// anything is written to the token.
+    #[serde(default)]
+    pub expect: Option<ExpectedToken>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TokenSelector {
+    #[serde(default)]
+    pub serial: Option<String>,
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ExpectedToken {
+    #[serde(default)]
+    pub manufacturer: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub serial: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Person {
+    pub name: String,
+    pub role: Role,
+    /// The person's OpenSSH public key: `ssh-ed25519 AAAA... comment`.
+    pub ssh_key: String,
+    /// Where this person's private key is usually found (a rehearsal
+    /// convenience: the terminal UI offers it). Relative to the bindings file.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Outputs {
+    /// Where transcripts and artifacts go, relative to the bindings file.
+    pub dir: PathBuf,
+}

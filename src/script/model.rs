@@ -1,0 +1,301 @@
+//! The ceremony script: what was reviewed and approved, independent of any
+//! HSM or person. Field names are kebab-case in YAML; every struct denies
+//! unknown fields, so a typo is an error with its line and column, never a
+//! silently ignored instruction.
+
+use serde::Deserialize;
+
+use crate::hsm::{KeyAlgorithm, KeyUsage};
+
+/// The only script format this version understands.
+pub const SCRIPT_FORMAT: &str = "keyceremony-script/1";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Script {
+    pub format: String,
+    pub id: String,
+    pub version: String,
+    pub title: String,
+    pub purpose: String,
+    #[serde(default)]
+    pub approval: Option<Approval>,
+    pub roles: Roles,
+    pub secrets: Vec<SecretDecl>,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Approval {
+    pub approved_by: Vec<String>,
+    pub date: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Roles {
+    pub administrator: RoleCount,
+    pub witness: RoleCount,
+    pub custodian: CustodianRole,
+    #[serde(default)]
+    pub auditor: Option<RoleCount>,
+    #[serde(default)]
+    pub observer: Option<RoleCount>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RoleCount {
+    pub count: u8,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CustodianRole {
+    /// n: how many custodians receive a share of each secret.
+    pub count: u8,
+    /// k: how many of them must present their shares to recover a secret.
+    pub threshold: u8,
+}
+
+/// The people of a ceremony act in one of these roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Administrator,
+    Witness,
+    Custodian,
+    Auditor,
+    Observer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Administrator => "administrator",
+            Role::Witness => "witness",
+            Role::Custodian => "custodian",
+            Role::Auditor => "auditor",
+            Role::Observer => "observer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        [
+            Role::Administrator,
+            Role::Witness,
+            Role::Custodian,
+            Role::Auditor,
+            Role::Observer,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A ceremony secret: 256 random bits, split among the custodians (k of n as
+/// the custodian role says), from which a PIN is derived.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SecretDecl {
+    pub name: String,
+    pub description: String,
+}
+
+/// One numbered step. What the step does is given by at most one of the
+/// action keys (`check-hsm`, `split-secret`, ...); a step with none is an
+/// instruction that people carry out and confirm.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Step {
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub instructions: String,
+    pub performer: Role,
+    pub witness: Role,
+    #[serde(default)]
+    pub check_hsm: Option<CheckHsm>,
+    #[serde(default)]
+    pub split_secret: Option<SplitSecret>,
+    #[serde(default)]
+    pub init_token: Option<InitToken>,
+    #[serde(default)]
+    pub recombine: Option<Recombine>,
+    #[serde(default)]
+    pub set_user_pin: Option<SetUserPin>,
+    #[serde(default)]
+    pub generate_key: Option<GenerateKey>,
+    #[serde(default)]
+    pub export_public_key: Option<ExportPublicKey>,
+    #[serde(default)]
+    pub attest: Option<Attest>,
+    #[serde(default)]
+    pub close: Option<Close>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CheckHsm {}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SplitSecret {
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct InitToken {
+    /// The secret the SO PIN is derived from.
+    pub so_pin: String,
+    /// The label the token gets (at most 32 bytes).
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Recombine {
+    pub secret: String,
+    /// Prove the recombined PIN by logging in with it.
+    #[serde(default)]
+    pub login: Option<LoginRole>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoginRole {
+    SecurityOfficer,
+    User,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SetUserPin {
+    pub so_pin: String,
+    pub user_pin: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GenerateKey {
+    pub label: String,
+    pub algorithm: KeyAlgorithm,
+    pub usage: KeyUsage,
+    pub user_pin: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ExportPublicKey {
+    pub label: String,
+    pub user_pin: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Attest {
+    /// Every person holding one of these roles cosigns the chain head.
+    pub roles: Vec<Role>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Close {}
+
+/// What a step does, resolved from its action key.
+#[derive(Debug, Clone, Copy)]
+pub enum Action<'a> {
+    Instruction,
+    CheckHsm(&'a CheckHsm),
+    SplitSecret(&'a SplitSecret),
+    InitToken(&'a InitToken),
+    Recombine(&'a Recombine),
+    SetUserPin(&'a SetUserPin),
+    GenerateKey(&'a GenerateKey),
+    ExportPublicKey(&'a ExportPublicKey),
+    Attest(&'a Attest),
+    Close(&'a Close),
+}
+
+impl Step {
+    /// Every action key present on this step, by YAML name. Validation
+    /// refuses more than one, so `action()` can take the first.
+    pub fn action_keys(&self) -> Vec<&'static str> {
+        self.actions().into_iter().map(|a| a.kind()).collect()
+    }
+
+    fn actions(&self) -> Vec<Action<'_>> {
+        let mut found = Vec::new();
+        if let Some(a) = &self.check_hsm {
+            found.push(Action::CheckHsm(a));
+        }
+        if let Some(a) = &self.split_secret {
+            found.push(Action::SplitSecret(a));
+        }
+        if let Some(a) = &self.init_token {
+            found.push(Action::InitToken(a));
+        }
+        if let Some(a) = &self.recombine {
+            found.push(Action::Recombine(a));
+        }
+        if let Some(a) = &self.set_user_pin {
+            found.push(Action::SetUserPin(a));
+        }
+        if let Some(a) = &self.generate_key {
+            found.push(Action::GenerateKey(a));
+        }
+        if let Some(a) = &self.export_public_key {
+            found.push(Action::ExportPublicKey(a));
+        }
+        if let Some(a) = &self.attest {
+            found.push(Action::Attest(a));
+        }
+        if let Some(a) = &self.close {
+            found.push(Action::Close(a));
+        }
+        found
+    }
+
+    pub fn action(&self) -> Action<'_> {
+        self.actions()
+            .into_iter()
+            .next()
+            .unwrap_or(Action::Instruction)
+    }
+}
+
+impl Action<'_> {
+    /// The step kind's name, as written in the script and the transcript.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Instruction => "instruction",
+            Action::CheckHsm(_) => "check-hsm",
+            Action::SplitSecret(_) => "split-secret",
+            Action::InitToken(_) => "init-token",
+            Action::Recombine(_) => "recombine",
+            Action::SetUserPin(_) => "set-user-pin",
+            Action::GenerateKey(_) => "generate-key",
+            Action::ExportPublicKey(_) => "export-public-key",
+            Action::Attest(_) => "attest",
+            Action::Close(_) => "close",
+        }
+    }
+
+    /// Irreversible actions need a word typed in full, as IANA's ceremony
+    /// tooling asks for "Yes": a stray Enter must not initialize a token.
+    pub fn confirm_word(&self) -> Option<&'static str> {
+        match self {
+            Action::InitToken(_) => Some("initialize"),
+            Action::GenerateKey(_) => Some("generate"),
+            _ => None,
+        }
+    }
+}

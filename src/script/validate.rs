@@ -1,0 +1,519 @@
+//! Meaning checks that the YAML schema cannot express: references between
+//! steps, quorum arithmetic, separation of duties, and whether the bindings
+//! fill the roles the script asks for.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use super::{
+    Action, Bindings, Loaded, LoginRole, Mode, Problem, Role, SCRIPT_FORMAT, Script, ScriptError,
+    YamlPath, load_script, load_yaml,
+};
+use crate::hsm::{KeyAlgorithm, KeyUsage};
+use crate::identity::PublicIdentity;
+
+/// PKCS#11 token labels are 32 bytes; SoftHSM2 cuts longer ones silently.
+const MAX_TOKEN_LABEL: usize = 32;
+const MAX_KEY_LABEL: usize = 64;
+
+fn usage_fits(algorithm: KeyAlgorithm, usage: KeyUsage) -> bool {
+    use KeyAlgorithm::*;
+    match usage {
+        KeyUsage::Sign => !matches!(algorithm, Aes256),
+        KeyUsage::Encrypt => matches!(algorithm, Aes256 | Rsa3072 | Rsa4096),
+    }
+}
+
+fn is_name(s: &str, max: usize) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && s.len() <= max
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// Checks a parsed script; an empty result means it can run.
+pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
+    let s = &loaded.value;
+    let root = YamlPath::root();
+    let mut out = Vec::new();
+    let mut bad = |path: YamlPath, msg: String| out.push(loaded.problem(&path, msg));
+
+    if s.format != SCRIPT_FORMAT {
+        bad(
+            root.key("format"),
+            format!(
+                "unsupported script format `{}`; this version reads `{SCRIPT_FORMAT}`",
+                s.format
+            ),
+        );
+    }
+    if !is_name(&s.id, 48) {
+        bad(
+            root.key("id"),
+            format!(
+                "script id `{}` must be 1-48 characters of a-z, 0-9 and '-', starting with a letter",
+                s.id
+            ),
+        );
+    }
+
+    let roles = root.key("roles");
+    if s.roles.administrator.count != 1 {
+        bad(
+            roles.key("administrator").key("count"),
+            "a ceremony has exactly one administrator".into(),
+        );
+    }
+    if s.roles.witness.count != 1 {
+        bad(
+            roles.key("witness").key("count"),
+            "a ceremony has exactly one internal witness".into(),
+        );
+    }
+    let (k, n) = (s.roles.custodian.threshold, s.roles.custodian.count);
+    if k < 2 {
+        bad(
+            roles.key("custodian").key("threshold"),
+            format!(
+                "threshold {k}: a threshold below 2 puts the whole secret in every share; use 2 or more"
+            ),
+        );
+    }
+    if k > n {
+        bad(
+            roles.key("custodian").key("threshold"),
+            format!("threshold {k} is more than the {n} custodians: the secret could never be recovered"),
+        );
+    }
+    if n > 16 {
+        bad(
+            roles.key("custodian").key("count"),
+            format!("{n} custodians: at most 16 are supported"),
+        );
+    }
+    if let Some(a) = &s.roles.auditor {
+        if a.count > 1 {
+            bad(
+                roles.key("auditor").key("count"),
+                "at most one auditor".into(),
+            );
+        }
+    }
+
+    let mut secrets = BTreeSet::new();
+    for (i, d) in s.secrets.iter().enumerate() {
+        let p = root.key("secrets").index(i).key("name");
+        if !is_name(&d.name, 32) {
+            bad(
+                p,
+                format!(
+                    "secret name `{}` must be 1-32 characters of a-z, 0-9 and '-', starting with a letter",
+                    d.name
+                ),
+            );
+        } else if !secrets.insert(d.name.as_str()) {
+            bad(p, format!("secret `{}` is declared twice", d.name));
+        }
+    }
+
+    let role_count = |r: Role| -> u8 {
+        match r {
+            Role::Administrator => s.roles.administrator.count,
+            Role::Witness => s.roles.witness.count,
+            Role::Custodian => s.roles.custodian.count,
+            Role::Auditor => s.roles.auditor.as_ref().map_or(0, |a| a.count),
+            Role::Observer => s.roles.observer.as_ref().map_or(0, |a| a.count),
+        }
+    };
+
+    let mut ids = BTreeSet::new();
+    let mut split = BTreeSet::new();
+    let mut so_pin: Option<&str> = None;
+    let mut user_pin: Option<&str> = None;
+    let mut keys: BTreeMap<&str, KeyAlgorithm> = BTreeMap::new();
+    if s.steps.is_empty() {
+        bad(root.key("steps"), "the script has no steps".into());
+    }
+    for (i, step) in s.steps.iter().enumerate() {
+        let sp = root.key("steps").index(i);
+        let here = format!("step {} `{}`", i + 1, step.id);
+        if !is_name(&step.id, 48) {
+            bad(
+                sp.key("id"),
+                format!(
+                    "step id `{}` must be 1-48 characters of a-z, 0-9 and '-', starting with a letter",
+                    step.id
+                ),
+            );
+        } else if !ids.insert(step.id.as_str()) {
+            bad(
+                sp.key("id"),
+                format!("step id `{}` is used twice", step.id),
+            );
+        }
+        let keys_here = step.action_keys();
+        if keys_here.len() > 1 {
+            bad(
+                sp.key(keys_here[1]),
+                format!(
+                    "{here} has several actions ({}); give each its own step",
+                    keys_here.join(", ")
+                ),
+            );
+        }
+        for (field, role) in [("performer", step.performer), ("witness", step.witness)] {
+            if role_count(role) == 0 {
+                bad(
+                    sp.key(field),
+                    format!("{here}: the script declares no {role} to act as {field}"),
+                );
+            }
+            if role == Role::Observer {
+                bad(
+                    sp.key(field),
+                    format!("{here}: an observer only watches; it cannot be the {field}"),
+                );
+            }
+        }
+        if step.performer == step.witness {
+            bad(
+                sp.key("witness"),
+                format!("{here}: the {} cannot witness their own step", step.witness),
+            );
+        }
+        if step.witness == Role::Administrator {
+            bad(
+                sp.key("witness"),
+                format!("{here}: the administrator never witnesses; the internal witness does"),
+            );
+        }
+        let action = step.action();
+        let performed_by_custodians = step.performer == Role::Custodian;
+        let is_recombine = matches!(action, Action::Recombine(_));
+        if performed_by_custodians != is_recombine {
+            bad(
+                sp.key("performer"),
+                if is_recombine {
+                    format!("{here}: shares are presented by custodians; set `performer: custodian`")
+                } else {
+                    format!(
+                        "{here}: custodians act together only to present shares (a recombine step)"
+                    )
+                },
+            );
+        }
+        let need_split = |name: &str, field: YamlPath, out: &mut Vec<(YamlPath, String)>| {
+            if !secrets.contains(name) {
+                out.push((field, format!("{here}: secret `{name}` is not declared under `secrets`")));
+            } else if !split.contains(name) {
+                out.push((
+                    field,
+                    format!("{here}: secret `{name}` is used before a split-secret step creates it"),
+                ));
+            }
+        };
+        let mut refs: Vec<(YamlPath, String)> = Vec::new();
+        match action {
+            Action::Instruction | Action::CheckHsm(_) => {}
+            Action::SplitSecret(a) => {
+                let p = sp.key("split-secret").key("secret");
+                if !secrets.contains(a.secret.as_str()) {
+                    refs.push((p, format!("{here}: secret `{}` is not declared under `secrets`", a.secret)));
+                } else if !split.insert(a.secret.as_str()) {
+                    refs.push((p, format!("{here}: secret `{}` is split twice", a.secret)));
+                }
+            }
+            Action::InitToken(a) => {
+                let p = sp.key("init-token");
+                need_split(&a.so_pin, p.key("so-pin"), &mut refs);
+                if so_pin.is_some() {
+                    refs.push((p.clone(), format!("{here}: the token is initialized twice")));
+                }
+                so_pin = Some(&a.so_pin);
+                if a.label.is_empty() || a.label.len() > MAX_TOKEN_LABEL {
+                    refs.push((
+                        p.key("label"),
+                        format!(
+                            "{here}: a token label is 1 to {MAX_TOKEN_LABEL} bytes (PKCS#11); `{}` is {}",
+                            a.label,
+                            a.label.len()
+                        ),
+                    ));
+                }
+            }
+            Action::Recombine(a) => {
+                let p = sp.key("recombine");
+                need_split(&a.secret, p.key("secret"), &mut refs);
+                let installed = match a.login {
+                    None => None,
+                    Some(LoginRole::SecurityOfficer) => Some((so_pin, "init-token")),
+                    Some(LoginRole::User) => Some((user_pin, "set-user-pin")),
+                };
+                if let Some((pin, by)) = installed {
+                    if pin != Some(a.secret.as_str()) {
+                        refs.push((
+                            p.key("login"),
+                            format!(
+                                "{here}: no earlier {by} step installs `{}` as that PIN, so a login would fail",
+                                a.secret
+                            ),
+                        ));
+                    }
+                }
+            }
+            Action::SetUserPin(a) => {
+                let p = sp.key("set-user-pin");
+                need_split(&a.user_pin, p.key("user-pin"), &mut refs);
+                if so_pin != Some(a.so_pin.as_str()) {
+                    refs.push((
+                        p.key("so-pin"),
+                        format!("{here}: `{}` is not the SO PIN an earlier init-token step installed", a.so_pin),
+                    ));
+                }
+                if a.user_pin == a.so_pin {
+                    refs.push((p.key("user-pin"), format!("{here}: the user PIN must be a different secret from the SO PIN")));
+                }
+                user_pin = Some(&a.user_pin);
+            }
+            Action::GenerateKey(a) => {
+                let p = sp.key("generate-key");
+                if user_pin != Some(a.user_pin.as_str()) {
+                    refs.push((
+                        p.key("user-pin"),
+                        format!("{here}: `{}` is not the user PIN an earlier set-user-pin step installed", a.user_pin),
+                    ));
+                }
+                if a.label.is_empty() || a.label.len() > MAX_KEY_LABEL {
+                    refs.push((p.key("label"), format!("{here}: a key label is 1 to {MAX_KEY_LABEL} bytes")));
+                } else if keys.insert(&a.label, a.algorithm).is_some() {
+                    refs.push((p.key("label"), format!("{here}: key label `{}` is generated twice", a.label)));
+                }
+                if !usage_fits(a.algorithm, a.usage) {
+                    refs.push((
+                        p.key("usage"),
+                        format!("{here}: a {} key cannot be used to {}", a.algorithm, a.usage),
+                    ));
+                }
+            }
+            Action::ExportPublicKey(a) => {
+                let p = sp.key("export-public-key");
+                match keys.get(a.label.as_str()) {
+                    None => refs.push((
+                        p.key("label"),
+                        format!("{here}: no earlier generate-key step makes key `{}`", a.label),
+                    )),
+                    Some(KeyAlgorithm::Aes256) => refs.push((
+                        p.key("label"),
+                        format!("{here}: `{}` is a secret (AES) key; it has no public key", a.label),
+                    )),
+                    Some(_) => {}
+                }
+                if user_pin != Some(a.user_pin.as_str()) {
+                    refs.push((
+                        p.key("user-pin"),
+                        format!("{here}: `{}` is not the user PIN an earlier set-user-pin step installed", a.user_pin),
+                    ));
+                }
+            }
+            Action::Attest(a) => {
+                let p = sp.key("attest").key("roles");
+                if a.roles.is_empty() {
+                    refs.push((p.clone(), format!("{here}: name the roles that attest")));
+                }
+                for r in &a.roles {
+                    if role_count(*r) == 0 || *r == Role::Observer {
+                        refs.push((p.clone(), format!("{here}: no {r} can attest in this script")));
+                    }
+                }
+            }
+            Action::Close(_) => {
+                if i + 1 != s.steps.len() {
+                    refs.push((sp.key("close"), format!("{here}: close must be the last step")));
+                }
+            }
+        }
+        for (p, m) in refs {
+            bad(p, m);
+        }
+    }
+    if !s.steps.iter().any(|st| st.close.is_some()) {
+        bad(
+            root.key("steps"),
+            "the last step must be a close step: without it the transcript never ends".into(),
+        );
+    }
+    out
+}
+
+/// A person of the roster, with their key checked.
+#[derive(Debug, Clone)]
+pub struct Participant {
+    pub name: String,
+    pub role: Role,
+    pub identity: PublicIdentity,
+    /// Where the private key is usually found (absolute), if the bindings say.
+    pub key_file: Option<PathBuf>,
+}
+
+/// A script and bindings that have been checked against each other: what a
+/// ceremony runs.
+#[derive(Debug, Clone)]
+pub struct Ceremony {
+    pub script: Loaded<Script>,
+    pub bindings: Loaded<Bindings>,
+    pub roster: Vec<Participant>,
+}
+
+impl Ceremony {
+    /// Loads, parses and checks both files; nothing here touches an HSM.
+    pub fn load(script_path: &Path, bindings_path: &Path) -> Result<Ceremony, ScriptError> {
+        let script = load_script(script_path)?;
+        let bindings = load_yaml::<Bindings>(bindings_path)?;
+        let (roster, problems) = check_bindings(&script, &bindings);
+        if !problems.is_empty() {
+            return Err(ScriptError::Invalid { problems });
+        }
+        Ok(Ceremony {
+            script,
+            bindings,
+            roster,
+        })
+    }
+
+    pub fn participant(&self, name: &str) -> Option<&Participant> {
+        self.roster.iter().find(|p| p.name == name)
+    }
+
+    /// The people holding `role`, in roster order.
+    pub fn holders(&self, role: Role) -> Vec<&Participant> {
+        self.roster.iter().filter(|p| p.role == role).collect()
+    }
+
+    /// (k, n) for every split secret.
+    pub fn quorum(&self) -> (u8, u8) {
+        let c = &self.script.value.roles.custodian;
+        (c.threshold, c.count)
+    }
+}
+
+fn check_bindings(
+    script: &Loaded<Script>,
+    loaded: &Loaded<Bindings>,
+) -> (Vec<Participant>, Vec<Problem>) {
+    let b = &loaded.value;
+    let s = &script.value;
+    let root = YamlPath::root();
+    let mut out = Vec::new();
+    let mut bad = |path: YamlPath, msg: String| out.push(loaded.problem(&path, msg));
+
+    if b.format != super::BINDINGS_FORMAT {
+        bad(
+            root.key("format"),
+            format!(
+                "unsupported bindings format `{}`; this version reads `{}`",
+                b.format,
+                super::BINDINGS_FORMAT
+            ),
+        );
+    }
+    if b.script != s.id {
+        bad(
+            root.key("script"),
+            format!(
+                "these bindings are for script `{}`, not `{}`",
+                b.script, s.id
+            ),
+        );
+    }
+    if b.mode == Mode::Production && b.hsm.module.is_none() {
+        bad(
+            root.key("mode"),
+            "production mode needs a real HSM: name its PKCS#11 module under hsm.module (the embedded SoftHSM2 is for rehearsals)".into(),
+        );
+    }
+    if let Some(t) = &b.hsm.token {
+        if t.serial.is_some() == t.label.is_some() {
+            bad(
+                root.key("hsm").key("token"),
+                "give the token's serial or its label, not both and not neither".into(),
+            );
+        }
+    }
+
+    let base = loaded.path.parent().unwrap_or(Path::new("."));
+    let mut roster = Vec::new();
+    let mut names = BTreeSet::new();
+    let mut keys = BTreeMap::new();
+    for (i, person) in b.roster.iter().enumerate() {
+        let p = root.key("roster").index(i);
+        if !is_name(&person.name, 32) {
+            bad(
+                p.key("name"),
+                format!(
+                    "name `{}` must be 1-32 characters of a-z, 0-9 and '-', starting with a letter (it names files and transcript actors)",
+                    person.name
+                ),
+            );
+            continue;
+        }
+        if !names.insert(person.name.clone()) {
+            bad(
+                p.key("name"),
+                format!(
+                    "`{}` appears twice: one person holds one role, so no one can witness their own act",
+                    person.name
+                ),
+            );
+            continue;
+        }
+        let identity = match PublicIdentity::from_openssh(&person.ssh_key) {
+            Ok(id) => id,
+            Err(e) => {
+                bad(p.key("ssh-key"), format!("{}: {e}", person.name));
+                continue;
+            }
+        };
+        if let Some(other) = keys.insert(identity.to_openssh(), person.name.clone()) {
+            bad(
+                p.key("ssh-key"),
+                format!(
+                    "{} has the same key as {other}: two roles held by one key are one person",
+                    person.name
+                ),
+            );
+            continue;
+        }
+        roster.push(Participant {
+            name: person.name.clone(),
+            role: person.role,
+            identity,
+            key_file: person.key_file.as_ref().map(|f| base.join(f)),
+        });
+    }
+
+    let wanted = [
+        (Role::Administrator, s.roles.administrator.count),
+        (Role::Witness, s.roles.witness.count),
+        (Role::Custodian, s.roles.custodian.count),
+        (
+            Role::Auditor,
+            s.roles.auditor.as_ref().map_or(0, |r| r.count),
+        ),
+        (
+            Role::Observer,
+            s.roles.observer.as_ref().map_or(0, |r| r.count),
+        ),
+    ];
+    for (role, count) in wanted {
+        let have = b.roster.iter().filter(|p| p.role == role).count();
+        if have != usize::from(count) {
+            bad(
+                root.key("roster"),
+                format!(
+                    "the script needs {count} {role}(s); the roster has {have}"
+                ),
+            );
+        }
+    }
+    (roster, out)
+}
