@@ -20,7 +20,7 @@ fn root_ceremony_p384_path() {
     assert!(!info.user_pin_initialized);
 
     // A user login before the user PIN exists is refused without a try.
-    let error = fresh.login_user().err().expect("no user PIN yet");
+    let error = fresh.login_user().expect_err("no user PIN yet");
     assert!(
         error
             .to_string()

@@ -28,13 +28,21 @@ fn pss_sha256() -> Mechanism<'static> {
     })
 }
 
-fn oaep_sha256() -> Mechanism<'static> {
+/// RSA-OAEP with SHA-1 and MGF1-SHA-1 and an empty label: the one OAEP
+/// variant every PKCS#11 module offers (SoftHSM2 2.6 refuses any other hash
+/// with CKR_ARGUMENTS_BAD), so a rehearsal and production use the same
+/// scheme. OAEP's security rests on the hash as a random oracle, not on its
+/// collision resistance, so SHA-1's collisions do not weaken it.
+fn oaep_sha1() -> Mechanism<'static> {
     Mechanism::RsaPkcsOaep(PkcsOaepParams::new(
-        MechanismType::SHA256,
-        PkcsMgfType::MGF1_SHA256,
+        MechanismType::SHA1,
+        PkcsMgfType::MGF1_SHA1,
         PkcsOaepSource::empty(),
     ))
 }
+
+/// The RSA encryption scheme of [`LoggedIn::encrypt`], for the record.
+pub const RSA_ENCRYPTION_SCHEME: &str = "RSAES-OAEP, SHA-1, MGF1-SHA-1, empty label";
 
 impl LoggedIn {
     /// Signs `message` with the key's private half:
@@ -43,6 +51,14 @@ impl LoggedIn {
     /// - Ed25519: pure EdDSA (RFC 8032), 64 bytes;
     /// - RSA: RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt.
     pub fn sign(&self, key: &KeyRef, message: &[u8]) -> Result<Vec<u8>, HsmError> {
+        let wrong_kind = || HsmError::WrongKeyKind {
+            operation: "signing".into(),
+            algorithm: key.algorithm.to_string(),
+        };
+        // A secret key has no CKO_PRIVATE_KEY object: say why, not "not found".
+        if !key.algorithm.is_asymmetric() {
+            return Err(wrong_kind());
+        }
         let handle = self.handle(key, ObjectClass::PRIVATE_KEY)?;
         let operation = format!("signing with {:?}", key.label);
         match key.algorithm {
@@ -70,18 +86,15 @@ impl LoggedIn {
                 .session
                 .sign(&pss_sha256(), handle, message)
                 .during(operation),
-            KeyAlgorithm::Aes256 => Err(HsmError::WrongKeyKind {
-                operation: "signing".into(),
-                algorithm: key.algorithm.to_string(),
-            }),
+            KeyAlgorithm::Aes256 => Err(wrong_kind()),
         }
     }
 
     /// Encrypts `plaintext`:
     /// - AES-256: AES-GCM with a fresh 12-byte IV from the token's RNG and a
     ///   128-bit tag; returns IV || ciphertext || tag; `aad` is authenticated;
-    /// - RSA: RSA-OAEP with SHA-256 and MGF1-SHA-256 under the public key;
-    ///   `aad` must be empty (OAEP labels are not offered).
+    /// - RSA: [`RSA_ENCRYPTION_SCHEME`] under the public key; `aad` must be
+    ///   empty (OAEP labels are not offered).
     pub fn encrypt(&self, key: &KeyRef, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, HsmError> {
         let operation = format!("encrypting with {:?}", key.label);
         match key.algorithm {
@@ -104,7 +117,7 @@ impl LoggedIn {
                 refuse_aad(aad)?;
                 let handle = self.handle(key, ObjectClass::PUBLIC_KEY)?;
                 self.session
-                    .encrypt(&oaep_sha256(), handle, plaintext)
+                    .encrypt(&oaep_sha1(), handle, plaintext)
                     .during(operation)
             }
             _ => Err(HsmError::WrongKeyKind {
@@ -145,7 +158,7 @@ impl LoggedIn {
                 refuse_aad(aad)?;
                 let handle = self.private_handle(key)?;
                 self.session
-                    .decrypt(&oaep_sha256(), handle, ciphertext)
+                    .decrypt(&oaep_sha1(), handle, ciphertext)
                     .map(Zeroizing::new)
                     .during(operation)
             }

@@ -112,6 +112,17 @@ pub enum HsmError {
     #[error("no private or secret key labelled {label:?} is visible in this session")]
     KeyNotFound { label: String },
 
+    /// One half of a known key is missing (or hidden from this role).
+    #[error(
+        "no {class} labelled {label:?} with id {id_hex} is visible in this session \
+         (a security officer does not see private objects)"
+    )]
+    KeyObjectNotFound {
+        label: String,
+        id_hex: String,
+        class: String,
+    },
+
     /// Several keys carry the label of a lookup.
     #[error("{count} keys are labelled {label:?}; the label must name exactly one key")]
     AmbiguousKey { label: String, count: usize },
@@ -330,6 +341,10 @@ pub fn explain(rv: RvError) -> &'static str {
              wrong wrapping key or an altered tag also gives this)"
         }
         RvError::FunctionNotSupported => "the module does not implement this function",
+        RvError::ArgumentsBad => {
+            "the module refused the call's arguments (SoftHSM2 2.6, for one, takes RSA-OAEP only \
+             with SHA-1)"
+        }
         _ => "see the PKCS#11 specification for this value; the module's own log may say more",
     }
 }

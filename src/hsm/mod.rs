@@ -32,14 +32,15 @@ use serde::Serialize;
 
 pub use attributes::{FLAG_NAMES, KeyAttributes, ObjectSummary};
 pub use ckr::ckr_name;
+pub use crypto::{GCM_IV_BYTES, PSS_SALT_BYTES, RSA_ENCRYPTION_SCHEME};
 pub use der::{curve_name, ecdsa_signature_to_der};
 pub use error::{HsmError, Pkcs11Failure, explain};
 pub use evidence::{NonExportableEvidence, SecretAttributeProbe};
-pub use keys::{GeneratedKey, KeyRef, PublicKeyInfo};
+pub use keys::{GeneratedKey, KeyRef, MAX_KEY_LABEL_BYTES, PublicKeyInfo};
 pub use policy::{Expected, KeyPolicy, Mismatch, PolicyViolation, Rule};
 pub use session::LoggedIn;
 pub use spec::{KeyAlgorithm, KeySpec, KeyUsage, UsageFlags};
-pub use token::{Role, Token, TokenInfo};
+pub use token::{MAX_TOKEN_LABEL_BYTES, Role, Token, TokenInfo};
 
 use error::During;
 
@@ -196,5 +197,23 @@ impl Module {
 impl fmt::Debug for Module {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Module").field("path", &self.path).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The runner moves these into its worker thread; a LoggedIn must stay
+    // on that thread (cryptoki's Session is not Sync), the rest may be shared.
+    #[test]
+    fn handles_can_move_to_a_worker_thread() {
+        fn send<T: Send>() {}
+        fn sync<T: Sync>() {}
+        send::<Module>();
+        sync::<Module>();
+        send::<Token>();
+        sync::<Token>();
+        send::<LoggedIn>();
     }
 }

@@ -22,6 +22,15 @@ pub struct LoggedIn {
     pub(super) session: Session,
 }
 
+impl std::fmt::Debug for LoggedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoggedIn")
+            .field("serial", &self.token.info().serial)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Drop for LoggedIn {
     fn drop(&mut self) {
         // Nothing useful can be done with a failed logout: closing the
@@ -170,8 +179,10 @@ impl LoggedIn {
         ])?;
         match found.as_slice() {
             [handle] => Ok(*handle),
-            [] => Err(HsmError::KeyNotFound {
-                label: format!("{} ({class}, id {})", key.label, key.id_hex),
+            [] => Err(HsmError::KeyObjectNotFound {
+                label: key.label.clone(),
+                id_hex: key.id_hex.clone(),
+                class: class.to_string(),
             }),
             several => Err(HsmError::AmbiguousKey {
                 label: format!("{} ({class}, id {})", key.label, key.id_hex),

@@ -217,7 +217,9 @@ impl Token {
 /// token, so a malformed PIN never costs a login attempt.
 pub(crate) fn check_pin_length(info: &TokenInfo, role: Role, pin: &Pin) -> Result<(), HsmError> {
     let length = pin.len();
-    if length < info.min_pin_len || length > info.max_pin_len {
+    // Some modules report 0 when they state no maximum.
+    let above_max = info.max_pin_len > 0 && length > info.max_pin_len;
+    if length < info.min_pin_len || above_max {
         return Err(HsmError::PinLength {
             role,
             length,
@@ -303,5 +305,49 @@ mod tests {
         assert!(validate_token_label("").is_err());
         assert!(validate_token_label("root ").is_err());
         assert!(validate_token_label("ro\not").is_err());
+    }
+
+    fn limits(min_pin_len: usize, max_pin_len: usize) -> TokenInfo {
+        TokenInfo {
+            slot_id: 0,
+            label: String::new(),
+            manufacturer: String::new(),
+            model: String::new(),
+            serial: String::new(),
+            hardware_version: String::new(),
+            firmware_version: String::new(),
+            initialized: true,
+            user_pin_initialized: true,
+            login_required: true,
+            protected_authentication_path: false,
+            write_protected: false,
+            has_rng: true,
+            min_pin_len,
+            max_pin_len,
+            so_pin_count_low: false,
+            so_pin_final_try: false,
+            so_pin_locked: false,
+            user_pin_count_low: false,
+            user_pin_final_try: false,
+            user_pin_locked: false,
+        }
+    }
+
+    #[test]
+    fn pin_lengths_follow_the_token_limits() {
+        let pin = |text: &str| Pin::new(Zeroizing::new(text.to_owned()));
+        let info = limits(4, 8);
+        assert!(check_pin_length(&info, Role::User, &pin("1234")).is_ok());
+        assert!(check_pin_length(&info, Role::User, &pin("12345678")).is_ok());
+        let error = check_pin_length(&info, Role::SecurityOfficer, &pin("123456789"))
+            .expect_err("too long");
+        assert_eq!(
+            error.to_string(),
+            "the security officer PIN has 9 characters but the token accepts 4 to 8; nothing \
+             was sent to the token"
+        );
+        assert!(check_pin_length(&info, Role::User, &pin("123")).is_err());
+        // A reported maximum of 0 means "not stated".
+        assert!(check_pin_length(&limits(4, 0), Role::User, &pin(&"9".repeat(300))).is_ok());
     }
 }
