@@ -88,11 +88,7 @@ impl KeyAttributes {
             self.unwrap,
             self.derive,
         ];
-        let mut flags = [("", None); 17];
-        for (slot, (name, value)) in flags.iter_mut().zip(FLAG_NAMES.into_iter().zip(values)) {
-            *slot = (name, value);
-        }
-        flags
+        std::array::from_fn(|index| (FLAG_NAMES[index], values[index]))
     }
 
     /// A mutable view of one boolean attribute by its CKA_* name; used to

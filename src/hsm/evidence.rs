@@ -52,9 +52,12 @@ impl LoggedIn {
         };
         let attributes = read_key_attributes(&self.session, handle)?;
         if attributes.extractable != Some(false) || attributes.sensitive != Some(true) {
+            let shown =
+                |value: Option<bool>| value.map_or("not reported".to_owned(), |v| v.to_string());
             return Err(not_proven(format!(
-                "CKA_EXTRACTABLE reads {:?} and CKA_SENSITIVE {:?}",
-                attributes.extractable, attributes.sensitive
+                "CKA_EXTRACTABLE reads {} and CKA_SENSITIVE {}",
+                shown(attributes.extractable),
+                shown(attributes.sensitive)
             )));
         }
 
