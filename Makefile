@@ -9,7 +9,7 @@
 
 DEMO_STATE := .keyceremony/demo
 DEMO_OUT   := $(DEMO_STATE)/out
-PACKAGES   := softhsm2 opensc openssl age tmux
+PACKAGES   := softhsm2 opensc openssl age tmux openssh-client
 
 .PHONY: demo demo-headless test deps build
 

@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::artifacts;
-use super::session::{Session, ShareHolder};
+use super::session::Session;
+use super::vault::Holder as ShareHolder;
 use super::worker::HsmState;
 use crate::engine::Work;
 use crate::hsm::{
@@ -110,7 +111,7 @@ pub fn prepare(session: &mut Session, work: &Work) -> Result<Job, String> {
             let ceremony_id = session.ceremony_id().to_string();
             Ok(Box::new(move |state: &mut HsmState| {
                 let hsm_random = state.token()?.random(32).map_err(|e| e.to_string())?;
-                let secret = CeremonySecret::generate(&hsm_random);
+                let secret = CeremonySecret::generate(&hsm_random).map_err(|e| e.to_string())?;
                 let shares = quorum::split(&secret, &ceremony_id, &name, policy)
                     .map_err(|e| e.to_string())?;
                 Ok(Done::Split { secret, shares })
@@ -135,7 +136,7 @@ pub fn prepare(session: &mut Session, work: &Work) -> Result<Job, String> {
             let recovered = quorum::combine(record, &presented).map_err(|e| e.to_string())?;
             session.vault_mut().store_recombined(&secret, recovered);
             let pin = match login {
-                Some(_) => Some(session.vault().pin(name.as_ref())?),
+                Some(_) => Some(session.vault().pin(name.as_str())?),
                 None => None,
             };
             Ok(Box::new(move |state: &mut HsmState| {
@@ -253,7 +254,7 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
                     index,
                 });
             }
-            let record = SplitRecord::new(&secret, &shares, session.ceremony_id(), &secret_name(name)?);
+            let record = SplitRecord::new(&secret, &shares).map_err(|e| e.to_string())?;
             let body = json!({
                 "secret_name": name,
                 "k": record.k,

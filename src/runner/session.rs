@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 use super::RunError;
 use super::artifacts;
 use super::jobs::{self, Done};
-use super::vault::{Holder, Vault};
+use super::vault::Vault;
 use super::worker::Worker;
 use crate::engine::{Effect, Engine, Input, Need, Outcome, Purpose, Work};
 use crate::identity::SigningIdentity;
@@ -576,4 +576,3 @@ fn binary_sha256() -> Result<String, RunError> {
     Ok(sha256_hex(&bytes))
 }
 
-pub(super) use Holder as ShareHolder;
