@@ -103,6 +103,7 @@ impl Genesis {
 }
 
 /// A genesis whose constraints hold, with its keys decoded for verification.
+#[derive(Debug, Clone)]
 pub(crate) struct CheckedGenesis {
     pub genesis: Genesis,
     pub ceremony_key: VerifyingKey,

@@ -12,9 +12,11 @@
 //! Later work (checkpoints cosigned by witnesses, C2SP signed notes) builds on
 //! the per-line hashes: an RFC 6962 Merkle tree over the exact line bytes.
 
+mod body;
 mod canonical;
 mod entry;
 mod error;
+mod file;
 mod genesis;
 mod key;
 mod verifier;
@@ -23,11 +25,10 @@ mod writer;
 
 pub use entry::{ParticipantSignature, Purpose, participant_message};
 pub use error::{Rule, TranscriptError, Violation};
+pub use file::{Incompleteness, Outcome, verify_file};
 pub use genesis::{Genesis, Mode, Role, RosterMember, ScriptRef, SecretPolicy, ToolRef};
 pub use key::CeremonyKey;
-pub use verifier::{
-    Incompleteness, Outcome, Summary, VerifiedEntry, VerifiedSignature, Verifier, verify_file,
-};
+pub use verifier::{Summary, VerifiedEntry, VerifiedSignature, Verifier};
 pub use words::pgp_words;
 pub use writer::{CloseOutcome, EntryDraft, TranscriptWriter};
 

@@ -1,28 +1,19 @@
 //! The streaming verifier: feed it lines, it keeps only the chain state.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use ed25519_dalek::VerifyingKey;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::body::{check_close, check_participant_signatures};
 use super::canonical::{canonical_bytes, check_line_text, parse_canonical};
-use super::entry::{
-    RawEntry, decode_signature, entry_signing_message, is_identifier, parse_time,
-    participant_message,
-};
-use super::error::{Rule, TranscriptError, Violation};
+use super::entry::{RawEntry, decode_signature, entry_signing_message, is_identifier, parse_time};
+use super::error::{Rule, Violation};
 use super::genesis::{CheckedGenesis, Genesis, Role, check_genesis};
 use super::writer::CloseOutcome;
-use super::{
-    CLOSE_KIND, FORMAT_VERSION, GENESIS_KIND, GENESIS_PREV, Head, MAX_LINE_BYTES,
-    ParticipantSignature, Purpose, TOOL_ACTOR,
-};
+use super::{CLOSE_KIND, FORMAT_VERSION, GENESIS_KIND, GENESIS_PREV, Head, Purpose, TOOL_ACTOR};
 use crate::identity::PublicIdentity;
 
 /// One line that passed every check.
@@ -61,37 +52,17 @@ pub struct Summary {
     pub last_time: DateTime<Utc>,
 }
 
-/// Why a transcript whose lines all verify is still not complete evidence.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Incompleteness {
-    #[error("no close entry: the transcript may have been cut after its last line")]
-    NoClose,
-    #[error(
-        "the last {bytes} bytes are not terminated by a newline (a write was cut short, \
-         or the file was truncated) and were not verified; no close entry before them"
-    )]
-    UnterminatedLastLine { bytes: usize },
-}
-
-/// The verdict on a transcript file.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// Every line verifies and the close entry is present.
-    Valid(Summary),
-    /// Every complete line verifies, but the end is missing.
-    Incomplete(Summary, Incompleteness),
-    /// A rule is broken: the file is not what the ceremony wrote.
-    Tampered(Violation),
-}
-
 /// Sans-I/O streaming verifier. Memory is bounded by the genesis (roster),
 /// never by the number of entries. After a violation it refuses every
-/// further line with that same violation.
+/// further line with that same violation. Cloning forks it: both copies go
+/// on from the same chain state.
+#[derive(Debug, Clone)]
 pub struct Verifier {
     chain: Option<Chain>,
     failed: Option<Violation>,
 }
 
+#[derive(Debug, Clone)]
 struct Chain {
     checked: CheckedGenesis,
     entries: u64,
@@ -377,7 +348,7 @@ fn check_next_line(
             format!("kind {:?} must be 1 to 64 of A-Z a-z 0-9 . _ -", raw.kind),
         );
     }
-    let signatures = check_participant_signatures(&raw, &context)?;
+    let signatures = check_participant_signatures(&raw, line, context.ceremony_id, context.roster)?;
     let closed = if raw.kind == CLOSE_KIND {
         Some(check_close(&raw, line)?)
     } else {
@@ -429,167 +400,4 @@ fn check_entry_signature(raw: &RawEntry, context: &Context<'_>) -> Result<(), Vi
         .ceremony_key
         .verify_strict(&entry_signing_message(&unsigned), &signature)
         .map_err(|_| bad("sig is not a valid signature by the ceremony key"))
-}
-
-fn check_participant_signatures(
-    raw: &RawEntry,
-    context: &Context<'_>,
-) -> Result<Vec<VerifiedSignature>, Violation> {
-    let Some(listed) = raw.body.get("signatures") else {
-        return Ok(Vec::new());
-    };
-    let fail = |rule, detail: String| Violation::new(context.line, rule, detail);
-    let listed: Vec<ParticipantSignature> =
-        serde_json::from_value(listed.clone()).map_err(|error| {
-            fail(
-                Rule::Malformed,
-                format!("body.signatures is not a list of participant signatures: {error}"),
-            )
-        })?;
-    let mut seen = BTreeSet::new();
-    let mut verified = Vec::with_capacity(listed.len());
-    for signature in listed {
-        let (identity, role) = context.roster.get(&signature.participant).ok_or_else(|| {
-            fail(
-                Rule::UnknownParticipant,
-                format!(
-                    "signature by {:?}, who is not in the roster",
-                    signature.participant
-                ),
-            )
-        })?;
-        if !seen.insert((signature.participant.clone(), signature.purpose)) {
-            return Err(fail(
-                Rule::DuplicateParticipantSignature,
-                format!(
-                    "{:?} signs {:?} twice in one entry",
-                    signature.participant,
-                    signature.purpose.as_str()
-                ),
-            ));
-        }
-        let message =
-            participant_message(signature.purpose, context.ceremony_id, raw.seq, &raw.prev);
-        let valid = decode_signature(&signature.signature)
-            .is_some_and(|decoded| identity.verify(&message, &decoded).is_ok());
-        if !valid {
-            return Err(fail(
-                Rule::ParticipantSignature,
-                format!(
-                    "the {:?} signature of {:?} does not verify for this entry",
-                    signature.purpose.as_str(),
-                    signature.participant
-                ),
-            ));
-        }
-        verified.push(VerifiedSignature {
-            participant: signature.participant,
-            role: *role,
-            purpose: signature.purpose,
-        });
-    }
-    Ok(verified)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CloseBody {
-    entries: u64,
-    outcome: OutcomeName,
-    #[serde(default)]
-    reason: Option<String>,
-    // Checked by check_participant_signatures; allowed here like in any body.
-    #[serde(default)]
-    #[allow(dead_code)]
-    signatures: Option<serde::de::IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum OutcomeName {
-    Completed,
-    Aborted,
-}
-
-fn check_close(raw: &RawEntry, line: u64) -> Result<CloseOutcome, Violation> {
-    let invalid = |detail: String| Violation::new(line, Rule::CloseInvalid, detail);
-    if raw.actor != TOOL_ACTOR {
-        return Err(invalid(format!(
-            "the close actor is {:?}, not {TOOL_ACTOR:?}",
-            raw.actor
-        )));
-    }
-    let body: CloseBody = serde_json::from_value(Value::Object(raw.body.clone()))
-        .map_err(|error| invalid(format!("close body: {error}")))?;
-    let outcome = match (body.outcome, body.reason) {
-        (OutcomeName::Completed, None) => CloseOutcome::Completed,
-        (OutcomeName::Aborted, Some(reason)) if !reason.trim().is_empty() => {
-            CloseOutcome::Aborted { reason }
-        }
-        (OutcomeName::Completed, Some(_)) => {
-            return Err(invalid("a completed close has no reason".to_owned()));
-        }
-        (OutcomeName::Aborted, _) => {
-            return Err(invalid("an aborted close must give a reason".to_owned()));
-        }
-    };
-    if body.entries != line {
-        return Err(Violation::new(
-            line,
-            Rule::CloseCount,
-            format!(
-                "the close entry counts {} entries but is line {line}",
-                body.entries
-            ),
-        ));
-    }
-    Ok(outcome)
-}
-
-/// Verifies a transcript file, reading it line by line.
-///
-/// A last line without its newline is never verified: if a close entry came
-/// before it, it is a violation (nothing may follow the close); otherwise the
-/// transcript is [`Outcome::Incomplete`], as after a crash mid-write.
-/// Only I/O errors are errors; a bad transcript is an [`Outcome`].
-pub fn verify_file(path: &Path) -> Result<Outcome, TranscriptError> {
-    let file =
-        File::open(path).map_err(|source| TranscriptError::io("cannot open", path, source))?;
-    let mut reader = BufReader::new(file);
-    let mut verifier = Verifier::new();
-    let mut line = Vec::new();
-    // One byte more than a maximal line and its newline, to see a line too long.
-    let read_limit = u64::try_from(MAX_LINE_BYTES).unwrap_or(u64::MAX) + 2;
-    loop {
-        line.clear();
-        let read = (&mut reader)
-            .take(read_limit)
-            .read_until(b'\n', &mut line)
-            .map_err(|source| TranscriptError::io("cannot read", path, source))?;
-        if read == 0 {
-            break;
-        }
-        let terminated = line.last() == Some(&b'\n');
-        if terminated {
-            line.pop();
-        }
-        if terminated || line.len() > MAX_LINE_BYTES || verifier.is_closed() {
-            if let Err(violation) = verifier.push_line(&line) {
-                return Ok(Outcome::Tampered(violation));
-            }
-            continue;
-        }
-        return Ok(match verifier.finish() {
-            Ok(summary) => Outcome::Incomplete(
-                summary,
-                Incompleteness::UnterminatedLastLine { bytes: line.len() },
-            ),
-            Err(violation) => Outcome::Tampered(violation),
-        });
-    }
-    Ok(match verifier.finish() {
-        Ok(summary) if summary.closed.is_some() => Outcome::Valid(summary),
-        Ok(summary) => Outcome::Incomplete(summary, Incompleteness::NoClose),
-        Err(violation) => Outcome::Tampered(violation),
-    })
 }
