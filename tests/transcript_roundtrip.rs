@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use keyceremony::identity::SigningIdentity;
 use keyceremony::transcript::{
     CeremonyKey, CloseOutcome, EntryDraft, Genesis, Incompleteness, Mode, Outcome,
-    ParticipantSignature, Purpose, Role, RosterMember, Rule, ScriptRef, SecretPolicy, ToolRef,
+    ParticipantSignature, Purpose, Role, RosterEntry, Rule, ScriptRef, SecretPolicy, ToolRef,
     TranscriptError, TranscriptWriter, Verifier, verify_file,
 };
 use serde_json::json;
@@ -49,7 +49,7 @@ fn genesis(key: &CeremonyKey, people: &[(&str, Role, SigningIdentity)]) -> Genes
         mode: Mode::Rehearsal,
         roster: people
             .iter()
-            .map(|(name, role, identity)| RosterMember {
+            .map(|(name, role, identity)| RosterEntry {
                 name: (*name).to_owned(),
                 role: *role,
                 ssh_key: identity.public().to_openssh(),

@@ -1,6 +1,7 @@
 //! The genesis entry: everything the rest of the transcript is bound to.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -30,7 +31,7 @@ pub struct Genesis {
     pub bindings_sha256: String,
     pub tool: ToolRef,
     pub mode: Mode,
-    pub roster: Vec<RosterMember>,
+    pub roster: Vec<RosterEntry>,
     pub secrets: Vec<SecretPolicy>,
     /// Standard base64 of the 32-byte Ed25519 public key that signs every line.
     pub ceremony_key: String,
@@ -77,7 +78,7 @@ pub enum Role {
 /// One person of the ceremony.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RosterMember {
+pub struct RosterEntry {
     pub name: String,
     pub role: Role,
     /// `ssh-ed25519 AAAA...` without a comment (see [`PublicIdentity::to_openssh`]).
@@ -92,6 +93,60 @@ pub struct SecretPolicy {
     pub k: u8,
     pub n: u8,
 }
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Rehearsal => "rehearsal",
+            Mode::Production => "production",
+        }
+    }
+}
+
+impl FromStr for Mode {
+    type Err = UnknownName;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        [Mode::Rehearsal, Mode::Production]
+            .into_iter()
+            .find(|mode| mode.as_str() == text)
+            .ok_or_else(|| UnknownName(text.to_owned()))
+    }
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Administrator => "administrator",
+            Role::Witness => "witness",
+            Role::Custodian => "custodian",
+            Role::Auditor => "auditor",
+            Role::Observer => "observer",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = UnknownName;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        [
+            Role::Administrator,
+            Role::Witness,
+            Role::Custodian,
+            Role::Auditor,
+            Role::Observer,
+        ]
+        .into_iter()
+        .find(|role| role.as_str() == text)
+        .ok_or_else(|| UnknownName(text.to_owned()))
+    }
+}
+
+/// A mode or role name that is not one of the defined ones.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown name {0:?}")]
+pub struct UnknownName(pub String);
 
 impl Genesis {
     /// A fresh random nonce (16 bytes from the OS, hex).
@@ -183,7 +238,7 @@ fn decode_ceremony_key(text: &str) -> Result<VerifyingKey, (Rule, String)> {
 }
 
 fn check_roster(
-    roster: &[RosterMember],
+    roster: &[RosterEntry],
 ) -> Result<BTreeMap<String, (PublicIdentity, Role)>, (Rule, String)> {
     let invalid = |detail: String| Err((Rule::GenesisInvalid, detail));
     if roster.is_empty() {
@@ -260,4 +315,32 @@ fn check_secrets(secrets: &[SecretPolicy]) -> Result<(), (Rule, String)> {
 
 fn is_lower_hex(text: &str, bytes: usize) -> bool {
     text.len() == bytes * 2 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_through_serde_and_from_str() {
+        for role in [
+            "administrator",
+            "witness",
+            "custodian",
+            "auditor",
+            "observer",
+        ] {
+            let parsed: Role = role.parse().expect("known role");
+            assert_eq!(parsed.as_str(), role);
+            assert_eq!(serde_json::to_value(parsed).expect("json"), role);
+        }
+        for mode in ["rehearsal", "production"] {
+            let parsed: Mode = mode.parse().expect("known mode");
+            assert_eq!(serde_json::to_value(parsed).expect("json"), mode);
+        }
+        assert_eq!(
+            "Witness".parse::<Role>(),
+            Err(UnknownName("Witness".to_owned()))
+        );
+    }
 }

@@ -26,7 +26,9 @@ mod writer;
 pub use entry::{ParticipantSignature, Purpose, participant_message};
 pub use error::{Rule, TranscriptError, Violation};
 pub use file::{Incompleteness, Outcome, verify_file};
-pub use genesis::{Genesis, Mode, Role, RosterMember, ScriptRef, SecretPolicy, ToolRef};
+pub use genesis::{
+    Genesis, Mode, Role, RosterEntry, ScriptRef, SecretPolicy, ToolRef, UnknownName,
+};
 pub use key::CeremonyKey;
 pub use verifier::{Summary, VerifiedEntry, VerifiedSignature, Verifier};
 pub use words::pgp_words;

@@ -140,7 +140,9 @@ impl TranscriptWriter {
     }
 
     /// Writes the close entry; nothing can be appended after it. The ceremony
-    /// key is dropped (and so zeroized) when this returns, whatever the result.
+    /// key is dropped (and so zeroized) when this returns, whatever the result:
+    /// if the close fails, the transcript stays unclosed and verifies as
+    /// incomplete.
     pub fn close(
         mut self,
         outcome: CloseOutcome,
@@ -191,7 +193,7 @@ impl TranscriptWriter {
                 now: format_time(now),
             });
         }
-        if kind != GENESIS_KIND && actor != TOOL_ACTOR && !self.verifier.knows_participant(actor) {
+        if actor != TOOL_ACTOR && !self.verifier.knows_participant(actor) {
             return Err(TranscriptError::UnknownActor(actor.to_owned()));
         }
         let seq = self.next_seq();
