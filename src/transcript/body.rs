@@ -81,10 +81,9 @@ struct CloseBody {
     outcome: OutcomeName,
     #[serde(default)]
     reason: Option<String>,
-    // Checked by check_participant_signatures; allowed here like in any body.
-    #[serde(default)]
-    #[allow(dead_code)]
-    signatures: Option<serde::de::IgnoredAny>,
+    // Checked by check_participant_signatures; allowed here as in any body.
+    #[serde(default, rename = "signatures")]
+    _signatures: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
