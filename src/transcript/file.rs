@@ -1,0 +1,80 @@
+//! Verifying a transcript file, and the verdicts.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use super::MAX_LINE_BYTES;
+use super::error::{TranscriptError, Violation};
+use super::verifier::{Summary, Verifier};
+
+/// Why a transcript whose lines all verify is still not complete evidence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Incompleteness {
+    #[error("no close entry: the transcript may have been cut after its last line")]
+    NoClose,
+    #[error(
+        "the last {bytes} bytes are not terminated by a newline (a write was cut short, \
+         or the file was truncated) and were not verified; no close entry before them"
+    )]
+    UnterminatedLastLine { bytes: usize },
+}
+
+/// The verdict on a transcript file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Every line verifies and the close entry is present.
+    Valid(Summary),
+    /// Every complete line verifies, but the end is missing.
+    Incomplete(Summary, Incompleteness),
+    /// A rule is broken: the file is not what the ceremony wrote.
+    Tampered(Violation),
+}
+
+/// Verifies a transcript file, reading it line by line.
+///
+/// A last line without its newline is never verified: if a close entry came
+/// before it, it is a violation (nothing may follow the close); otherwise the
+/// transcript is [`Outcome::Incomplete`], as after a crash mid-write.
+/// Only I/O errors are errors; a bad transcript is an [`Outcome`].
+pub fn verify_file(path: &Path) -> Result<Outcome, TranscriptError> {
+    let file =
+        File::open(path).map_err(|source| TranscriptError::io("cannot open", path, source))?;
+    let mut reader = BufReader::new(file);
+    let mut verifier = Verifier::new();
+    let mut line = Vec::new();
+    // One byte more than a maximal line and its newline, to see a line too long.
+    let read_limit = u64::try_from(MAX_LINE_BYTES).unwrap_or(u64::MAX) + 2;
+    loop {
+        line.clear();
+        let read = (&mut reader)
+            .take(read_limit)
+            .read_until(b'\n', &mut line)
+            .map_err(|source| TranscriptError::io("cannot read", path, source))?;
+        if read == 0 {
+            break;
+        }
+        let terminated = line.last() == Some(&b'\n');
+        if terminated {
+            line.pop();
+        }
+        if terminated || line.len() > MAX_LINE_BYTES || verifier.is_closed() {
+            if let Err(violation) = verifier.push_line(&line) {
+                return Ok(Outcome::Tampered(violation));
+            }
+            continue;
+        }
+        return Ok(match verifier.finish() {
+            Ok(summary) => Outcome::Incomplete(
+                summary,
+                Incompleteness::UnterminatedLastLine { bytes: line.len() },
+            ),
+            Err(violation) => Outcome::Tampered(violation),
+        });
+    }
+    Ok(match verifier.finish() {
+        Ok(summary) if summary.closed.is_some() => Outcome::Valid(summary),
+        Ok(summary) => Outcome::Incomplete(summary, Incompleteness::NoClose),
+        Err(violation) => Outcome::Tampered(violation),
+    })
+}

@@ -1,0 +1,251 @@
+//! The transcript writer: append-only, fsynced, self-verifying.
+
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::canonical::{canonical_bytes, domain_problem};
+use super::entry::{
+    entry_signing_message, format_time, participant_message, truncate_to_seconds, unsigned_entry,
+};
+use super::error::TranscriptError;
+use super::genesis::{Genesis, check_genesis};
+use super::key::CeremonyKey;
+use super::verifier::Verifier;
+use super::{CLOSE_KIND, GENESIS_KIND, GENESIS_PREV, Head, Purpose, TOOL_ACTOR};
+
+/// A proposed entry; the writer adds `v`, `ceremony`, `seq`, `time`, `prev` and `sig`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryDraft {
+    /// A roster name, or `keyceremony` for the tool's own entries.
+    pub actor: String,
+    pub kind: String,
+    /// A JSON object; may hold `signatures` (see [`super::ParticipantSignature`]).
+    pub body: Value,
+}
+
+/// How a ceremony ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseOutcome {
+    Completed,
+    /// Aborting is a valid ending; the reason is recorded.
+    Aborted {
+        reason: String,
+    },
+}
+
+/// Appends entries to one transcript file. No Debug: it holds the ceremony key.
+pub struct TranscriptWriter {
+    file: File,
+    path: PathBuf,
+    key: CeremonyKey,
+    ceremony_id: String,
+    /// Every line passes through it before being written.
+    verifier: Verifier,
+    /// Set when a write or fsync failed: the file's tail is then unknown.
+    poisoned: bool,
+}
+
+impl TranscriptWriter {
+    /// Creates the file with O_EXCL (never overwrite), writes genesis, fsyncs the
+    /// file and its directory.
+    pub fn create(
+        path: &Path,
+        key: CeremonyKey,
+        genesis: &Genesis,
+        now: DateTime<Utc>,
+    ) -> Result<Self, TranscriptError> {
+        let checked = check_genesis(genesis.clone())
+            .map_err(|(_, detail)| TranscriptError::InvalidGenesis(detail))?;
+        if checked.ceremony_key != key.verifying_key() {
+            return Err(TranscriptError::CeremonyKeyMismatch);
+        }
+        let body = match serde_json::to_value(genesis) {
+            Ok(Value::Object(body)) => body,
+            _ => {
+                return Err(TranscriptError::InvalidGenesis(
+                    "does not serialize to a JSON object".to_owned(),
+                ));
+            }
+        };
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|source| match source.kind() {
+                ErrorKind::AlreadyExists => TranscriptError::AlreadyExists(path.to_path_buf()),
+                _ => TranscriptError::io("cannot create", path, source),
+            })?;
+        let mut writer = TranscriptWriter {
+            file,
+            path: path.to_path_buf(),
+            key,
+            ceremony_id: genesis.ceremony_id.clone(),
+            verifier: Verifier::new(),
+            poisoned: false,
+        };
+        writer.write_entry(TOOL_ACTOR, GENESIS_KIND, body, GENESIS_PREV, now)?;
+        sync_parent_directory(path)?;
+        Ok(writer)
+    }
+
+    /// The seq the next entry will get.
+    pub fn next_seq(&self) -> u64 {
+        self.verifier.next_line_number() - 1
+    }
+
+    pub fn head(&self) -> Head {
+        // create() returns only after the genesis is committed.
+        self.verifier.head().unwrap_or(Head {
+            seq: 0,
+            hash: [0; 32],
+        })
+    }
+
+    pub fn ceremony_id(&self) -> &str {
+        &self.ceremony_id
+    }
+
+    /// What a participant signs to put a `purpose` signature in the next entry.
+    pub fn participant_message(&self, purpose: Purpose) -> Vec<u8> {
+        participant_message(
+            purpose,
+            &self.ceremony_id,
+            self.next_seq(),
+            &self.head().hex(),
+        )
+    }
+
+    /// Appends one line, fsync after each. Refuses a time earlier than the
+    /// previous entry's, non-canonical values, the reserved kinds, an actor not
+    /// in the roster, and participant signatures that do not verify.
+    pub fn append(
+        &mut self,
+        draft: EntryDraft,
+        now: DateTime<Utc>,
+    ) -> Result<Head, TranscriptError> {
+        if draft.kind == GENESIS_KIND || draft.kind == CLOSE_KIND {
+            return Err(TranscriptError::ReservedKind(draft.kind));
+        }
+        let Value::Object(body) = draft.body else {
+            return Err(TranscriptError::BodyNotObject);
+        };
+        let prev = self.head().hex();
+        self.write_entry(&draft.actor, &draft.kind, body, &prev, now)
+    }
+
+    /// Writes the close entry; nothing can be appended after it. The ceremony
+    /// key is dropped (and so zeroized) when this returns, whatever the result:
+    /// if the close fails, the transcript stays unclosed and verifies as
+    /// incomplete.
+    pub fn close(
+        mut self,
+        outcome: CloseOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<Head, TranscriptError> {
+        let mut body = Map::new();
+        body.insert("entries".into(), Value::from(self.next_seq() + 1));
+        match outcome {
+            CloseOutcome::Completed => {
+                body.insert("outcome".into(), Value::from("completed"));
+            }
+            CloseOutcome::Aborted { reason } => {
+                body.insert("outcome".into(), Value::from("aborted"));
+                body.insert("reason".into(), Value::from(reason));
+            }
+        }
+        let prev = self.head().hex();
+        self.write_entry(TOOL_ACTOR, CLOSE_KIND, body, &prev, now)
+    }
+
+    fn write_entry(
+        &mut self,
+        actor: &str,
+        kind: &str,
+        body: Map<String, Value>,
+        prev: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Head, TranscriptError> {
+        if self.poisoned {
+            return Err(TranscriptError::Poisoned);
+        }
+        let body = Value::Object(body);
+        if let Some(found) = domain_problem(&body, "body") {
+            return Err(TranscriptError::NonCanonicalValue {
+                location: found.location,
+                problem: found.problem,
+            });
+        }
+        let Value::Object(body) = body else {
+            return Err(TranscriptError::BodyNotObject);
+        };
+        let now = truncate_to_seconds(now);
+        if let Some(previous) = self.verifier.last_time()
+            && now < previous
+        {
+            return Err(TranscriptError::TimeBackwards {
+                previous: format_time(previous),
+                now: format_time(now),
+            });
+        }
+        if actor != TOOL_ACTOR && !self.verifier.knows_participant(actor) {
+            return Err(TranscriptError::UnknownActor(actor.to_owned()));
+        }
+        let seq = self.next_seq();
+        let mut entry = unsigned_entry(
+            &self.ceremony_id,
+            seq,
+            &format_time(now),
+            actor,
+            kind,
+            body,
+            prev,
+        );
+        let unsigned = canonical_bytes(&Value::Object(entry.clone())).map_err(canonical_error)?;
+        let signature = self.key.sign(&entry_signing_message(&unsigned));
+        entry.insert(
+            "sig".into(),
+            Value::from(STANDARD.encode(signature.to_bytes())),
+        );
+        let mut line = canonical_bytes(&Value::Object(entry)).map_err(canonical_error)?;
+        let accepted = self
+            .verifier
+            .check_line(&line)
+            .map_err(TranscriptError::Rejected)?;
+        line.push(b'\n');
+        // Poisoned until proven written: a failure between here and the end
+        // leaves the file's tail unknown.
+        self.poisoned = true;
+        self.file
+            .write_all(&line)
+            .map_err(|source| TranscriptError::io("cannot write", &self.path, source))?;
+        self.file
+            .sync_all()
+            .map_err(|source| TranscriptError::io("cannot fsync", &self.path, source))?;
+        self.poisoned = false;
+        Ok(self.verifier.commit(accepted).head)
+    }
+}
+
+fn canonical_error(error: serde_json::Error) -> TranscriptError {
+    TranscriptError::NonCanonicalValue {
+        location: "entry".to_owned(),
+        problem: error.to_string(),
+    }
+}
+
+/// The new directory entry must survive a crash too, not only the file's bytes.
+fn sync_parent_directory(path: &Path) -> Result<(), TranscriptError> {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    File::open(parent)
+        .and_then(|directory| directory.sync_all())
+        .map_err(|source| TranscriptError::io("cannot fsync directory", parent, source))
+}
