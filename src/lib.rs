@@ -12,6 +12,7 @@ pub mod engine;
 pub mod hsm;
 pub mod identity;
 pub mod quorum;
+pub mod report;
 pub mod runner;
 pub mod script;
 pub mod secret;

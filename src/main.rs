@@ -7,9 +7,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use keyceremony::engine::Outcome;
+use keyceremony::report;
 use keyceremony::runner::{self, Answers, Session};
 use keyceremony::script::Ceremony;
-use keyceremony::{engine::Outcome, transcript};
 
 #[derive(Parser)]
 #[command(
@@ -45,9 +46,7 @@ enum Command {
         answers: Option<PathBuf>,
     },
     /// Verify a transcript offline: chain, canonical form, every signature, the close.
-    Verify {
-        transcript: PathBuf,
-    },
+    Verify { transcript: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -60,7 +59,14 @@ fn main() -> ExitCode {
             state_dir,
             headless,
             answers,
-        } => run(&script, &bindings, out, &state_dir, headless, answers.as_deref()),
+        } => run(
+            &script,
+            &bindings,
+            out,
+            &state_dir,
+            headless,
+            answers.as_deref(),
+        ),
         Command::Verify { transcript } => verify(&transcript),
     }
 }
@@ -87,7 +93,10 @@ fn run(
         }
     };
     let answers = match answers
-        .map(|a| Answers::load(a, &ceremony.script.value.id).and_then(|ans| ans.check(&ceremony).map(|()| ans)))
+        .map(|a| {
+            Answers::load(a, &ceremony.script.value.id)
+                .and_then(|ans| ans.check(&ceremony).map(|()| ans))
+        })
         .transpose()
     {
         Ok(a) => a,
@@ -157,7 +166,9 @@ fn finish(session: &Session, result: Result<Outcome, runner::RunError>) -> ExitC
         }
         Err(e) => {
             eprintln!("error: {e}");
-            eprintln!("the transcript {path} is left unfinished: it records everything up to this point");
+            eprintln!(
+                "the transcript {path} is left unfinished: it records everything up to this point"
+            );
             ExitCode::from(USAGE)
         }
     }
@@ -186,13 +197,13 @@ fn export_softhsm_conf(conf: &Path) {
 }
 
 fn verify(path: &Path) -> ExitCode {
-    match transcript::verify_file(path) {
+    match report::verify(path) {
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(USAGE)
         }
-        Ok(outcome) => {
-            let (text, valid) = keyceremony::report::verify_summary(&outcome);
+        Ok((outcome, facts)) => {
+            let (text, valid) = report::verify_summary(&outcome, &facts);
             print!("{text}");
             ExitCode::from(if valid { OK } else { FAILED })
         }

@@ -69,7 +69,10 @@ impl Capacity {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Need {
     /// `participant` must identify with their key before they can act.
-    SignIn { participant: String, role: Role },
+    SignIn {
+        participant: String,
+        role: Role,
+    },
     /// `participant` confirms the current step; `word`, when present, must be
     /// typed exactly (irreversible actions).
     Confirm {
@@ -87,28 +90,46 @@ pub enum Need {
     /// The runner must carry out this work and report the result.
     Work(Work),
     /// `participant` must cosign the chain head.
-    Attest { participant: String },
+    Attest {
+        participant: String,
+    },
     /// The step failed; the ceremony can only be aborted, with a reason.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
     Finished(Outcome),
 }
 
 #[derive(Debug, Clone)]
 pub enum Input {
     /// The runner checked that `participant` holds their roster key.
-    SignedIn { participant: String },
+    SignedIn {
+        participant: String,
+    },
     Confirmed {
         participant: String,
         typed: Option<String>,
     },
     /// The runner checked the share against its commitment; `details` are
     /// public facts about it (index, commitment) for the transcript.
-    SharePresented { custodian: String, details: Value },
+    SharePresented {
+        custodian: String,
+        details: Value,
+    },
     /// The runner refused a share; the attempt is evidence and is recorded.
-    ShareRejected { custodian: String, reason: String },
-    WorkDone { result: Value },
-    WorkFailed { error: String },
-    Attested { participant: String },
+    ShareRejected {
+        custodian: String,
+        reason: String,
+    },
+    WorkDone {
+        result: Value,
+    },
+    WorkFailed {
+        error: String,
+    },
+    Attested {
+        participant: String,
+    },
     Abort {
         by: Option<String>,
         reason: String,
@@ -416,10 +437,10 @@ impl Engine {
                 expected: describe(&need),
             });
         };
-        if let Some(w) = word {
-            if typed.as_deref().map(str::trim) != Some(w) {
-                return Err(EngineError::WrongWord { expected: w });
-            }
+        if let Some(w) = word
+            && typed.as_deref().map(str::trim) != Some(w)
+        {
+            return Err(EngineError::WrongWord { expected: w });
         }
         let step = self.current().clone();
         let mut body = json!({
@@ -615,7 +636,9 @@ pub fn describe(need: &Need) -> String {
         ),
         Need::Work(w) => format!("the tool is working: {}", w.describe()),
         Need::Attest { participant } => format!("{participant} must attest"),
-        Need::Failed { error } => format!("the step failed ({error}); the ceremony can only be aborted"),
+        Need::Failed { error } => {
+            format!("the step failed ({error}); the ceremony can only be aborted")
+        }
         Need::Finished(_) => "the ceremony is over".into(),
     }
 }

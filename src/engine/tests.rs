@@ -60,7 +60,9 @@ fn drive(engine: &mut Engine, stop: impl Fn(&Need) -> bool) -> Vec<&'static str>
             Need::Failed { .. } => panic!("no step fails here"),
             Need::Finished(_) => return kinds,
         };
-        let effects = engine.handle(input).expect("a cooperative input is accepted");
+        let effects = engine
+            .handle(input)
+            .expect("a cooperative input is accepted");
         kinds.extend(records(&effects));
     }
     panic!("the ceremony did not finish in 200 inputs");
@@ -162,7 +164,13 @@ fn irreversible_steps_need_the_exact_word() {
     let c = root_ceremony();
     let mut e = Engine::new(&c);
     drive(&mut e, |n| {
-        matches!(n, Need::Confirm { word: Some("initialize"), .. })
+        matches!(
+            n,
+            Need::Confirm {
+                word: Some("initialize"),
+                ..
+            }
+        )
     });
     for typed in [None, Some("yes"), Some("INITIALIZE"), Some("initialise")] {
         let err = e

@@ -69,6 +69,23 @@ impl CeremonySecret {
         Ok(Self::mix(&os_random, hsm_random))
     }
 
+    /// The operating system's randomness alone, for a token that cannot give
+    /// any yet: an uninitialized token refuses sessions (SoftHSM2 answers
+    /// CKR_TOKEN_NOT_RECOGNIZED), so the secret its SO PIN comes from cannot
+    /// include HSM randomness. The caller records which sources were used.
+    pub fn generate_os_only() -> Result<CeremonySecret, QuorumError> {
+        let mut os_random = Zeroizing::new([0u8; SECRET_LEN]);
+        rand::rngs::OsRng
+            .try_fill_bytes(os_random.as_mut_slice())
+            .map_err(|error| QuorumError::OsRandom(error.to_string()))?;
+        if is_constant(os_random.as_slice()) {
+            return Err(QuorumError::ConstantRandomness {
+                source_name: "operating system's",
+            });
+        }
+        Ok(Self::mix(&os_random, &[]))
+    }
+
     /// The OS part has a fixed length, so `os || hsm` as HKDF input is
     /// unambiguous without a length prefix.
     fn mix(os_random: &[u8; SECRET_LEN], hsm_random: &[u8]) -> CeremonySecret {

@@ -52,13 +52,19 @@ impl Answers {
         if file.value.format != ANSWERS_FORMAT {
             problems.push(file.problem(
                 &root.key("format"),
-                format!("unsupported answers format `{}`; this version reads `{ANSWERS_FORMAT}`", file.value.format),
+                format!(
+                    "unsupported answers format `{}`; this version reads `{ANSWERS_FORMAT}`",
+                    file.value.format
+                ),
             ));
         }
         if file.value.script != script_id {
             problems.push(file.problem(
                 &root.key("script"),
-                format!("these answers are for script `{}`, not `{script_id}`", file.value.script),
+                format!(
+                    "these answers are for script `{}`, not `{script_id}`",
+                    file.value.script
+                ),
             ));
         }
         if !problems.is_empty() {
@@ -77,7 +83,10 @@ impl Answers {
             if p.role != Role::Observer && !a.identities.contains_key(&p.name) {
                 problems.push(self.file.problem(
                     &root.key("identities"),
-                    format!("no key file for {} ({}), who acts in this ceremony", p.name, p.role),
+                    format!(
+                        "no key file for {} ({}), who acts in this ceremony",
+                        p.name, p.role
+                    ),
                 ));
             }
         }
@@ -95,7 +104,10 @@ impl Answers {
                 if listed < usize::from(k) {
                     problems.push(self.file.problem(
                         &root.key("shares"),
-                        format!("step `{}` needs {k} custodians to present shares; {listed} listed", step.id),
+                        format!(
+                            "step `{}` needs {k} custodians to present shares; {listed} listed",
+                            step.id
+                        ),
                     ));
                 }
             }

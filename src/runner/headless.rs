@@ -8,7 +8,11 @@ use super::{Answers, RunError, Session, ShareInput};
 use crate::engine::{Capacity, Need, Outcome, StepStatus};
 
 /// Runs the ceremony to its end. Progress goes to `log` (never a secret).
-pub fn run(session: &mut Session, answers: &Answers, log: &mut dyn Write) -> Result<Outcome, RunError> {
+pub fn run(
+    session: &mut Session,
+    answers: &Answers,
+    log: &mut dyn Write,
+) -> Result<Outcome, RunError> {
     let mut announced = usize::MAX;
     loop {
         let step = session.engine().current().clone();
@@ -77,7 +81,11 @@ pub fn run(session: &mut Session, answers: &Answers, log: &mut dyn Write) -> Res
                     // to ask, the refusal (already recorded) ends the run.
                     Err(RunError::Refused(reason)) => {
                         let _ = writeln!(log, "    REFUSED: {reason}");
-                        abort_as_administrator(session, answers, &format!("a share was refused: {reason}"))?;
+                        abort_as_administrator(
+                            session,
+                            answers,
+                            &format!("a share was refused: {reason}"),
+                        )?;
                     }
                     Err(e) => return Err(e),
                 }
@@ -92,7 +100,11 @@ pub fn run(session: &mut Session, answers: &Answers, log: &mut dyn Write) -> Res
             }
             Need::Failed { error } => {
                 let _ = writeln!(log, "    FAILED: {error}");
-                abort_as_administrator(session, answers, &format!("step `{}` failed: {error}", step.id))?;
+                abort_as_administrator(
+                    session,
+                    answers,
+                    &format!("step `{}` failed: {error}", step.id),
+                )?;
             }
             Need::Finished(outcome) => {
                 debug_assert!(
@@ -115,10 +127,10 @@ fn abort_as_administrator(
         .holders(crate::script::Role::Administrator)
         .first()
         .map(|p| p.name.clone());
-    if let Some(a) = &admin {
-        if !session.engine().is_signed_in(a) {
-            sign_in(session, answers, a)?;
-        }
+    if let Some(a) = &admin
+        && !session.engine().is_signed_in(a)
+    {
+        sign_in(session, answers, a)?;
     }
     session.abort(admin.as_deref(), reason)
 }

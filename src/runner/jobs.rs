@@ -25,16 +25,17 @@ pub enum Done {
     Split {
         secret: CeremonySecret,
         shares: Vec<Share>,
+        /// Which random sources were mixed: "os+hsm", or "os" for a token
+        /// that cannot open a session before it is initialized.
+        randomness: &'static str,
     },
     Initialized(TokenInfo),
     Recombined {
         login: Option<LoginRole>,
     },
     UserPinSet,
-    Generated {
-        key: GeneratedKey,
-        evidence: NonExportableEvidence,
-    },
+    // Boxed: the read-back evidence is large and crosses the channel once.
+    Generated(Box<(GeneratedKey, NonExportableEvidence)>),
     Exported(PublicKeyInfo),
 }
 
@@ -52,9 +53,12 @@ pub fn prepare(session: &mut Session, work: &Work) -> Result<Job, String> {
     match work.clone() {
         Work::CheckHsm => {
             let binding = ceremony.bindings.value.hsm.clone();
-            let init_label = ceremony.script.value.steps.iter().find_map(|s| {
-                s.init_token.as_ref().map(|i| i.label.clone())
-            });
+            let init_label = ceremony
+                .script
+                .value
+                .steps
+                .iter()
+                .find_map(|s| s.init_token.as_ref().map(|i| i.label.clone()));
             Ok(Box::new(move |state: &mut HsmState| {
                 let module = state.module()?.clone();
                 let info = module.info().map_err(|e| e.to_string())?;
@@ -73,12 +77,12 @@ pub fn prepare(session: &mut Session, work: &Work) -> Result<Job, String> {
                         ("model", &expect.model, &t.model),
                         ("serial", &expect.serial, &t.serial),
                     ] {
-                        if let Some(want) = want {
-                            if want.trim() != have.trim() {
-                                return Err(format!(
-                                    "the token's {what} is `{have}`, but the bindings expect `{want}`: this is not the HSM the ceremony was prepared for"
-                                ));
-                            }
+                        if let Some(want) = want
+                            && want.trim() != have.trim()
+                        {
+                            return Err(format!(
+                                "the token's {what} is `{have}`, but the bindings expect `{want}`: this is not the HSM the ceremony was prepared for"
+                            ));
                         }
                     }
                 }
@@ -99,7 +103,7 @@ pub fn prepare(session: &mut Session, work: &Work) -> Result<Job, String> {
                 }
                 state.token = Some(token);
                 Ok(Done::Checked {
-                    module: serde_json::to_value(&info).map_err(|e| e.to_string())?,
+                    module: to_record(&info)?,
                     token: t,
                 })
             }))
@@ -110,11 +114,22 @@ pub fn prepare(session: &mut Session, work: &Work) -> Result<Job, String> {
             let policy = QuorumPolicy::new(k, n).map_err(|e| e.to_string())?;
             let ceremony_id = session.ceremony_id().to_string();
             Ok(Box::new(move |state: &mut HsmState| {
-                let hsm_random = state.token()?.random(32).map_err(|e| e.to_string())?;
-                let secret = CeremonySecret::generate(&hsm_random).map_err(|e| e.to_string())?;
+                let token = state.token()?;
+                let (secret, randomness) =
+                    if token.refresh().map_err(|e| e.to_string())?.initialized {
+                        let hsm_random = token.random(32).map_err(|e| e.to_string())?;
+                        (CeremonySecret::generate(&hsm_random), "os+hsm")
+                    } else {
+                        (CeremonySecret::generate_os_only(), "os")
+                    };
+                let secret = secret.map_err(|e| e.to_string())?;
                 let shares = quorum::split(&secret, &ceremony_id, &name, policy)
                     .map_err(|e| e.to_string())?;
-                Ok(Done::Split { secret, shares })
+                Ok(Done::Split {
+                    secret,
+                    shares,
+                    randomness,
+                })
             }))
         }
         Work::InitToken { so_pin, label } => {
@@ -125,7 +140,11 @@ pub fn prepare(session: &mut Session, work: &Work) -> Result<Job, String> {
                 // The slot list changes when a token is initialized; keep
                 // following this token by its serial.
                 let module = state.module()?.clone();
-                state.token = Some(module.token_by_serial(&info.serial).map_err(|e| e.to_string())?);
+                state.token = Some(
+                    module
+                        .token_by_serial(&info.serial)
+                        .map_err(|e| e.to_string())?,
+                );
                 Ok(Done::Initialized(info))
             }))
         }
@@ -146,7 +165,12 @@ pub fn prepare(session: &mut Session, work: &Work) -> Result<Job, String> {
                         LoginRole::User => HsmRole::User,
                     };
                     // Logging in is the proof; the session logs out on drop.
-                    drop(state.token()?.login(role, &pin).map_err(|e| e.to_string())?);
+                    drop(
+                        state
+                            .token()?
+                            .login(role, &pin)
+                            .map_err(|e| e.to_string())?,
+                    );
                 }
                 Ok(Done::Recombined { login })
             }))
@@ -181,7 +205,7 @@ pub fn prepare(session: &mut Session, work: &Work) -> Result<Job, String> {
                 let evidence = session
                     .prove_non_exportable(&key.key)
                     .map_err(|e| e.to_string())?;
-                Ok(Done::Generated { key, evidence })
+                Ok(Done::Generated(Box::new((key, evidence))))
             }))
         }
         Work::ExportPublicKey { label, user_pin } => {
@@ -214,6 +238,26 @@ fn token_json(t: &TokenInfo) -> Value {
     })
 }
 
+/// A serde value as the transcript accepts it: `None` fields (an attribute
+/// the module did not report) are left out rather than written as null.
+fn to_record<T: serde::Serialize>(value: &T) -> Result<Value, String> {
+    fn strip(v: Value) -> Value {
+        match v {
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| (k, strip(v)))
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.into_iter().map(strip).collect()),
+            other => other,
+        }
+    }
+    serde_json::to_value(value)
+        .map(strip)
+        .map_err(|e| e.to_string())
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -233,7 +277,14 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
             session.vault_mut().set_pin_length(length);
             Ok(json!({ "module": module, "token": token_json(&token) }))
         }
-        (Work::Split { secret: name }, Done::Split { secret, shares }) => {
+        (
+            Work::Split { secret: name },
+            Done::Split {
+                secret,
+                shares,
+                randomness,
+            },
+        ) => {
             let custodians = session.holders_for_split();
             let mut holders = Vec::new();
             let mut listed = Vec::new();
@@ -260,9 +311,12 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
                 "k": record.k,
                 "n": record.n,
                 "check_value": record.check_value,
+                "randomness": randomness,
                 "holders": listed,
             });
-            session.vault_mut().store_split(name, secret, record, holders);
+            session
+                .vault_mut()
+                .store_split(name, secret, record, holders);
             Ok(body)
         }
         (Work::InitToken { label, .. }, Done::Initialized(token)) => Ok(json!({
@@ -287,13 +341,14 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
         (Work::SetUserPin { user_pin, .. }, Done::UserPinSet) => Ok(json!({
             "user_pin_from": user_pin,
         })),
-        (Work::GenerateKey { usage, .. }, Done::Generated { key, evidence }) => {
+        (Work::GenerateKey { usage, .. }, Done::Generated(generated)) => {
+            let (key, evidence) = *generated;
             let mut body = json!({
                 "label": key.label,
                 "id": key.id_hex,
                 "usage": usage,
-                "attributes": serde_json::to_value(&key.private_attributes).map_err(|e| e.to_string())?,
-                "non_exportable": serde_json::to_value(&evidence).map_err(|e| e.to_string())?,
+                "attributes": to_record(&key.private_attributes)?,
+                "non_exportable": to_record(&evidence)?,
             });
             if let Some(public) = &key.public {
                 body["public_key"] = json!({

@@ -120,7 +120,11 @@ impl Session {
     /// Creates the transcript (never overwriting one) and its artifacts
     /// directory, writes the genesis entry, and starts the HSM worker. The
     /// HSM is not touched until the first HSM step.
-    pub fn start(ceremony: Ceremony, hsm: &PreparedHsm, out_dir: &Path) -> Result<Session, RunError> {
+    pub fn start(
+        ceremony: Ceremony,
+        hsm: &PreparedHsm,
+        out_dir: &Path,
+    ) -> Result<Session, RunError> {
         let started = now();
         let mut nonce = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
@@ -154,13 +158,13 @@ impl Session {
                 version: env!("CARGO_PKG_VERSION").into(),
                 binary_sha256: binary_sha256()?,
             },
-            mode: ceremony.bindings.value.mode.as_str().into(),
+            mode: ceremony.bindings.value.mode,
             roster: ceremony
                 .roster
                 .iter()
                 .map(|p| transcript::RosterEntry {
                     name: p.name.clone(),
-                    role: p.role.as_str().into(),
+                    role: p.role,
                     ssh_key: p.identity.to_openssh(),
                 })
                 .collect(),
@@ -264,7 +268,9 @@ impl Session {
             )));
         }
         if self.engine.is_signed_in(participant) {
-            return Err(RunError::Refused(format!("{participant} has already signed in")));
+            return Err(RunError::Refused(format!(
+                "{participant} has already signed in"
+            )));
         }
         self.present.insert(
             participant.to_string(),
@@ -571,8 +577,7 @@ pub(super) fn base64_encode(bytes: &[u8]) -> String {
 fn binary_sha256() -> Result<String, RunError> {
     let exe = std::env::current_exe()
         .map_err(|e| RunError::Setup(format!("cannot locate the running binary: {e}")))?;
-    let bytes = std::fs::read(&exe)
-        .map_err(|e| RunError::Setup(format!("{}: {e}", exe.display())))?;
+    let bytes =
+        std::fs::read(&exe).map_err(|e| RunError::Setup(format!("{}: {e}", exe.display())))?;
     Ok(sha256_hex(&bytes))
 }
-

@@ -61,10 +61,6 @@ impl Vault {
         Ok(secret.derive_pin(&secret_name, length))
     }
 
-    pub fn presented(&self) -> &[Presented] {
-        &self.presented
-    }
-
     pub fn add_presented(&mut self, share: Presented) {
         self.presented.push(share);
     }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::model::Role;
+pub use crate::transcript::Mode;
 
 /// The only bindings format this version understands.
 pub const BINDINGS_FORMAT: &str = "keyceremony-bindings/1";
@@ -23,22 +24,6 @@ pub struct Bindings {
     pub roster: Vec<Person>,
     #[serde(default)]
     pub outputs: Option<Outputs>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mode {
-    Rehearsal,
-    Production,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Rehearsal => "rehearsal",
-            Mode::Production => "production",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

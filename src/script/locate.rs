@@ -42,7 +42,9 @@ impl YamlPath {
 
     /// The nearest ancestor (or self) that exists in `positions`.
     fn ancestors(&self) -> impl Iterator<Item = YamlPath> + '_ {
-        (0..=self.0.len()).rev().map(|n| YamlPath(self.0[..n].to_vec()))
+        (0..=self.0.len())
+            .rev()
+            .map(|n| YamlPath(self.0[..n].to_vec()))
     }
 }
 
@@ -97,7 +99,10 @@ impl Locator {
 }
 
 enum Frame {
-    Sequence { path: YamlPath, next: usize },
+    Sequence {
+        path: YamlPath,
+        next: usize,
+    },
     /// Inside a mapping: `key` is Some while its value is awaited.
     Mapping {
         path: YamlPath,
@@ -205,9 +210,19 @@ steps:
     #[test]
     fn finds_nested_values_with_one_based_positions() {
         let loc = Locator::new(DOC);
-        let p = YamlPath::root().key("steps").index(1).key("init-token").key("label");
+        let p = YamlPath::root()
+            .key("steps")
+            .index(1)
+            .key("init-token")
+            .key("label");
         assert_eq!(p.to_string(), "steps[1].init-token.label");
-        assert_eq!(loc.position(&p), Position { line: 7, column: 14 });
+        assert_eq!(
+            loc.position(&p),
+            Position {
+                line: 7,
+                column: 14
+            }
+        );
         let id = YamlPath::root().key("steps").index(0).key("id");
         assert_eq!(loc.position(&id), Position { line: 3, column: 9 });
     }

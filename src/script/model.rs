@@ -6,6 +6,7 @@
 use serde::Deserialize;
 
 use crate::hsm::{KeyAlgorithm, KeyUsage};
+pub use crate::transcript::Role;
 
 /// The only script format this version understands.
 pub const SCRIPT_FORMAT: &str = "keyceremony-script/1";
@@ -57,47 +58,6 @@ pub struct CustodianRole {
     pub count: u8,
     /// k: how many of them must present their shares to recover a secret.
     pub threshold: u8,
-}
-
-/// The people of a ceremony act in one of these roles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    Administrator,
-    Witness,
-    Custodian,
-    Auditor,
-    Observer,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Administrator => "administrator",
-            Role::Witness => "witness",
-            Role::Custodian => "custodian",
-            Role::Auditor => "auditor",
-            Role::Observer => "observer",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        [
-            Role::Administrator,
-            Role::Witness,
-            Role::Custodian,
-            Role::Auditor,
-            Role::Observer,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// A ceremony secret: 256 random bits, split among the custodians (k of n as

@@ -82,7 +82,9 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
     if k > n {
         bad(
             roles.key("custodian").key("threshold"),
-            format!("threshold {k} is more than the {n} custodians: the secret could never be recovered"),
+            format!(
+                "threshold {k} is more than the {n} custodians: the secret could never be recovered"
+            ),
         );
     }
     if n > 16 {
@@ -91,13 +93,13 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
             format!("{n} custodians: at most 16 are supported"),
         );
     }
-    if let Some(a) = &s.roles.auditor {
-        if a.count > 1 {
-            bad(
-                roles.key("auditor").key("count"),
-                "at most one auditor".into(),
-            );
-        }
+    if let Some(a) = &s.roles.auditor
+        && a.count > 1
+    {
+        bad(
+            roles.key("auditor").key("count"),
+            "at most one auditor".into(),
+        );
     }
 
     let mut secrets = BTreeSet::new();
@@ -146,10 +148,7 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                 ),
             );
         } else if !ids.insert(step.id.as_str()) {
-            bad(
-                sp.key("id"),
-                format!("step id `{}` is used twice", step.id),
-            );
+            bad(sp.key("id"), format!("step id `{}` is used twice", step.id));
         }
         let keys_here = step.action_keys();
         if keys_here.len() > 1 {
@@ -194,7 +193,9 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
             bad(
                 sp.key("performer"),
                 if is_recombine {
-                    format!("{here}: shares are presented by custodians; set `performer: custodian`")
+                    format!(
+                        "{here}: shares are presented by custodians; set `performer: custodian`"
+                    )
                 } else {
                     format!(
                         "{here}: custodians act together only to present shares (a recombine step)"
@@ -204,11 +205,16 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
         }
         let need_split = |name: &str, field: YamlPath, out: &mut Vec<(YamlPath, String)>| {
             if !secrets.contains(name) {
-                out.push((field, format!("{here}: secret `{name}` is not declared under `secrets`")));
+                out.push((
+                    field,
+                    format!("{here}: secret `{name}` is not declared under `secrets`"),
+                ));
             } else if !split.contains(name) {
                 out.push((
                     field,
-                    format!("{here}: secret `{name}` is used before a split-secret step creates it"),
+                    format!(
+                        "{here}: secret `{name}` is used before a split-secret step creates it"
+                    ),
                 ));
             }
         };
@@ -218,7 +224,13 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
             Action::SplitSecret(a) => {
                 let p = sp.key("split-secret").key("secret");
                 if !secrets.contains(a.secret.as_str()) {
-                    refs.push((p, format!("{here}: secret `{}` is not declared under `secrets`", a.secret)));
+                    refs.push((
+                        p,
+                        format!(
+                            "{here}: secret `{}` is not declared under `secrets`",
+                            a.secret
+                        ),
+                    ));
                 } else if !split.insert(a.secret.as_str()) {
                     refs.push((p, format!("{here}: secret `{}` is split twice", a.secret)));
                 }
@@ -249,16 +261,16 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                     Some(LoginRole::SecurityOfficer) => Some((so_pin, "init-token")),
                     Some(LoginRole::User) => Some((user_pin, "set-user-pin")),
                 };
-                if let Some((pin, by)) = installed {
-                    if pin != Some(a.secret.as_str()) {
-                        refs.push((
+                if let Some((pin, by)) = installed
+                    && pin != Some(a.secret.as_str())
+                {
+                    refs.push((
                             p.key("login"),
                             format!(
                                 "{here}: no earlier {by} step installs `{}` as that PIN, so a login would fail",
                                 a.secret
                             ),
                         ));
-                    }
                 }
             }
             Action::SetUserPin(a) => {
@@ -267,11 +279,17 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                 if so_pin != Some(a.so_pin.as_str()) {
                     refs.push((
                         p.key("so-pin"),
-                        format!("{here}: `{}` is not the SO PIN an earlier init-token step installed", a.so_pin),
+                        format!(
+                            "{here}: `{}` is not the SO PIN an earlier init-token step installed",
+                            a.so_pin
+                        ),
                     ));
                 }
                 if a.user_pin == a.so_pin {
-                    refs.push((p.key("user-pin"), format!("{here}: the user PIN must be a different secret from the SO PIN")));
+                    refs.push((
+                        p.key("user-pin"),
+                        format!("{here}: the user PIN must be a different secret from the SO PIN"),
+                    ));
                 }
                 user_pin = Some(&a.user_pin);
             }
@@ -284,14 +302,23 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                     ));
                 }
                 if a.label.is_empty() || a.label.len() > MAX_KEY_LABEL {
-                    refs.push((p.key("label"), format!("{here}: a key label is 1 to {MAX_KEY_LABEL} bytes")));
+                    refs.push((
+                        p.key("label"),
+                        format!("{here}: a key label is 1 to {MAX_KEY_LABEL} bytes"),
+                    ));
                 } else if keys.insert(&a.label, a.algorithm).is_some() {
-                    refs.push((p.key("label"), format!("{here}: key label `{}` is generated twice", a.label)));
+                    refs.push((
+                        p.key("label"),
+                        format!("{here}: key label `{}` is generated twice", a.label),
+                    ));
                 }
                 if !usage_fits(a.algorithm, a.usage) {
                     refs.push((
                         p.key("usage"),
-                        format!("{here}: a {} key cannot be used to {}", a.algorithm, a.usage),
+                        format!(
+                            "{here}: a {} key cannot be used to {}",
+                            a.algorithm, a.usage
+                        ),
                     ));
                 }
             }
@@ -300,11 +327,17 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                 match keys.get(a.label.as_str()) {
                     None => refs.push((
                         p.key("label"),
-                        format!("{here}: no earlier generate-key step makes key `{}`", a.label),
+                        format!(
+                            "{here}: no earlier generate-key step makes key `{}`",
+                            a.label
+                        ),
                     )),
                     Some(KeyAlgorithm::Aes256) => refs.push((
                         p.key("label"),
-                        format!("{here}: `{}` is a secret (AES) key; it has no public key", a.label),
+                        format!(
+                            "{here}: `{}` is a secret (AES) key; it has no public key",
+                            a.label
+                        ),
                     )),
                     Some(_) => {}
                 }
@@ -322,13 +355,19 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                 }
                 for r in &a.roles {
                     if role_count(*r) == 0 || *r == Role::Observer {
-                        refs.push((p.clone(), format!("{here}: no {r} can attest in this script")));
+                        refs.push((
+                            p.clone(),
+                            format!("{here}: no {r} can attest in this script"),
+                        ));
                     }
                 }
             }
             Action::Close(_) => {
                 if i + 1 != s.steps.len() {
-                    refs.push((sp.key("close"), format!("{here}: close must be the last step")));
+                    refs.push((
+                        sp.key("close"),
+                        format!("{here}: close must be the last step"),
+                    ));
                 }
             }
         }
@@ -431,13 +470,13 @@ fn check_bindings(
             "production mode needs a real HSM: name its PKCS#11 module under hsm.module (the embedded SoftHSM2 is for rehearsals)".into(),
         );
     }
-    if let Some(t) = &b.hsm.token {
-        if t.serial.is_some() == t.label.is_some() {
-            bad(
-                root.key("hsm").key("token"),
-                "give the token's serial or its label, not both and not neither".into(),
-            );
-        }
+    if let Some(t) = &b.hsm.token
+        && t.serial.is_some() == t.label.is_some()
+    {
+        bad(
+            root.key("hsm").key("token"),
+            "give the token's serial or its label, not both and not neither".into(),
+        );
     }
 
     let base = loaded.path.parent().unwrap_or(Path::new("."));
@@ -509,9 +548,7 @@ fn check_bindings(
         if have != usize::from(count) {
             bad(
                 root.key("roster"),
-                format!(
-                    "the script needs {count} {role}(s); the roster has {have}"
-                ),
+                format!("the script needs {count} {role}(s); the roster has {have}"),
             );
         }
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::MAX_LINE_BYTES;
 use super::error::{TranscriptError, Violation};
-use super::verifier::{Summary, Verifier};
+use super::verifier::{Summary, VerifiedEntry, Verifier};
 
 /// Why a transcript whose lines all verify is still not complete evidence.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,6 +38,17 @@ pub enum Outcome {
 /// transcript is [`Outcome::Incomplete`], as after a crash mid-write.
 /// Only I/O errors are errors; a bad transcript is an [`Outcome`].
 pub fn verify_file(path: &Path) -> Result<Outcome, TranscriptError> {
+    verify_file_visiting(path, &mut |_| {})
+}
+
+/// [`verify_file`], handing every entry that verifies to `visit`, in order,
+/// so a caller can gather facts (steps, keys) in the same single pass. An
+/// entry is visited only after it verified; the verdict still decides
+/// whether those facts can be trusted.
+pub fn verify_file_visiting(
+    path: &Path,
+    visit: &mut dyn FnMut(&VerifiedEntry),
+) -> Result<Outcome, TranscriptError> {
     let file =
         File::open(path).map_err(|source| TranscriptError::io("cannot open", path, source))?;
     let mut reader = BufReader::new(file);
@@ -59,8 +70,9 @@ pub fn verify_file(path: &Path) -> Result<Outcome, TranscriptError> {
             line.pop();
         }
         if terminated || line.len() > MAX_LINE_BYTES || verifier.is_closed() {
-            if let Err(violation) = verifier.push_line(&line) {
-                return Ok(Outcome::Tampered(violation));
+            match verifier.push_line(&line) {
+                Ok(entry) => visit(&entry),
+                Err(violation) => return Ok(Outcome::Tampered(violation)),
             }
             continue;
         }

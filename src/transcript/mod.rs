@@ -25,7 +25,7 @@ mod writer;
 
 pub use entry::{ParticipantSignature, Purpose, participant_message};
 pub use error::{Rule, TranscriptError, Violation};
-pub use file::{Incompleteness, Outcome, verify_file};
+pub use file::{Incompleteness, Outcome, verify_file, verify_file_visiting};
 pub use genesis::{
     Genesis, Mode, Role, RosterEntry, ScriptRef, SecretPolicy, ToolRef, UnknownName,
 };
