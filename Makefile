@@ -11,7 +11,7 @@ DEMO_STATE := .keyceremony/demo
 DEMO_OUT   := $(DEMO_STATE)/out
 PACKAGES   := softhsm2 opensc openssl age tmux openssh-client
 
-.PHONY: demo demo-headless test deps build
+.PHONY: demo demo-headless test deps build example
 
 deps:
 	@./.ci/deps $(PACKAGES)
@@ -40,3 +40,14 @@ test: deps
 	cargo clippy --all-targets -- -D warnings
 	cargo check --no-default-features
 	cargo test
+
+# Regenerates the committed example transcript (and its artifacts) from a
+# headless rehearsal. The ceremony id changes each time.
+example: build
+	rm -rf .keyceremony/example transcripts/example-root-rehearsal.jsonl transcripts/root-key-generation-*
+	./target/release/keyceremony run ceremonies/root-key-generation.yaml \
+	    --bindings ceremonies/rehearsal/root-key-generation.bindings.yaml \
+	    --state-dir .keyceremony/example --out transcripts \
+	    --headless --answers ceremonies/rehearsal/root-key-generation.answers.yaml
+	mv transcripts/root-key-generation-*.jsonl transcripts/example-root-rehearsal.jsonl
+	./target/release/keyceremony verify transcripts/example-root-rehearsal.jsonl

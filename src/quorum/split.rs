@@ -66,6 +66,8 @@ pub fn split(
 #[serde(deny_unknown_fields)]
 pub struct SplitRecord {
     pub ceremony_id: String,
+    /// Written as `secret_name`: the value is a name, never secret material.
+    #[serde(rename = "secret_name")]
     pub secret: SecretName,
     pub k: u8,
     pub n: u8,

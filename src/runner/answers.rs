@@ -24,6 +24,11 @@ pub struct AnswersFile {
     /// The custodians who present shares, in order, by recombine step id.
     #[serde(default)]
     pub shares: BTreeMap<String, Vec<String>>,
+    /// Share files a custodian brings instead of the one this ceremony wrote
+    /// for them, by recombine step id and custodian, relative to the answers
+    /// file (a restore from another ceremony's shares, or a test).
+    #[serde(default)]
+    pub share_files: BTreeMap<String, BTreeMap<String, PathBuf>>,
     /// Stop the ceremony at a step, as an administrator would.
     #[serde(default)]
     pub abort: Option<AbortAnswer>,
@@ -152,6 +157,15 @@ impl Answers {
             .get(step)
             .map(Vec::as_slice)
             .unwrap_or(&[])
+    }
+
+    pub fn share_file(&self, step: &str, custodian: &str) -> Option<PathBuf> {
+        self.file
+            .value
+            .share_files
+            .get(step)
+            .and_then(|m| m.get(custodian))
+            .map(|p| self.base().join(p))
     }
 
     pub fn abort_at(&self, step: &str) -> Option<&AbortAnswer> {

@@ -72,7 +72,9 @@ pub fn run(
                 if !session.engine().is_signed_in(&custodian) {
                     sign_in(session, answers, &custodian)?;
                 }
-                let file = session.share_file(&custodian, &secret);
+                let file = answers
+                    .share_file(&step.id, &custodian)
+                    .unwrap_or_else(|| session.share_file(&custodian, &secret));
                 match session.present_share(&custodian, ShareInput::SealedFile(file)) {
                     Ok(()) => {
                         let _ = writeln!(log, "    share presented by {custodian}");

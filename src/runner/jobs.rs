@@ -307,11 +307,11 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
             }
             let record = SplitRecord::new(&secret, &shares).map_err(|e| e.to_string())?;
             let body = json!({
-                "secret_name": name,
-                "k": record.k,
-                "n": record.n,
-                "check_value": record.check_value,
+                "split": to_record(&record)?,
                 "randomness": randomness,
+                // The PIN derived from this secret has this many characters;
+                // a later restore derives the same PIN from it.
+                "pin_length": session.vault().pin_length(),
                 "holders": listed,
             });
             session

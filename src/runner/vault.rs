@@ -31,6 +31,10 @@ impl Vault {
         self.pin_length = Some(length);
     }
 
+    pub fn pin_length(&self) -> Option<usize> {
+        self.pin_length
+    }
+
     pub fn store_split(
         &mut self,
         name: &str,

@@ -119,13 +119,17 @@ pub fn load_yaml<T: DeserializeOwned>(path: &Path) -> Result<Loaded<T>, ScriptEr
     }
 }
 
-/// serde_yaml appends " at line L column C" to its messages; the position is
-/// already in front of ours, so drop the repetition.
+/// serde_yaml appends " at line L column C" to its messages; that position
+/// is already in front of ours, so drop the repetition (but keep any other
+/// position, such as where an unterminated quote began).
 fn serde_message(e: &serde_yaml::Error) -> String {
     let text = e.to_string();
-    match text.rfind(" at line ") {
-        Some(i) if e.location().is_some() => text[..i].to_string(),
-        _ => text,
+    match e.location() {
+        Some(l) => {
+            let suffix = format!(" at line {} column {}", l.line(), l.column());
+            text.strip_suffix(&suffix).unwrap_or(&text).to_string()
+        }
+        None => text,
     }
 }
 
