@@ -1,0 +1,11 @@
+//! One file per subcommand; `main.rs` only parses and dispatches.
+
+pub mod run;
+pub mod verify;
+
+/// Exit codes shared by every subcommand.
+pub const OK: u8 = 0;
+/// Verification failed, or the ceremony was aborted.
+pub const FAILED: u8 = 1;
+/// Usage or input error: nothing was done.
+pub const USAGE: u8 = 2;
