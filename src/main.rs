@@ -42,6 +42,9 @@ enum Command {
         #[arg(long)]
         answers: Option<PathBuf>,
     },
+    /// Look at a share without a quorum: its metadata, its checksum, whether it belongs to a ceremony.
+    #[command(subcommand)]
+    Shares(cli::shares::SharesCommand),
     /// Verify a transcript offline: chain, canonical form, every signature, the close.
     Verify { transcript: PathBuf },
 }
@@ -65,5 +68,6 @@ fn main() -> ExitCode {
             answers.as_deref(),
         ),
         Command::Verify { transcript } => cli::verify::verify(&transcript),
+        Command::Shares(command) => cli::shares::shares(command),
     }
 }

@@ -28,3 +28,20 @@ impl Pin {
         self.0.is_empty()
     }
 }
+
+/// Keeps this process's memory — where PINs, shares, ceremony secrets and
+/// participants' private keys live during a ceremony — out of core dumps,
+/// and other processes of the same user from attaching to it.
+///
+/// Called first thing by every command that handles secrets. Lowering a
+/// limit cannot fail for lack of privilege; if the kernel refuses anyway,
+/// the command stops rather than run unprotected.
+pub fn harden_process() -> Result<(), String> {
+    use nix::sys::resource::{Resource, setrlimit};
+    setrlimit(Resource::RLIMIT_CORE, 0, 0)
+        .map_err(|e| format!("cannot disable core dumps (RLIMIT_CORE): {e}"))?;
+    // Not dumpable: no core file even if a limit is raised later, and no
+    // ptrace attach (reading memory) by processes without CAP_SYS_PTRACE.
+    nix::sys::prctl::set_dumpable(false)
+        .map_err(|e| format!("cannot mark the process non-dumpable (PR_SET_DUMPABLE): {e}"))
+}

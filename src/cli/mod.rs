@@ -1,6 +1,7 @@
 //! One file per subcommand; `main.rs` only parses and dispatches.
 
 pub mod run;
+pub mod shares;
 pub mod verify;
 
 /// Exit codes shared by every subcommand.

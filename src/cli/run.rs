@@ -18,6 +18,10 @@ pub fn run(
     headless: bool,
     answers: Option<&Path>,
 ) -> ExitCode {
+    if let Err(e) = keyceremony::secret::harden_process() {
+        eprintln!("error: {e}");
+        return ExitCode::from(USAGE);
+    }
     // Everything that can be wrong with the inputs is found before any HSM
     // call and before a transcript exists.
     let ceremony = match Ceremony::load(script, bindings) {
