@@ -42,6 +42,12 @@ enum Command {
         #[arg(long)]
         answers: Option<PathBuf>,
     },
+    /// Check a script (and, with --bindings, that the bindings fit it): file:line:column errors, exit 0 or 2.
+    Lint {
+        script: PathBuf,
+        #[arg(long)]
+        bindings: Option<PathBuf>,
+    },
     /// Look at a share without a quorum: its metadata, its checksum, whether it belongs to a ceremony.
     #[command(subcommand)]
     Shares(cli::shares::SharesCommand),
@@ -69,5 +75,6 @@ fn main() -> ExitCode {
         ),
         Command::Verify { transcript } => cli::verify::verify(&transcript),
         Command::Shares(command) => cli::shares::shares(command),
+        Command::Lint { script, bindings } => cli::lint::lint(&script, bindings.as_deref()),
     }
 }

@@ -50,6 +50,17 @@ fn line_of(needle: &str) -> usize {
         .unwrap_or_else(|| panic!("`{needle}` is in the script"))
 }
 
+/// The 0-based index of step `id` in the shipped script.
+fn step_index(id: &str) -> usize {
+    keyceremony::script::load_script(&script())
+        .expect("valid")
+        .value
+        .steps
+        .iter()
+        .position(|s| s.id == id)
+        .unwrap_or_else(|| panic!("step {id}"))
+}
+
 #[test]
 fn bad_yaml_names_the_line() {
     let (code, err) =
@@ -74,7 +85,10 @@ fn an_unknown_field_is_named_at_its_position() {
         )
     });
     assert_eq!(code, Some(2));
-    let expected = format!("SCRIPT:{line}:5: steps[2]: unknown field `split-secrets`");
+    let expected = format!(
+        "SCRIPT:{line}:5: steps[{}]: unknown field `split-secrets`",
+        step_index("split-so-pin")
+    );
     assert!(
         err.starts_with(&expected),
         "expected `{expected}...`, got: {err}"
@@ -86,7 +100,10 @@ fn a_missing_field_is_named_with_its_step() {
     let (code, err) = run_broken(|s| s.replacen("    title: Check the HSM's identity\n", "", 1));
     assert_eq!(code, Some(2));
     let line = line_of("  - id: check-hsm");
-    let expected = format!("SCRIPT:{line}:5: steps[1]: missing field `title`");
+    let expected = format!(
+        "SCRIPT:{line}:5: steps[{}]: missing field `title`",
+        step_index("check-hsm")
+    );
     assert!(
         err.starts_with(&expected),
         "expected `{expected}`, got: {err}"
@@ -117,7 +134,8 @@ fn a_secret_used_before_it_is_split_is_named_at_the_reference() {
     assert_eq!(code, Some(2));
     let line = line_of("init-token: { so-pin: so-pin,");
     let expected = format!(
-        "SCRIPT:{line}:27: step 4 `init-token`: secret `user-pin` is used before a split-secret step creates it"
+        "SCRIPT:{line}:27: step {} `init-token`: secret `user-pin` is used before a split-secret step creates it",
+        step_index("init-token") + 1
     );
     assert!(
         err.starts_with(&expected),

@@ -1,5 +1,6 @@
 //! One file per subcommand; `main.rs` only parses and dispatches.
 
+pub mod lint;
 pub mod run;
 pub mod shares;
 pub mod verify;

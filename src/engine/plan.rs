@@ -1,11 +1,14 @@
 //! A validated script turned into the owned, numbered plan the engine walks.
 
+use serde_json::{Value, json};
+
 use crate::hsm::{KeyAlgorithm, KeyUsage};
-use crate::script::{Action, LoginRole, Role, Script};
+use crate::script::{Action, Ceremony, LoginRole, Role};
 
 /// What the tool does in a step, with everything it needs from the script.
-/// `Attest` and `Close` are carried out by the engine itself; the runner
-/// receives the others as `Need::Work`.
+/// `Identify`, `Attest` and `Close` are carried out by the engine itself
+/// (they are acts of people); the runner receives the others as
+/// `Need::Work`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Work {
     CheckHsm,
@@ -36,6 +39,12 @@ pub enum Work {
         label: String,
         user_pin: String,
     },
+    ListObjects {
+        user_pin: String,
+    },
+    Identify {
+        roles: Vec<Role>,
+    },
     Attest {
         roles: Vec<Role>,
     },
@@ -54,9 +63,39 @@ impl Work {
                 label, algorithm, ..
             } => format!("generating {algorithm} key `{label}` inside the HSM"),
             Work::ExportPublicKey { label, .. } => format!("exporting the public key of `{label}`"),
+            Work::ListObjects { .. } => "listing every object on the token".into(),
+            Work::Identify { .. } => "checking identities".into(),
             Work::Attest { .. } => "collecting attestations".into(),
             Work::Close => "closing".into(),
         }
+    }
+
+    /// The secrets this work needs in memory (to derive a PIN).
+    pub fn needs(&self) -> Vec<&str> {
+        match self {
+            Work::InitToken { so_pin, .. } => vec![so_pin],
+            Work::SetUserPin { so_pin, user_pin } => vec![so_pin, user_pin],
+            Work::GenerateKey { user_pin, .. }
+            | Work::ExportPublicKey { user_pin, .. }
+            | Work::ListObjects { user_pin } => vec![user_pin],
+            _ => vec![],
+        }
+    }
+
+    /// The secret this work brings into memory, if any.
+    pub fn brings(&self) -> Option<&str> {
+        match self {
+            Work::Split { secret } | Work::Recombine { secret, .. } => Some(secret),
+            _ => None,
+        }
+    }
+
+    /// Work the runner carries out (as opposed to acts of people).
+    pub fn is_for_runner(&self) -> bool {
+        !matches!(
+            self,
+            Work::Identify { .. } | Work::Attest { .. } | Work::Close
+        )
     }
 }
 
@@ -72,17 +111,41 @@ pub struct StepPlan {
     pub witness: Role,
     pub word: Option<&'static str>,
     pub work: Option<Work>,
+    /// What the performer confirms, beyond the instructions: a checklist's
+    /// items, the materials with their numbers. Recorded with the
+    /// performer's confirmation.
+    pub details: Option<Value>,
 }
 
-pub(super) fn plan(script: &Script) -> Vec<StepPlan> {
+pub(super) fn plan(ceremony: &Ceremony) -> Vec<StepPlan> {
+    let script = &ceremony.script.value;
+    let numbers = &ceremony.bindings.value.materials;
     script
         .steps
         .iter()
         .enumerate()
         .map(|(i, step)| {
             let action = step.action();
+            let details = match action {
+                Action::Checklist(c) => Some(json!({ "items": c.items })),
+                Action::MaterialsCheck(m) => Some(json!({
+                    "direction": m.direction.as_str(),
+                    "materials": script.materials.iter().map(|item| json!({
+                        "id": item.id,
+                        "description": item.description,
+                        "number": numbers.get(&item.id).cloned().unwrap_or_default(),
+                    })).collect::<Vec<_>>(),
+                })),
+                _ => None,
+            };
             let work = match action {
-                Action::Instruction => None,
+                Action::Instruction | Action::Checklist(_) | Action::MaterialsCheck(_) => None,
+                Action::IdentityCheck(a) => Some(Work::Identify {
+                    roles: a.roles.clone(),
+                }),
+                Action::ListObjects(a) => Some(Work::ListObjects {
+                    user_pin: a.user_pin.clone(),
+                }),
                 Action::CheckHsm(_) => Some(Work::CheckHsm),
                 Action::SplitSecret(a) => Some(Work::Split {
                     secret: a.secret.clone(),
@@ -125,6 +188,7 @@ pub(super) fn plan(script: &Script) -> Vec<StepPlan> {
                 witness: step.witness,
                 word: action.confirm_word(),
                 work,
+                details,
             }
         })
         .collect()

@@ -3,6 +3,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::*;
+use crate::script::{Ceremony, Role};
 
 fn root_ceremony() -> Ceremony {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("ceremonies");
@@ -34,6 +35,7 @@ fn drive(engine: &mut Engine, stop: impl Fn(&Need) -> bool) -> Vec<&'static str>
         }
         let input = match need {
             Need::SignIn { participant, .. } => Input::SignedIn { participant },
+            Need::Identify { participant, .. } => Input::Identified { participant },
             Need::Confirm {
                 participant, word, ..
             } => Input::Confirmed {
@@ -82,6 +84,14 @@ fn the_root_ceremony_runs_in_script_order_and_closes() {
     assert_eq!(
         steps,
         [
+            "identity-check",
+            "identity-check",
+            "identity-check",
+            "identity-check",
+            "identity-check",
+            "identity-check",
+            "identity-check",
+            "identity-check",
             "check-hsm",
             "split-secret",
             "init-token",
@@ -90,6 +100,7 @@ fn the_root_ceremony_runs_in_script_order_and_closes() {
             "set-user-pin",
             "generate-key",
             "export-public-key",
+            "list-objects",
             "attestation",
             "CLOSE"
         ]
@@ -200,6 +211,8 @@ fn shares_come_from_distinct_signed_in_custodians_and_fill_the_recombine_work() 
     let c = root_ceremony();
     let mut e = Engine::new(&c);
     drive(&mut e, |n| matches!(n, Need::Share { .. }));
+    // A restart signs everyone out (their keys were in the old process).
+    e.restart();
     let present = |e: &mut Engine, who: &str| {
         e.handle(Input::SharePresented {
             custodian: who.into(),
@@ -260,7 +273,10 @@ fn a_failed_step_can_only_be_aborted_and_the_abort_closes() {
         })
         .unwrap();
     assert_eq!(records(&effects), ["step-failed"]);
-    assert_eq!(e.status(1), StepStatus::Failed);
+    let here = e.current().number - 1;
+    assert_eq!(e.status(here), StepStatus::Failed);
+    assert_eq!(e.status(here - 1), StepStatus::Done);
+    assert_eq!(e.status(here + 1), StepStatus::Pending);
     assert!(matches!(e.need(), Need::Failed { .. }));
     assert!(
         e.handle(Input::WorkDone { result: json!({}) }).is_err(),
@@ -324,5 +340,297 @@ fn every_participant_act_is_signed_with_the_right_purpose() {
             ("bob".to_string(), Purpose::Attest),
             ("heidi".to_string(), Purpose::Attest)
         ]
+    );
+}
+
+/// The entries a runner would write for `effects`: bodies with the
+/// signatures the signers add (as `replay` sees them in a transcript).
+fn entries(effects: &[Effect]) -> Vec<(String, String, Value)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Record(r) => {
+                let mut body = r.body.clone();
+                body["signatures"] = Value::Array(
+                    r.signers
+                        .iter()
+                        .map(|(n, _)| json!({ "participant": n }))
+                        .collect(),
+                );
+                Some((r.kind.to_string(), r.actor.clone(), body))
+            }
+            Effect::Close(_) => None,
+        })
+        .collect()
+}
+
+/// Answers the current need once, cooperatively; returns the entries.
+fn step_once(engine: &mut Engine) -> Vec<(String, String, Value)> {
+    let input = match engine.need() {
+        Need::SignIn { participant, .. } => Input::SignedIn { participant },
+        Need::Identify { participant, .. } => Input::Identified { participant },
+        Need::Confirm {
+            participant, word, ..
+        } => Input::Confirmed {
+            participant,
+            typed: word.map(String::from),
+        },
+        Need::Share { candidates, .. } => {
+            let custodian = candidates[0].clone();
+            if engine.is_signed_in(&custodian) {
+                Input::SharePresented {
+                    custodian,
+                    details: json!({}),
+                }
+            } else {
+                Input::SignedIn {
+                    participant: custodian,
+                }
+            }
+        }
+        Need::Work(_) => Input::WorkDone { result: json!({}) },
+        Need::Attest { participant } => Input::Attested { participant },
+        other => panic!("unexpected {other:?}"),
+    };
+    entries(&engine.handle(input).expect("accepted"))
+}
+
+/// Drives like `drive`, keeping every entry written.
+fn drive_keeping(
+    engine: &mut Engine,
+    stop: impl Fn(&Need) -> bool,
+) -> Vec<(String, String, Value)> {
+    let mut log = Vec::new();
+    loop {
+        let need = engine.need();
+        if stop(&need) || matches!(need, Need::Finished(_)) {
+            return log;
+        }
+        log.extend(step_once(engine));
+    }
+}
+
+fn replayed(log: &[(String, String, Value)]) -> Engine {
+    let mut e = Engine::new(&root_ceremony());
+    for (kind, actor, body) in log {
+        e.replay(kind, actor, body).expect("replays");
+    }
+    e
+}
+
+#[test]
+fn replaying_the_entries_rebuilds_the_same_state_at_every_point() {
+    let c = root_ceremony();
+    let mut live = Engine::new(&c);
+    let mut log = Vec::new();
+    let mut compared = 0;
+    while !live.is_finished() {
+        let before = log.len();
+        log.extend(step_once(&mut live));
+        // Attestations are recorded together, so the state between two of
+        // them is in no entry: compare only after an entry was written.
+        if log.len() > before && !live.is_finished() {
+            let rebuilt = replayed(&log);
+            assert_eq!(rebuilt.need(), live.need(), "after {} entries", log.len());
+            assert_eq!(rebuilt.current().id, live.current().id);
+            compared += 1;
+        }
+    }
+    assert!(compared > 30, "compared the state at {compared} points");
+}
+
+#[test]
+fn a_restart_in_key_generation_recovers_the_user_pin_before_redoing_the_work() {
+    let c = root_ceremony();
+    let mut e = Engine::new(&c);
+    let log = drive_keeping(&mut e, |n| {
+        matches!(n, Need::Work(Work::GenerateKey { .. }))
+    });
+    let mut resumed = replayed(&log);
+    assert!(matches!(
+        resumed.need(),
+        Need::Work(Work::GenerateKey { .. })
+    ));
+    let interrupted = resumed.restart();
+    assert_eq!(records(&interrupted), ["interrupted"]);
+    // Nobody is signed in any more; the user PIN is gone with the memory.
+    assert!(!resumed.is_signed_in("alice"));
+    match resumed.need() {
+        Need::Share {
+            secret, recovering, ..
+        } => {
+            assert_eq!(secret, "user-pin");
+            assert!(recovering);
+        }
+        other => panic!("expected a recovery, got {other:?}"),
+    }
+    let after = drive_keeping(&mut resumed, |n| {
+        matches!(n, Need::Work(Work::GenerateKey { .. }))
+    });
+    assert!(
+        after
+            .iter()
+            .any(|(k, _, b)| k == "recover-secret" && b["secret_name"] == "user-pin")
+    );
+    assert!(matches!(
+        resumed.need(),
+        Need::Work(Work::GenerateKey { .. })
+    ));
+}
+
+#[test]
+fn a_restart_mid_recombination_asks_for_all_shares_again() {
+    let c = root_ceremony();
+    let mut e = Engine::new(&c);
+    let log = drive_keeping(
+        &mut e,
+        |n| matches!(n, Need::Share { presented, .. } if presented.len() == 2),
+    );
+    let mut resumed = replayed(&log);
+    let interrupted = resumed.restart();
+    assert_eq!(records(&interrupted), ["interrupted"]);
+    let Need::Share {
+        presented,
+        recovering,
+        ..
+    } = resumed.need()
+    else {
+        panic!("shares again")
+    };
+    assert!(presented.is_empty());
+    assert!(!recovering);
+}
+
+#[test]
+fn an_exception_is_the_administrators_and_the_witness_confirms_it() {
+    let c = root_ceremony();
+    let mut e = Engine::new(&c);
+    drive(
+        &mut e,
+        |n| matches!(n, Need::Confirm { capacity: Capacity::Performer, participant, .. } if participant == "alice"),
+    );
+    let exception = Exception {
+        expected: "the HSM's bag number ends in 42".into(),
+        happened: "it ends in 24".into(),
+        decision: "continue: the log shows a transcription error".into(),
+    };
+    assert_eq!(
+        e.handle(Input::Exception {
+            by: "bob".into(),
+            exception: exception.clone()
+        })
+        .unwrap_err(),
+        EngineError::NotAdministrator("bob".into())
+    );
+    assert_eq!(
+        e.handle(Input::Exception {
+            by: "alice".into(),
+            exception: Exception {
+                decision: " ".into(),
+                ..exception.clone()
+            }
+        })
+        .unwrap_err(),
+        EngineError::IncompleteException
+    );
+    let recorded = e
+        .handle(Input::Exception {
+            by: "alice".into(),
+            exception,
+        })
+        .unwrap();
+    assert_eq!(records(&recorded), ["exception"]);
+    assert!(matches!(e.need(), Need::SignIn { participant, .. } if participant == "bob"));
+    e.handle(Input::SignedIn {
+        participant: "bob".into(),
+    })
+    .unwrap();
+    assert_eq!(
+        e.need(),
+        Need::Confirm {
+            participant: "bob".into(),
+            capacity: Capacity::ExceptionWitness,
+            word: None
+        }
+    );
+    e.handle(Input::Confirmed {
+        participant: "bob".into(),
+        typed: None,
+    })
+    .unwrap();
+    assert!(matches!(
+        e.need(),
+        Need::Confirm {
+            capacity: Capacity::Performer,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_failed_step_is_retried_only_after_an_exception() {
+    let c = root_ceremony();
+    let mut e = Engine::new(&c);
+    drive(&mut e, |n| matches!(n, Need::Work(Work::CheckHsm)));
+    e.handle(Input::WorkFailed {
+        error: "no token".into(),
+    })
+    .unwrap();
+    assert_eq!(
+        e.need(),
+        Need::Failed {
+            error: "no token".into(),
+            may_retry: false
+        }
+    );
+    assert_eq!(
+        e.handle(Input::Retry { by: "alice".into() }).unwrap_err(),
+        EngineError::RetryWithoutException
+    );
+    e.handle(Input::Exception {
+        by: "alice".into(),
+        exception: Exception {
+            expected: "the token is present".into(),
+            happened: "the USB cable was loose".into(),
+            decision: "reconnect and retry".into(),
+        },
+    })
+    .unwrap();
+    assert_eq!(
+        e.handle(Input::Retry { by: "alice".into() }).unwrap_err(),
+        EngineError::RetryWithoutException,
+        "the witness has not confirmed the exception yet"
+    );
+    e.handle(Input::Confirmed {
+        participant: "bob".into(),
+        typed: None,
+    })
+    .unwrap();
+    assert_eq!(
+        records(&e.handle(Input::Retry { by: "alice".into() }).unwrap()),
+        ["retry"]
+    );
+    assert!(matches!(
+        e.need(),
+        Need::Confirm {
+            capacity: Capacity::Performer,
+            ..
+        }
+    ));
+    assert_eq!(e.current().id, "check-hsm");
+}
+
+#[test]
+fn nothing_interrupts_running_work() {
+    let c = root_ceremony();
+    let mut e = Engine::new(&c);
+    drive(&mut e, |n| matches!(n, Need::Work(Work::InitToken { .. })));
+    assert_eq!(
+        e.handle(Input::Abort {
+            by: Some("alice".into()),
+            reason: "stop".into()
+        })
+        .unwrap_err(),
+        EngineError::WorkRunning
     );
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::identity::SigningIdentity;
 use crate::script::{Ceremony, Loaded, Role, ScriptError, YamlPath, load_yaml};
 
 pub const ANSWERS_FORMAT: &str = "keyceremony-answers/1";
@@ -29,6 +30,10 @@ pub struct AnswersFile {
     /// file (a restore from another ceremony's shares, or a test).
     #[serde(default)]
     pub share_files: BTreeMap<String, BTreeMap<String, PathBuf>>,
+    /// The custodians who present shares when a secret must be recovered
+    /// after a restart, by secret name.
+    #[serde(default)]
+    pub recover: BTreeMap<String, Vec<String>>,
     /// Stop the ceremony at a step, as an administrator would.
     #[serde(default)]
     pub abort: Option<AbortAnswer>,
@@ -95,6 +100,31 @@ impl Answers {
                 ));
             }
         }
+        // A key that is not the person's roster key would be refused at
+        // their first act; find it before the ceremony starts.
+        for (name, path) in &a.identities {
+            let at = root.key("identities").key(name);
+            let Some(person) = ceremony.participant(name) else {
+                problems.push(
+                    self.file
+                        .problem(&at, format!("{name} is not on the roster")),
+                );
+                continue;
+            };
+            match SigningIdentity::load(&self.base().join(path)) {
+                Ok(key) if key.public() == &person.identity => {}
+                Ok(key) => problems.push(self.file.problem(
+                    &at,
+                    format!(
+                        "{} is key {}, not {name}'s roster key {}",
+                        path.display(),
+                        key.public().fingerprint(),
+                        person.identity.fingerprint()
+                    ),
+                )),
+                Err(e) => problems.push(self.file.problem(&at, format!("{}: {e}", path.display()))),
+            }
+        }
         let (k, _) = ceremony.quorum();
         for step in &ceremony.script.value.steps {
             let action = step.action();
@@ -155,6 +185,17 @@ impl Answers {
             .value
             .shares
             .get(step)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// Who presents shares to recover `secret` after a restart: the
+    /// `recover` list for it, else the first recombine step's custodians.
+    pub fn recovery_custodians(&self, secret: &str) -> &[String] {
+        let a = &self.file.value;
+        a.recover
+            .get(secret)
+            .or_else(|| a.shares.values().next())
             .map(Vec::as_slice)
             .unwrap_or(&[])
     }

@@ -36,6 +36,11 @@ pub fn run(
         }
         match session.need() {
             Need::SignIn { participant, .. } => sign_in(session, answers, &participant)?,
+            Need::Identify { participant, .. } => {
+                let key = key_file(answers, &participant)?;
+                session.identify(&participant, &key)?;
+                let _ = writeln!(log, "    identity of {participant} checked");
+            }
             Need::Confirm {
                 participant,
                 capacity,
@@ -56,10 +61,17 @@ pub fn run(
                 }
             }
             Need::Share {
-                secret, presented, ..
+                secret,
+                presented,
+                recovering,
+                ..
             } => {
-                let custodian = answers
-                    .custodians(&step.id)
+                let listed = if recovering {
+                    answers.recovery_custodians(&secret)
+                } else {
+                    answers.custodians(&step.id)
+                };
+                let custodian = listed
                     .iter()
                     .find(|c| !presented.contains(c))
                     .cloned()
@@ -100,7 +112,7 @@ pub fn run(
                 session.attest(&participant)?;
                 let _ = writeln!(log, "    attested by {participant}");
             }
-            Need::Failed { error } => {
+            Need::Failed { error, .. } => {
                 let _ = writeln!(log, "    FAILED: {error}");
                 abort_as_administrator(
                     session,
@@ -137,11 +149,15 @@ fn abort_as_administrator(
     session.abort(admin.as_deref(), reason)
 }
 
-fn sign_in(session: &mut Session, answers: &Answers, participant: &str) -> Result<(), RunError> {
-    let key = answers.identity(participant).ok_or_else(|| {
+fn key_file(answers: &Answers, participant: &str) -> Result<std::path::PathBuf, RunError> {
+    answers.identity(participant).ok_or_else(|| {
         RunError::Answers(format!(
-            "{participant} must sign in, but the answers file gives no key file for them under `identities:`"
+            "{participant} must identify, but the answers file gives no key file for them under `identities:`"
         ))
-    })?;
+    })
+}
+
+fn sign_in(session: &mut Session, answers: &Answers, participant: &str) -> Result<(), RunError> {
+    let key = key_file(answers, participant)?;
     session.sign_in(participant, &key)
 }

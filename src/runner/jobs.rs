@@ -11,7 +11,8 @@ use super::vault::Holder as ShareHolder;
 use super::worker::HsmState;
 use crate::engine::Work;
 use crate::hsm::{
-    GeneratedKey, KeySpec, NonExportableEvidence, PublicKeyInfo, Role as HsmRole, TokenInfo,
+    GeneratedKey, KeySpec, NonExportableEvidence, ObjectSummary, PublicKeyInfo, Role as HsmRole,
+    TokenInfo,
 };
 use crate::quorum::{self, CeremonySecret, QuorumPolicy, SecretName, Share, SplitRecord};
 use crate::script::LoginRole;
@@ -37,6 +38,7 @@ pub enum Done {
     // Boxed: the read-back evidence is large and crosses the channel once.
     Generated(Box<(GeneratedKey, NonExportableEvidence)>),
     Exported(PublicKeyInfo),
+    Listed(Vec<ObjectSummary>),
 }
 
 pub type Job = Box<dyn FnOnce(&mut HsmState) -> Result<Done, String> + Send>;
@@ -220,9 +222,19 @@ pub fn prepare(session: &mut Session, work: &Work) -> Result<Job, String> {
                 Ok(Done::Exported(public))
             }))
         }
-        Work::Attest { .. } | Work::Close => {
-            Err("attestations and the close are not HSM work".into())
+        Work::ListObjects { user_pin } => {
+            let pin = session.vault().pin(&user_pin)?;
+            Ok(Box::new(move |state: &mut HsmState| {
+                let session = state
+                    .token()?
+                    .login(HsmRole::User, &pin)
+                    .map_err(|e| e.to_string())?;
+                Ok(Done::Listed(session.objects().map_err(|e| e.to_string())?))
+            }))
         }
+        Work::Identify { .. } | Work::Attest { .. } | Work::Close => Err(
+            "identity checks, attestations and the close are acts of people, not HSM work".into(),
+        ),
     }
 }
 
@@ -372,6 +384,10 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
                 },
             }))
         }
+        (Work::ListObjects { .. }, Done::Listed(objects)) => Ok(json!({
+            "count": objects.len(),
+            "objects": to_record(&objects)?,
+        })),
         _ => Err("internal error: a job returned a result for another kind of work".into()),
     }
 }

@@ -21,7 +21,7 @@ use super::artifacts;
 use super::jobs::{self, Done};
 use super::vault::Vault;
 use super::worker::Worker;
-use crate::engine::{Effect, Engine, Input, Need, Outcome, Purpose, Work};
+use crate::engine::{Effect, Engine, Exception, Input, Need, Outcome, Purpose, Work};
 use crate::identity::SigningIdentity;
 use crate::quorum::{self, Presented, SecretName, Share};
 use crate::script::{Ceremony, Role};
@@ -253,20 +253,7 @@ impl Session {
     /// Identifies `participant` with their OpenSSH private key file. The key
     /// must be the one the roster gives them.
     pub fn sign_in(&mut self, participant: &str, key_file: &Path) -> Result<(), RunError> {
-        let person = self
-            .ceremony
-            .participant(participant)
-            .ok_or_else(|| RunError::Refused(format!("{participant} is not on the roster")))?;
-        let identity = SigningIdentity::load(key_file)
-            .map_err(|e| RunError::Refused(format!("{}: {e}", key_file.display())))?;
-        if identity.public() != &person.identity {
-            return Err(RunError::Refused(format!(
-                "{} holds key {}, but the roster gives {participant} key {}: this is not {participant}'s key",
-                key_file.display(),
-                identity.public().fingerprint(),
-                person.identity.fingerprint()
-            )));
-        }
+        let identity = self.load_roster_key(participant, key_file)?;
         if self.engine.is_signed_in(participant) {
             return Err(RunError::Refused(format!(
                 "{participant} has already signed in"
@@ -287,6 +274,45 @@ impl Session {
         })
     }
 
+    /// An identity-check step: `participant` loads their key again and signs
+    /// the current head with it, proving they hold it now.
+    pub fn identify(&mut self, participant: &str, key_file: &Path) -> Result<(), RunError> {
+        let identity = self.load_roster_key(participant, key_file)?;
+        let previous = self.present.insert(
+            participant.to_string(),
+            Present {
+                identity,
+                key_file: key_file.to_path_buf(),
+            },
+        );
+        self.feed(Input::Identified {
+            participant: participant.to_string(),
+        })
+        .inspect_err(|_| {
+            match previous {
+                Some(p) => self.present.insert(participant.to_string(), p),
+                None => self.present.remove(participant),
+            };
+        })
+    }
+
+    /// The administrator records a deviation from the script; the witness
+    /// confirms it next.
+    pub fn record_exception(&mut self, by: &str, exception: Exception) -> Result<(), RunError> {
+        self.feed(Input::Exception {
+            by: by.to_string(),
+            exception,
+        })
+    }
+
+    /// The administrator retries a failed step after recording an exception.
+    pub fn retry(&mut self, by: &str) -> Result<(), RunError> {
+        self.vault.take_presented();
+        self.feed(Input::Retry { by: by.to_string() })?;
+        self.dispatch();
+        Ok(())
+    }
+
     pub fn confirm(&mut self, participant: &str, typed: Option<&str>) -> Result<(), RunError> {
         self.feed(Input::Confirmed {
             participant: participant.to_string(),
@@ -296,6 +322,30 @@ impl Session {
         Ok(())
     }
 
+    /// Loads a private key file and checks that it is `participant`'s
+    /// roster key: a role acts only through the key the roster gives it.
+    fn load_roster_key(
+        &self,
+        participant: &str,
+        key_file: &Path,
+    ) -> Result<SigningIdentity, RunError> {
+        let person = self
+            .ceremony
+            .participant(participant)
+            .ok_or_else(|| RunError::Refused(format!("{participant} is not on the roster")))?;
+        let identity = SigningIdentity::load(key_file)
+            .map_err(|e| RunError::Refused(format!("{}: {e}", key_file.display())))?;
+        if identity.public() != &person.identity {
+            return Err(RunError::Refused(format!(
+                "{} holds key {}, but the roster gives {participant} key {}: this is not {participant}'s key",
+                key_file.display(),
+                identity.public().fingerprint(),
+                person.identity.fingerprint()
+            )));
+        }
+        Ok(identity)
+    }
+
     pub fn attest(&mut self, participant: &str) -> Result<(), RunError> {
         self.feed(Input::Attested {
             participant: participant.to_string(),
@@ -303,11 +353,6 @@ impl Session {
     }
 
     pub fn abort(&mut self, by: Option<&str>, reason: &str) -> Result<(), RunError> {
-        if self.dispatched.is_some() {
-            return Err(RunError::Refused(
-                "the HSM is working; abort when this operation has finished so its result is recorded".into(),
-            ));
-        }
         self.feed(Input::Abort {
             by: by.map(String::from),
             reason: reason.to_string(),
@@ -423,6 +468,9 @@ impl Session {
         let Need::Work(work) = self.engine.need() else {
             return;
         };
+        if !work.is_for_runner() {
+            return;
+        }
         let job = jobs::prepare(self, &work);
         match job {
             Ok(job) => {

@@ -22,6 +22,9 @@ pub struct Bindings {
     #[serde(default)]
     pub hsm: HsmBinding,
     pub roster: Vec<Person>,
+    /// The number (serial, bag number) of each material the script lists.
+    #[serde(default)]
+    pub materials: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     pub outputs: Option<Outputs>,
 }

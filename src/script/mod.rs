@@ -5,6 +5,7 @@
 //! before anything happens and the reviewer can find the line.
 
 mod bindings;
+mod demo;
 mod locate;
 mod model;
 mod validate;

@@ -22,8 +22,36 @@ pub struct Script {
     #[serde(default)]
     pub approval: Option<Approval>,
     pub roles: Roles,
+    /// Physical items checked in at the start and out at the end: the HSM,
+    /// tamper-evident bags, media. The bindings give each one's number.
+    #[serde(default)]
+    pub materials: Vec<Material>,
     pub secrets: Vec<SecretDecl>,
     pub steps: Vec<Step>,
+    /// Exceptions to production safeguards, for scripts that need them.
+    #[serde(default)]
+    pub allow: Allow,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Material {
+    pub id: String,
+    pub description: String,
+}
+
+/// Production refuses what only belongs in a rehearsal unless the reviewed
+/// script says otherwise, in writing.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Allow {
+    /// Let a production run use SoftHSM2 (for example, a software-only CA
+    /// whose risk was accepted).
+    #[serde(default)]
+    pub softhsm_in_production: bool,
+    /// Let a production run use the DEMO-ONLY rehearsal identities.
+    #[serde(default)]
+    pub demo_identities_in_production: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -82,6 +110,12 @@ pub struct Step {
     pub performer: Role,
     pub witness: Role,
     #[serde(default)]
+    pub checklist: Option<Checklist>,
+    #[serde(default)]
+    pub identity_check: Option<IdentityCheck>,
+    #[serde(default)]
+    pub materials_check: Option<MaterialsCheck>,
+    #[serde(default)]
     pub check_hsm: Option<CheckHsm>,
     #[serde(default)]
     pub split_secret: Option<SplitSecret>,
@@ -96,14 +130,63 @@ pub struct Step {
     #[serde(default)]
     pub export_public_key: Option<ExportPublicKey>,
     #[serde(default)]
+    pub list_objects: Option<ListObjects>,
+    #[serde(default)]
     pub attest: Option<Attest>,
     #[serde(default)]
     pub close: Option<Close>,
 }
 
+/// Items the performer checks one by one; the witness confirms them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Checklist {
+    pub items: Vec<String>,
+}
+
+/// Each person holding one of `roles` proves, now, that they hold their
+/// roster key by loading it and signing a fresh challenge (the chain head).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct IdentityCheck {
+    pub roles: Vec<Role>,
+}
+
+/// The witness checks every material's number against the bindings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MaterialsCheck {
+    pub direction: Direction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// Taken out of storage and inspected at the start.
+    In,
+    /// Sealed and returned to storage at the end.
+    Out,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CheckHsm {}
+
+/// Records the token's whole inventory in the transcript.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ListObjects {
+    pub user_pin: String,
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -174,6 +257,9 @@ pub struct Close {}
 #[derive(Debug, Clone, Copy)]
 pub enum Action<'a> {
     Instruction,
+    Checklist(&'a Checklist),
+    IdentityCheck(&'a IdentityCheck),
+    MaterialsCheck(&'a MaterialsCheck),
     CheckHsm(&'a CheckHsm),
     SplitSecret(&'a SplitSecret),
     InitToken(&'a InitToken),
@@ -181,6 +267,7 @@ pub enum Action<'a> {
     SetUserPin(&'a SetUserPin),
     GenerateKey(&'a GenerateKey),
     ExportPublicKey(&'a ExportPublicKey),
+    ListObjects(&'a ListObjects),
     Attest(&'a Attest),
     Close(&'a Close),
 }
@@ -194,6 +281,15 @@ impl Step {
 
     fn actions(&self) -> Vec<Action<'_>> {
         let mut found = Vec::new();
+        if let Some(a) = &self.checklist {
+            found.push(Action::Checklist(a));
+        }
+        if let Some(a) = &self.identity_check {
+            found.push(Action::IdentityCheck(a));
+        }
+        if let Some(a) = &self.materials_check {
+            found.push(Action::MaterialsCheck(a));
+        }
         if let Some(a) = &self.check_hsm {
             found.push(Action::CheckHsm(a));
         }
@@ -214,6 +310,9 @@ impl Step {
         }
         if let Some(a) = &self.export_public_key {
             found.push(Action::ExportPublicKey(a));
+        }
+        if let Some(a) = &self.list_objects {
+            found.push(Action::ListObjects(a));
         }
         if let Some(a) = &self.attest {
             found.push(Action::Attest(a));
@@ -237,6 +336,9 @@ impl Action<'_> {
     pub fn kind(&self) -> &'static str {
         match self {
             Action::Instruction => "instruction",
+            Action::Checklist(_) => "checklist",
+            Action::IdentityCheck(_) => "identity-check",
+            Action::MaterialsCheck(_) => "materials-check",
             Action::CheckHsm(_) => "check-hsm",
             Action::SplitSecret(_) => "split-secret",
             Action::InitToken(_) => "init-token",
@@ -244,6 +346,7 @@ impl Action<'_> {
             Action::SetUserPin(_) => "set-user-pin",
             Action::GenerateKey(_) => "generate-key",
             Action::ExportPublicKey(_) => "export-public-key",
+            Action::ListObjects(_) => "list-objects",
             Action::Attest(_) => "attest",
             Action::Close(_) => "close",
         }

@@ -118,6 +118,22 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
         }
     }
 
+    let mut material_ids = BTreeSet::new();
+    for (i, m) in s.materials.iter().enumerate() {
+        let p = root.key("materials").index(i).key("id");
+        if !is_name(&m.id, 32) {
+            bad(
+                p,
+                format!(
+                    "material id `{}` must be 1-32 characters of a-z, 0-9 and '-', starting with a letter",
+                    m.id
+                ),
+            );
+        } else if !material_ids.insert(m.id.as_str()) {
+            bad(p, format!("material `{}` is listed twice", m.id));
+        }
+    }
+
     let role_count = |r: Role| -> u8 {
         match r {
             Role::Administrator => s.roles.administrator.count,
@@ -221,6 +237,46 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
         let mut refs: Vec<(YamlPath, String)> = Vec::new();
         match action {
             Action::Instruction | Action::CheckHsm(_) => {}
+            Action::Checklist(c) => {
+                if c.items.is_empty() || c.items.iter().any(|i| i.trim().is_empty()) {
+                    refs.push((
+                        sp.key("checklist").key("items"),
+                        format!("{here}: a checklist needs items, none of them empty"),
+                    ));
+                }
+            }
+            Action::IdentityCheck(a) => {
+                let p = sp.key("identity-check").key("roles");
+                if a.roles.is_empty() {
+                    refs.push((
+                        p.clone(),
+                        format!("{here}: name the roles whose identities are checked"),
+                    ));
+                }
+                for r in &a.roles {
+                    if role_count(*r) == 0 {
+                        refs.push((p.clone(), format!("{here}: the script declares no {r}")));
+                    }
+                }
+            }
+            Action::MaterialsCheck(_) => {
+                if s.materials.is_empty() {
+                    refs.push((
+                        sp.key("materials-check"),
+                        format!(
+                            "{here}: a materials check needs materials; list them under `materials`"
+                        ),
+                    ));
+                }
+            }
+            Action::ListObjects(a) => {
+                if user_pin != Some(a.user_pin.as_str()) {
+                    refs.push((
+                        sp.key("list-objects").key("user-pin"),
+                        format!("{here}: `{}` is not the user PIN an earlier set-user-pin step installed", a.user_pin),
+                    ));
+                }
+            }
             Action::SplitSecret(a) => {
                 let p = sp.key("split-secret").key("secret");
                 if !secrets.contains(a.secret.as_str()) {
@@ -479,6 +535,38 @@ fn check_bindings(
         );
     }
 
+    for m in &s.materials {
+        match b.materials.get(&m.id) {
+            Some(number) if !number.trim().is_empty() => {}
+            _ => bad(
+                root.key("materials"),
+                format!(
+                    "the script lists material `{}` ({}); give its number under `materials`",
+                    m.id, m.description
+                ),
+            ),
+        }
+    }
+    for id in b.materials.keys() {
+        if !s.materials.iter().any(|m| &m.id == id) {
+            bad(
+                root.key("materials").key(id),
+                format!("the script lists no material `{id}`"),
+            );
+        }
+    }
+    let production = b.mode == Mode::Production;
+    if production
+        && !s.allow.softhsm_in_production
+        && let Some(module) = &b.hsm.module
+        && module.to_string_lossy().to_lowercase().contains("softhsm")
+    {
+        bad(
+                    root.key("hsm").key("module"),
+                    "production mode refuses SoftHSM2: it keeps keys in files on this computer. A script may allow it with `allow: { softhsm-in-production: true }`".into(),
+                );
+    }
+
     let base = loaded.path.parent().unwrap_or(Path::new("."));
     let mut roster = Vec::new();
     let mut names = BTreeSet::new();
@@ -512,6 +600,16 @@ fn check_bindings(
                 continue;
             }
         };
+        if production && !s.allow.demo_identities_in_production && super::demo::is_demo(&identity) {
+            bad(
+                p.key("ssh-key"),
+                format!(
+                    "{} has a DEMO-ONLY rehearsal key, whose private key is public: production mode refuses it",
+                    person.name
+                ),
+            );
+            continue;
+        }
         if let Some(other) = keys.insert(identity.to_openssh(), person.name.clone()) {
             bad(
                 p.key("ssh-key"),

@@ -1,0 +1,310 @@
+//! `keyceremony lint`: one golden case per kind of script or bindings error,
+//! each reported as `file:line:column: what is wrong` with exit 2; every
+//! shipped script passes. Separation of duties is checked here too.
+
+mod ceremony_support;
+
+use std::path::{Path, PathBuf};
+
+use ceremony_support::{bindings, demo_key, keyceremony, repo, script, write_answers};
+
+/// Runs `lint` on edited copies of the shipped script and bindings; returns
+/// (exit code, stderr with the temporary paths replaced by SCRIPT/BINDINGS).
+fn lint(
+    edit_script: impl Fn(&str) -> String,
+    edit_bindings: impl Fn(&str) -> String,
+) -> (i32, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = dir.path().join("script.yaml");
+    let b = dir.path().join("bindings.yaml");
+    std::fs::write(&s, edit_script(&read(&script()))).expect("write");
+    // Key paths in the bindings are relative to the bindings file.
+    let keys = repo().join("ceremonies/rehearsal/keys");
+    let text =
+        read(&bindings()).replace("key-file: keys/", &format!("key-file: {}/", keys.display()));
+    std::fs::write(&b, edit_bindings(&text)).expect("write");
+    let out = keyceremony()
+        .arg("lint")
+        .arg(&s)
+        .arg("--bindings")
+        .arg(&b)
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr)
+        .replace(s.to_str().expect("utf-8"), "SCRIPT")
+        .replace(b.to_str().expect("utf-8"), "BINDINGS");
+    (out.status.code().expect("code"), err)
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).expect("read")
+}
+
+fn same(s: &str) -> String {
+    s.to_string()
+}
+
+/// 1-based line of the first line containing `needle` in `text`.
+fn line_in(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("`{needle}` not found"))
+}
+
+fn script_line(needle: &str) -> usize {
+    line_in(&read(&script()), needle)
+}
+
+fn expect(result: (i32, String), expected: &str) {
+    let (code, err) = result;
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.lines().any(|l| l == expected),
+        "expected the line\n  {expected}\ngot:\n{err}"
+    );
+}
+
+#[test]
+fn every_shipped_script_passes_with_its_rehearsal_bindings() {
+    let dir = repo().join("ceremonies");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("ceremonies/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let stem = path
+                .file_stem()
+                .expect("stem")
+                .to_str()
+                .expect("utf-8")
+                .to_string();
+            let b = dir.join("rehearsal").join(format!("{stem}.bindings.yaml"));
+            let out = keyceremony()
+                .arg("lint")
+                .arg(&path)
+                .arg("--bindings")
+                .arg(&b)
+                .output()
+                .expect("runs");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(String::from_utf8_lossy(&out.stdout).contains("script SHA-256:"));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1);
+}
+
+#[test]
+fn a_duplicate_step_id() {
+    let line = script_line("  - id: export-public-key");
+    expect(
+        lint(
+            |s| s.replace("  - id: export-public-key", "  - id: generate-root-key"),
+            same,
+        ),
+        &format!("SCRIPT:{line}:9: step id `generate-root-key` is used twice"),
+    );
+}
+
+#[test]
+fn an_unknown_role() {
+    let line = script_line("    performer: administrator");
+    let (code, err) = lint(
+        |s| s.replacen("    performer: administrator", "    performer: notary", 1),
+        same,
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with(&format!(
+            "SCRIPT:{line}:16: steps[0].performer: unknown variant `notary`"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_administrator_cannot_witness() {
+    let text = read(&script());
+    let at = text.find("  - id: check-hsm").expect("step");
+    let edited = |s: &str| {
+        let (head, tail) = s.split_at(at);
+        format!(
+            "{head}{}",
+            tail.replacen("    witness: witness", "    witness: administrator", 1)
+        )
+    };
+    let line = line_in(&edited(&text), "    witness: administrator");
+    expect(
+        lint(edited, same),
+        &format!(
+            "SCRIPT:{line}:14: step 4 `check-hsm`: the administrator cannot witness their own step"
+        ),
+    );
+}
+
+#[test]
+fn a_threshold_above_the_number_of_custodians() {
+    let line = script_line("custodian: { count: 5, threshold: 3 }");
+    expect(
+        lint(
+            |s| s.replace("count: 5, threshold: 3", "count: 5, threshold: 6"),
+            same,
+        ),
+        &format!(
+            "SCRIPT:{line}:37: threshold 6 is more than the 5 custodians: the secret could never be recovered"
+        ),
+    );
+}
+
+#[test]
+fn a_key_spec_whose_usage_does_not_fit_its_algorithm() {
+    let line = script_line("      usage: sign");
+    let (code, err) = lint(
+        |s| s.replace("      algorithm: ec-p384", "      algorithm: aes-256"),
+        same,
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with(&format!("SCRIPT:{line}:14: step "))
+                && l.ends_with("cannot be used to sign")),
+        "{err}"
+    );
+}
+
+#[test]
+fn close_must_be_last() {
+    let (code, err) = lint(
+        |s| {
+            format!(
+                "{s}\n  - id: after\n    title: After the close\n    performer: administrator\n    witness: witness\n"
+            )
+        },
+        same,
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("close must be the last step"), "{err}");
+}
+
+#[test]
+fn bindings_for_another_script() {
+    let text = read(&bindings());
+    let line = line_in(&text, "script: root-key-generation");
+    expect(
+        lint(same, |b| {
+            b.replace("script: root-key-generation", "script: dr-restore")
+        }),
+        &format!(
+            "BINDINGS:{line}:9: these bindings are for script `dr-restore`, not `root-key-generation`"
+        ),
+    );
+}
+
+#[test]
+fn one_person_cannot_be_administrator_and_witness() {
+    let (code, err) = lint(same, |b| {
+        b.replacen("  - name: bob\n", "  - name: alice\n", 1)
+    });
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("`alice` appears twice: one person holds one role"),
+        "{err}"
+    );
+}
+
+#[test]
+fn one_key_cannot_hold_two_roles() {
+    let text = read(&bindings());
+    let alice_key = text
+        .lines()
+        .find(|l| l.contains("DEMO-ONLY-alice"))
+        .expect("alice's key")
+        .to_string();
+    let bob_key = text
+        .lines()
+        .find(|l| l.contains("DEMO-ONLY-bob"))
+        .expect("bob's key")
+        .to_string();
+    let (code, err) = lint(same, move |b| b.replace(&bob_key, &alice_key));
+    assert_eq!(code, 2);
+    assert!(err.contains("bob has the same key as alice"), "{err}");
+}
+
+#[test]
+fn fewer_custodians_than_the_script_needs() {
+    let (code, err) = lint(same, |b| {
+        let at = b.find("  - name: grace").expect("grace");
+        let end = b[at..].find("  - name: heidi").expect("heidi") + at;
+        format!("{}{}", &b[..at], &b[end..])
+    });
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("the script needs 5 custodian(s); the roster has 4"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_material_without_its_number() {
+    let (code, err) = lint(same, |b| {
+        b.replace("  hsm-bag: \"REHEARSAL-BAG-0001\"\n", "")
+    });
+    assert_eq!(code, 2);
+    assert!(err.contains("give its number under `materials`"), "{err}");
+}
+
+#[test]
+fn production_refuses_softhsm_and_demo_identities() {
+    let (code, err) = lint(same, |b| {
+        b.replace("mode: rehearsal", "mode: production").replace(
+            "hsm:\n",
+            "hsm:\n  module: /usr/lib/softhsm/libsofthsm2.so\n",
+        )
+    });
+    assert_eq!(code, 2);
+    assert!(err.contains("production mode refuses SoftHSM2"), "{err}");
+    assert!(err.contains("alice has a DEMO-ONLY rehearsal key"), "{err}");
+}
+
+#[test]
+fn production_without_a_module_is_refused() {
+    let (code, err) = lint(same, |b| b.replace("mode: rehearsal", "mode: production"));
+    assert_eq!(code, 2);
+    assert!(err.contains("production mode needs a real HSM"), "{err}");
+}
+
+/// A headless run whose answers give a participant a key that is not
+/// theirs stops before the ceremony starts (no transcript).
+#[test]
+fn a_key_outside_the_roster_is_refused_before_anything_happens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let answers = write_answers(dir.path(), "");
+    let text = read(&answers).replace(
+        &format!("carol: {}", demo_key("carol").display()),
+        &format!("carol: {}", demo_key("dave").display()),
+    );
+    std::fs::write(&answers, text).expect("write");
+    let out_dir: PathBuf = dir.path().join("out");
+    let out = keyceremony()
+        .arg("run")
+        .arg(script())
+        .arg("--bindings")
+        .arg(bindings())
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--out")
+        .arg(&out_dir)
+        .arg("--headless")
+        .arg("--answers")
+        .arg(&answers)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not carol's roster key"), "{err}");
+    assert!(!out_dir.exists(), "no transcript for refused answers");
+}
