@@ -23,25 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a ceremony script in the terminal UI (or headless from an answers file).
-    Run {
-        /// The reviewed ceremony script (YAML).
-        script: PathBuf,
-        /// Which HSM, which people, where outputs go.
-        #[arg(long)]
-        bindings: PathBuf,
-        /// Where the transcript and artifacts go [default: the bindings' outputs.dir, else transcripts/].
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Working state: the embedded SoftHSM2's configuration and tokens.
-        #[arg(long, default_value = ".keyceremony")]
-        state_dir: PathBuf,
-        /// Run without a terminal, answering every turn from --answers.
-        #[arg(long, requires = "answers")]
-        headless: bool,
-        /// The answers file for --headless.
-        #[arg(long)]
-        answers: Option<PathBuf>,
-    },
+    Run(cli::run::RunArgs),
     /// Check a script (and, with --bindings, that the bindings fit it): file:line:column errors, exit 0 or 2.
     Lint {
         script: PathBuf,
@@ -58,21 +40,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run {
-            script,
-            bindings,
-            out,
-            state_dir,
-            headless,
-            answers,
-        } => cli::run::run(
-            &script,
-            &bindings,
-            out,
-            &state_dir,
-            headless,
-            answers.as_deref(),
-        ),
+        Command::Run(args) => cli::run::run(args),
         Command::Verify { transcript } => cli::verify::verify(&transcript),
         Command::Shares(command) => cli::shares::shares(command),
         Command::Lint { script, bindings } => cli::lint::lint(&script, bindings.as_deref()),

@@ -308,3 +308,20 @@ fn a_key_outside_the_roster_is_refused_before_anything_happens() {
     assert!(err.contains("not carol's roster key"), "{err}");
     assert!(!out_dir.exists(), "no transcript for refused answers");
 }
+
+#[test]
+fn no_hsm_work_before_the_hsm_is_checked() {
+    let (code, err) = lint(
+        |s| {
+            let at = s.find("  - id: check-hsm").expect("step");
+            let end = s[at..].find("  - id: split-so-pin").expect("next") + at;
+            format!("{}{}", &s[..at], &s[end..])
+        },
+        same,
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("`split-so-pin`: a check-hsm step must come first"),
+        "{err}"
+    );
+}

@@ -4,20 +4,58 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::Args;
+
 use keyceremony::engine::Outcome;
 use keyceremony::runner::{self, Answers, Session};
-use keyceremony::script::Ceremony;
+use keyceremony::script::{Ceremony, Role};
 
 use super::{FAILED, OK, USAGE};
 
-pub fn run(
-    script: &Path,
-    bindings: &Path,
+#[derive(Args)]
+pub struct RunArgs {
+    /// The reviewed ceremony script (YAML).
+    script: PathBuf,
+    /// Which HSM, which people, where outputs go.
+    #[arg(long)]
+    bindings: PathBuf,
+    /// Where the transcript and artifacts go [default: the bindings' outputs.dir, else transcripts/].
+    #[arg(long)]
     out: Option<PathBuf>,
-    state_dir: &Path,
+    /// Working state: the embedded SoftHSM2's configuration and tokens.
+    #[arg(long, default_value = ".keyceremony")]
+    state_dir: PathBuf,
+    /// Run without a terminal, answering every turn from --answers.
+    #[arg(long, requires = "answers")]
     headless: bool,
-    answers: Option<&Path>,
-) -> ExitCode {
+    /// The answers file for --headless.
+    #[arg(long)]
+    answers: Option<PathBuf>,
+    /// Continue the unfinished ceremony of this transcript (after a crash or power cut).
+    #[arg(long, conflicts_with = "out")]
+    resume: Option<PathBuf>,
+    /// The administrator's private key, which authorizes a resume [default: from the answers file, else the bindings' key-file].
+    #[arg(long, requires = "resume")]
+    admin_key: Option<PathBuf>,
+}
+
+pub fn run(args: RunArgs) -> ExitCode {
+    let RunArgs {
+        script,
+        bindings,
+        out,
+        state_dir,
+        headless,
+        answers,
+        resume,
+        admin_key,
+    } = args;
+    let (script, bindings, state_dir, answers) = (
+        script.as_path(),
+        bindings.as_path(),
+        state_dir.as_path(),
+        answers.as_deref(),
+    );
     if let Err(e) = keyceremony::secret::harden_process() {
         eprintln!("error: {e}");
         return ExitCode::from(USAGE);
@@ -54,8 +92,29 @@ pub fn run(
     if let Some(conf) = &hsm.softhsm_conf {
         export_softhsm_conf(conf);
     }
-    let out_dir = out.unwrap_or_else(|| default_out_dir(&ceremony));
-    let mut session = match Session::start(ceremony, &hsm, &out_dir) {
+    let started = match &resume {
+        Some(transcript) => {
+            let admin = ceremony
+                .holders(Role::Administrator)
+                .first()
+                .map(|p| (p.name.clone(), p.key_file.clone()));
+            let key = admin_key.or_else(|| {
+                let (name, hint) = admin.clone()?;
+                answers.as_ref().and_then(|a| a.identity(&name)).or(hint)
+            });
+            match key {
+                Some(key) => Session::resume(ceremony, &hsm, transcript, &key),
+                None => Err(runner::RunError::Setup(
+                    "resuming needs the administrator's key: give it with --admin-key PATH".into(),
+                )),
+            }
+        }
+        None => {
+            let out_dir = out.unwrap_or_else(|| default_out_dir(&ceremony));
+            Session::start(ceremony, &hsm, &out_dir)
+        }
+    };
+    let mut session = match started {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");

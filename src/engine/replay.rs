@@ -31,8 +31,8 @@ impl Engine {
                 return Ok(());
             }
             // Recorded by `restart` itself, which the preceding resume entry
-            // already replayed.
-            "interrupted" => return Ok(()),
+            // already replayed; and the runner's own reconciliation.
+            "interrupted" | "reconcile" => return Ok(()),
             "sign-in" => Input::SignedIn {
                 participant: actor.into(),
             },

@@ -143,78 +143,87 @@ impl LoggedIn {
         handle: ObjectHandle,
         algorithm: KeyAlgorithm,
     ) -> Result<PublicKeyInfo, HsmError> {
-        let wanted: &[AttributeType] = match algorithm {
-            KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096 => {
-                &[AttributeType::Modulus, AttributeType::PublicExponent]
+        public_key_info(&self.session, handle, algorithm)
+    }
+}
+
+/// A public key object as SubjectPublicKeyInfo, from any session (public
+/// objects can be read without a login).
+pub(super) fn public_key_info(
+    session: &cryptoki::session::Session,
+    handle: ObjectHandle,
+    algorithm: KeyAlgorithm,
+) -> Result<PublicKeyInfo, HsmError> {
+    let wanted: &[AttributeType] = match algorithm {
+        KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096 => {
+            &[AttributeType::Modulus, AttributeType::PublicExponent]
+        }
+        _ => &[AttributeType::EcParams, AttributeType::EcPoint],
+    };
+    let mut modulus = None;
+    let mut exponent = None;
+    let mut params = None;
+    let mut point = None;
+    for value in session
+        .get_attributes(handle, wanted)
+        .during("reading the public key")?
+    {
+        match value {
+            Attribute::Modulus(v) => modulus = Some(v),
+            Attribute::PublicExponent(v) => exponent = Some(v),
+            Attribute::EcParams(v) => params = Some(v),
+            Attribute::EcPoint(v) => point = Some(v),
+            _ => {}
+        }
+    }
+    let missing = |what: &str| HsmError::Malformed {
+        what: "public key".into(),
+        detail: format!("the token did not report {what}"),
+    };
+    let spki = match algorithm {
+        KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096 => {
+            let modulus = modulus.ok_or_else(|| missing("CKA_MODULUS"))?;
+            let exponent = exponent.ok_or_else(|| missing("CKA_PUBLIC_EXPONENT"))?;
+            let bits = der::bit_length(&modulus);
+            if Some(bits) != algorithm.rsa_bits() {
+                return Err(HsmError::Malformed {
+                    what: "public key".into(),
+                    detail: format!("a {algorithm} key has a {bits}-bit modulus"),
+                });
             }
-            _ => &[AttributeType::EcParams, AttributeType::EcPoint],
-        };
-        let mut modulus = None;
-        let mut exponent = None;
-        let mut params = None;
-        let mut point = None;
-        for value in self
-            .session
-            .get_attributes(handle, wanted)
-            .during("reading the public key")?
-        {
-            match value {
-                Attribute::Modulus(v) => modulus = Some(v),
-                Attribute::PublicExponent(v) => exponent = Some(v),
-                Attribute::EcParams(v) => params = Some(v),
-                Attribute::EcPoint(v) => point = Some(v),
-                _ => {}
+            der::spki_rsa(&modulus, &exponent)
+        }
+        _ => {
+            let params = params.ok_or_else(|| missing("CKA_EC_PARAMS"))?;
+            let point = point.ok_or_else(|| missing("CKA_EC_POINT"))?;
+            let (curve_oid, point_len) = match algorithm {
+                KeyAlgorithm::EcP256 => (der::OID_P256, 65),
+                KeyAlgorithm::EcP384 => (der::OID_P384, 97),
+                _ => (der::OID_ED25519, 32),
+            };
+            if der::curve_name(&params) != algorithm.curve() {
+                return Err(HsmError::Malformed {
+                    what: "public key".into(),
+                    detail: format!(
+                        "a {algorithm} key has CKA_EC_PARAMS {}",
+                        hex::encode(&params)
+                    ),
+                });
+            }
+            let point = der::ec_point(&point, point_len)?;
+            if algorithm == KeyAlgorithm::Ed25519 {
+                der::spki_ed25519(&point)
+            } else {
+                der::spki_ec(curve_oid, &point)
             }
         }
-        let missing = |what: &str| HsmError::Malformed {
-            what: "public key".into(),
-            detail: format!("the token did not report {what}"),
-        };
-        let spki = match algorithm {
-            KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096 => {
-                let modulus = modulus.ok_or_else(|| missing("CKA_MODULUS"))?;
-                let exponent = exponent.ok_or_else(|| missing("CKA_PUBLIC_EXPONENT"))?;
-                let bits = der::bit_length(&modulus);
-                if Some(bits) != algorithm.rsa_bits() {
-                    return Err(HsmError::Malformed {
-                        what: "public key".into(),
-                        detail: format!("a {algorithm} key has a {bits}-bit modulus"),
-                    });
-                }
-                der::spki_rsa(&modulus, &exponent)
-            }
-            _ => {
-                let params = params.ok_or_else(|| missing("CKA_EC_PARAMS"))?;
-                let point = point.ok_or_else(|| missing("CKA_EC_POINT"))?;
-                let (curve_oid, point_len) = match algorithm {
-                    KeyAlgorithm::EcP256 => (der::OID_P256, 65),
-                    KeyAlgorithm::EcP384 => (der::OID_P384, 97),
-                    _ => (der::OID_ED25519, 32),
-                };
-                if der::curve_name(&params) != algorithm.curve() {
-                    return Err(HsmError::Malformed {
-                        what: "public key".into(),
-                        detail: format!(
-                            "a {algorithm} key has CKA_EC_PARAMS {}",
-                            hex::encode(&params)
-                        ),
-                    });
-                }
-                let point = der::ec_point(&point, point_len)?;
-                if algorithm == KeyAlgorithm::Ed25519 {
-                    der::spki_ed25519(&point)
-                } else {
-                    der::spki_ec(curve_oid, &point)
-                }
-            }
-        };
-        Ok(PublicKeyInfo {
-            algorithm,
-            pem: der::pem("PUBLIC KEY", &spki),
-            sha256_hex: hex::encode(Sha256::digest(&spki)),
-            spki_der: spki,
-        })
-    }
+    };
+    Ok(PublicKeyInfo {
+        algorithm,
+        pem: der::pem("PUBLIC KEY", &spki),
+        sha256_hex: hex::encode(Sha256::digest(&spki)),
+        spki_der: spki,
+    })
 }
 
 fn validate_key_label(label: &str) -> Result<(), HsmError> {

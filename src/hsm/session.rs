@@ -207,7 +207,11 @@ pub(super) fn label_attribute(label: &str) -> Attribute {
 }
 
 /// The tool's algorithm for a key type and size read from the token.
-fn algorithm_of(key_type: &str, curve: Option<&str>, bits: Option<u64>) -> Option<KeyAlgorithm> {
+pub(super) fn algorithm_of(
+    key_type: &str,
+    curve: Option<&str>,
+    bits: Option<u64>,
+) -> Option<KeyAlgorithm> {
     match (key_type, curve, bits) {
         ("CKK_EC", Some("P-256"), _) => Some(KeyAlgorithm::EcP256),
         ("CKK_EC", Some("P-384"), _) => Some(KeyAlgorithm::EcP384),

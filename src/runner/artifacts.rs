@@ -46,3 +46,56 @@ pub fn relative(base: &Path, path: &Path) -> String {
         .collect::<Vec<_>>()
         .join("/")
 }
+
+/// Moves aside a file left by work a crash interrupted (a share file of an
+/// unfinished split, a half-written export): renamed `<name>.void`, or
+/// `<name>.void-2` and so on, never deleted. Returns the new path, if there
+/// was a file.
+pub fn void_existing(path: &Path) -> Result<Option<std::path::PathBuf>, RunError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let target = (1..)
+        .map(|n| {
+            let suffix = if n == 1 {
+                String::from(".void")
+            } else {
+                format!(".void-{n}")
+            };
+            path.with_file_name(format!("{name}{suffix}"))
+        })
+        .find(|p| !p.exists())
+        .expect("an unused name exists");
+    std::fs::rename(path, &target).map_err(|e| output_error(path, e))?;
+    Ok(Some(target))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn voiding_renames_and_never_overwrites_an_earlier_void() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("carol.so-pin.age");
+        assert_eq!(void_existing(&path).expect("nothing to void"), None);
+        for round in 1..=3 {
+            std::fs::write(&path, format!("attempt {round}")).expect("write");
+            let moved = void_existing(&path)
+                .expect("voided")
+                .expect("a file was there");
+            assert!(!path.exists());
+            assert_eq!(
+                std::fs::read_to_string(&moved).expect("read"),
+                format!("attempt {round}")
+            );
+        }
+        assert!(dir.path().join("carol.so-pin.age.void").exists());
+        assert!(dir.path().join("carol.so-pin.age.void-2").exists());
+        assert!(dir.path().join("carol.so-pin.age.void-3").exists());
+    }
+}

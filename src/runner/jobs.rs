@@ -30,15 +30,21 @@ pub enum Done {
         /// that cannot open a session before it is initialized.
         randomness: &'static str,
     },
-    Initialized(TokenInfo),
+    Initialized {
+        info: TokenInfo,
+        /// Found already initialized by this ceremony before a crash.
+        reconciled: bool,
+    },
     Recombined {
         login: Option<LoginRole>,
     },
     UserPinSet,
     // Boxed: the read-back evidence is large and crosses the channel once.
-    Generated(Box<(GeneratedKey, NonExportableEvidence)>),
+    Generated(Box<(GeneratedKey, NonExportableEvidence, Option<Value>)>),
     Exported(PublicKeyInfo),
     Listed(Vec<ObjectSummary>),
+    /// A job whose result travels another way (the resume's reconciliation).
+    Nothing,
 }
 
 pub type Job = Box<dyn FnOnce(&mut HsmState) -> Result<Done, String> + Send>;
@@ -51,6 +57,36 @@ fn secret_name(name: &str) -> Result<SecretName, String> {
 /// the HSM (a wrong recombination, a missing secret) is refused here, so it
 /// fails the step before a single PKCS#11 call.
 pub fn prepare(session: &mut Session, work: &Work) -> Result<Job, String> {
+    if matches!(work, Work::CheckHsm) {
+        // The check chooses the token itself.
+        return prepare_work(session, work);
+    }
+    let serial = session.token_serial().map(String::from);
+    let label = session
+        .ceremony()
+        .bindings
+        .value
+        .hsm
+        .token
+        .as_ref()
+        .and_then(|t| t.label.clone());
+    let bound_serial = session
+        .ceremony()
+        .bindings
+        .value
+        .hsm
+        .token
+        .as_ref()
+        .and_then(|t| t.serial.clone());
+    let job = prepare_work(session, work)?;
+    Ok(Box::new(move |state: &mut HsmState| {
+        state.ensure_token(serial.or(bound_serial).as_deref(), label.as_deref())?;
+        job(state)
+    }))
+}
+
+fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
+    let redo = session.redoing();
     let ceremony = session.ceremony();
     match work.clone() {
         Work::CheckHsm => {
@@ -137,17 +173,42 @@ pub fn prepare(session: &mut Session, work: &Work) -> Result<Job, String> {
         Work::InitToken { so_pin, label } => {
             let pin = session.vault().pin(&so_pin)?;
             Ok(Box::new(move |state: &mut HsmState| {
+                let module = state.module()?.clone();
+                if redo {
+                    // The crash may have come after C_InitToken. A token with
+                    // this label is this ceremony's only if the SO PIN
+                    // recovered from its shares opens it.
+                    if let Ok(existing) = module.token_by_label(&label) {
+                        drop(existing.login(HsmRole::SecurityOfficer, &pin).map_err(|e| {
+                            format!(
+                                "a token labelled `{label}` exists, but the SO PIN recovered from this ceremony's shares does not open it ({e}): it is not this ceremony's token"
+                            )
+                        })?);
+                        let info = existing.refresh().map_err(|e| e.to_string())?;
+                        state.token = Some(existing);
+                        return Ok(Done::Initialized {
+                            info,
+                            reconciled: true,
+                        });
+                    }
+                    if state.token.is_none() {
+                        state.token =
+                            Some(module.uninitialized_token().map_err(|e| e.to_string())?);
+                    }
+                }
                 let token = state.token()?.clone();
                 let info = token.initialize(&pin, &label).map_err(|e| e.to_string())?;
                 // The slot list changes when a token is initialized; keep
                 // following this token by its serial.
-                let module = state.module()?.clone();
                 state.token = Some(
                     module
                         .token_by_serial(&info.serial)
                         .map_err(|e| e.to_string())?,
                 );
-                Ok(Done::Initialized(info))
+                Ok(Done::Initialized {
+                    info,
+                    reconciled: false,
+                })
             }))
         }
         Work::Recombine { secret, login, .. } => {
@@ -201,13 +262,27 @@ pub fn prepare(session: &mut Session, work: &Work) -> Result<Job, String> {
                     .token()?
                     .login(HsmRole::User, &pin)
                     .map_err(|e| e.to_string())?;
+                // After a crash in this step, a key with this label was made
+                // after the transcript's last entry: its making was not
+                // witnessed, so it is reported and destroyed, never adopted.
+                let mut removed = None;
+                if redo && let Ok(orphan) = session.find_key(&label) {
+                    let public = session.public_key(&orphan).ok();
+                    let objects = session.destroy_key(&orphan).map_err(|e| e.to_string())?;
+                    removed = Some(json!({
+                        "label": orphan.label,
+                        "id": orphan.id_hex,
+                        "spki_sha256": public.map(|p| p.sha256_hex),
+                        "objects_destroyed": objects,
+                    }));
+                }
                 let key = session
                     .generate(&KeySpec { algorithm, usage }, &label)
                     .map_err(|e| e.to_string())?;
                 let evidence = session
                     .prove_non_exportable(&key.key)
                     .map_err(|e| e.to_string())?;
-                Ok(Done::Generated(Box::new((key, evidence))))
+                Ok(Done::Generated(Box::new((key, evidence, removed))))
             }))
         }
         Work::ExportPublicKey { label, user_pin } => {
@@ -247,6 +322,8 @@ fn token_json(t: &TokenInfo) -> Value {
         "hardware_version": t.hardware_version,
         "firmware_version": t.firmware_version,
         "initialized": t.initialized,
+        "min_pin_len": t.min_pin_len,
+        "max_pin_len": t.max_pin_len,
     })
 }
 
@@ -287,6 +364,7 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
             let length = quorum::pin_length(token.min_pin_len, token.max_pin_len)
                 .map_err(|e| e.to_string())?;
             session.vault_mut().set_pin_length(length);
+            session.set_token_serial(&token.serial);
             Ok(json!({ "module": module, "token": token_json(&token) }))
         }
         (
@@ -298,11 +376,18 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
             },
         ) => {
             let custodians = session.holders_for_split();
+            let mut voided = Vec::new();
             let mut holders = Vec::new();
             let mut listed = Vec::new();
             for (share, (custodian, ssh_key)) in shares.iter().zip(&custodians) {
                 let sealed = quorum::delivery::seal(ssh_key, share).map_err(|e| e.to_string())?;
                 let path = session.share_file(custodian, name);
+                if session.redoing()
+                    && let Some(void) =
+                        artifacts::void_existing(&path).map_err(|e| e.to_string())?
+                {
+                    voided.push(artifacts::relative(&out_dir, &void));
+                }
                 artifacts::write_new(&path, &sealed).map_err(|e| e.to_string())?;
                 let index = share.metadata().index;
                 listed.push(json!({
@@ -323,18 +408,32 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
                 "randomness": randomness,
                 // The PIN derived from this secret has this many characters;
                 // a later restore derives the same PIN from it.
-                "pin_length": session.vault().pin_length(),
+                "pin_length": session
+                    .vault()
+                    .pin_length()
+                    .ok_or("the token's PIN limits are not known: check the HSM first")?,
                 "holders": listed,
             });
+            let mut body = body;
+            if !voided.is_empty() {
+                // Share files of the split a crash interrupted: never valid.
+                body["voided_files"] = json!(voided);
+            }
             session
                 .vault_mut()
                 .store_split(name, secret, record, holders);
             Ok(body)
         }
-        (Work::InitToken { label, .. }, Done::Initialized(token)) => Ok(json!({
-            "label": label,
-            "token": token_json(&token),
-        })),
+        (Work::InitToken { label, .. }, Done::Initialized { info, reconciled }) => {
+            session.set_token_serial(&info.serial);
+            let mut body = json!({ "label": label, "token": token_json(&info) });
+            if reconciled {
+                body["reconciled"] = json!(
+                    "found initialized after a restart; the SO PIN recovered from this ceremony's shares opens it"
+                );
+            }
+            Ok(body)
+        }
         (
             Work::Recombine {
                 secret, custodians, ..
@@ -354,7 +453,7 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
             "user_pin_from": user_pin,
         })),
         (Work::GenerateKey { usage, .. }, Done::Generated(generated)) => {
-            let (key, evidence) = *generated;
+            let (key, evidence, removed) = *generated;
             let mut body = json!({
                 "label": key.label,
                 "id": key.id_hex,
@@ -362,6 +461,9 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
                 "attributes": to_record(&key.private_attributes)?,
                 "non_exportable": to_record(&evidence)?,
             });
+            if let Some(removed) = removed {
+                body["unrecorded_key_destroyed"] = to_record(&removed)?;
+            }
             if let Some(public) = &key.public {
                 body["public_key"] = json!({
                     "algorithm": public.algorithm,
@@ -372,6 +474,11 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
         }
         (Work::ExportPublicKey { label, .. }, Done::Exported(public)) => {
             let path = session.artifacts_dir().join(format!("{label}.pub.pem"));
+            let voided = if session.redoing() {
+                artifacts::void_existing(&path).map_err(|e| e.to_string())?
+            } else {
+                None
+            };
             artifacts::write_new(&path, public.pem.as_bytes()).map_err(|e| e.to_string())?;
             Ok(json!({
                 "label": label,
@@ -383,6 +490,12 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
                     "file_sha256": sha256_hex(public.pem.as_bytes()),
                 },
             }))
+            .map(|mut body| {
+                if let Some(v) = voided {
+                    body["voided_files"] = json!([artifacts::relative(&out_dir, &v)]);
+                }
+                body
+            })
         }
         (Work::ListObjects { .. }, Done::Listed(objects)) => Ok(json!({
             "count": objects.len(),

@@ -46,6 +46,12 @@ impl Vault {
         self.splits.insert(name.to_string(), (record, holders));
     }
 
+    /// A split recorded before a restart: its record and holders are public
+    /// facts from the transcript; the secret itself must be recovered.
+    pub fn restore_split(&mut self, name: &str, record: SplitRecord, holders: Vec<Holder>) {
+        self.splits.insert(name.to_string(), (record, holders));
+    }
+
     pub fn split(&self, name: &str) -> Result<&(SplitRecord, Vec<Holder>), String> {
         self.splits
             .get(name)

@@ -30,6 +30,29 @@ impl HsmState {
         Ok(self.module.as_ref().expect("just loaded"))
     }
 
+    /// After a restart the worker has chosen no token yet: find the one the
+    /// transcript names by its serial (slot ids change between processes),
+    /// or, before the token has a serial, choose it as the check-hsm step
+    /// did: by the bindings' label, else the uninitialized token.
+    pub fn ensure_token(
+        &mut self,
+        serial: Option<&str>,
+        label: Option<&str>,
+    ) -> Result<(), String> {
+        if self.token.is_some() {
+            return Ok(());
+        }
+        let module = self.module()?.clone();
+        let token = match (serial, label) {
+            (Some(serial), _) => module.token_by_serial(serial),
+            (None, Some(label)) => module.token_by_label(label),
+            (None, None) => module.uninitialized_token(),
+        }
+        .map_err(|e| e.to_string())?;
+        self.token = Some(token);
+        Ok(())
+    }
+
     pub fn token(&self) -> Result<&Token, String> {
         self.token
             .as_ref()

@@ -146,6 +146,7 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
 
     let mut ids = BTreeSet::new();
     let mut split = BTreeSet::new();
+    let mut hsm_checked = false;
     let mut so_pin: Option<&str> = None;
     let mut user_pin: Option<&str> = None;
     let mut keys: BTreeMap<&str, KeyAlgorithm> = BTreeMap::new();
@@ -235,6 +236,25 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
             }
         };
         let mut refs: Vec<(YamlPath, String)> = Vec::new();
+        let touches_hsm = matches!(
+            action,
+            Action::SplitSecret(_)
+                | Action::InitToken(_)
+                | Action::Recombine(_)
+                | Action::SetUserPin(_)
+                | Action::GenerateKey(_)
+                | Action::ExportPublicKey(_)
+                | Action::ListObjects(_)
+        );
+        if touches_hsm && !hsm_checked {
+            refs.push((
+                sp.key(action.kind()),
+                format!("{here}: a check-hsm step must come first: no HSM work before the token's identity is checked"),
+            ));
+        }
+        if matches!(action, Action::CheckHsm(_)) {
+            hsm_checked = true;
+        }
         match action {
             Action::Instruction | Action::CheckHsm(_) => {}
             Action::Checklist(c) => {

@@ -5,12 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::entry::{RawEntry, decode_signature, participant_message};
+use super::entry::{Purpose, RawEntry, decode_signature, participant_message, resume_message};
 use super::error::{Rule, Violation};
 use super::genesis::Role;
 use super::verifier::VerifiedSignature;
 use super::writer::CloseOutcome;
-use super::{ParticipantSignature, TOOL_ACTOR};
+use super::{ParticipantSignature, RESUME_KIND, TOOL_ACTOR};
 use crate::identity::PublicIdentity;
 
 pub(crate) fn check_participant_signatures(
@@ -52,7 +52,22 @@ pub(crate) fn check_participant_signatures(
                 ),
             ));
         }
-        let message = participant_message(signature.purpose, ceremony_id, raw.seq, &raw.prev);
+        let message = if signature.purpose == Purpose::Resume {
+            if raw.kind != RESUME_KIND {
+                return Err(fail(
+                    Rule::ResumeInvalid,
+                    format!("a resume signature in a {:?} entry", raw.kind),
+                ));
+            }
+            let key = raw
+                .body
+                .get("ceremony_key")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            resume_message(ceremony_id, raw.seq, &raw.prev, key)
+        } else {
+            participant_message(signature.purpose, ceremony_id, raw.seq, &raw.prev)
+        };
         let valid = decode_signature(&signature.signature)
             .is_some_and(|decoded| identity.verify(&message, &decoded).is_ok());
         if !valid {
@@ -126,4 +141,40 @@ pub(crate) fn check_close(raw: &RawEntry, line: u64) -> Result<CloseOutcome, Vio
         ));
     }
     Ok(outcome)
+}
+
+/// The new ceremony key a resume entry hands the transcript to. The entry
+/// must be the tool's, name a valid (not small-order) Ed25519 key, and carry
+/// a resume signature (over that key) by the administrator or the witness:
+/// without one, anyone who truncated the file could continue it with a key
+/// of their own.
+pub(crate) fn check_resume(
+    raw: &RawEntry,
+    line: u64,
+    signatures: &[VerifiedSignature],
+) -> Result<ed25519_dalek::VerifyingKey, Violation> {
+    let invalid = |detail: String| Violation::new(line, Rule::ResumeInvalid, detail);
+    if raw.actor != TOOL_ACTOR {
+        return Err(invalid(format!(
+            "the resume actor is {:?}, not {TOOL_ACTOR:?}",
+            raw.actor
+        )));
+    }
+    let text = raw
+        .body
+        .get("ceremony_key")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("a resume entry names no ceremony_key".to_owned()))?;
+    let key = super::genesis::decode_ceremony_key(text)
+        .map_err(|(_, detail)| invalid(format!("resume: {detail}")))?;
+    let authorized = signatures.iter().any(|s| {
+        s.purpose == Purpose::Resume && matches!(s.role, Role::Administrator | Role::Witness)
+    });
+    if !authorized {
+        return Err(invalid(
+            "no resume signature by the administrator or the witness authorizes the new key"
+                .to_owned(),
+        ));
+    }
+    Ok(key)
 }

@@ -83,6 +83,10 @@ pub enum Purpose {
     Confirm,
     /// "I attest to the ceremony's record up to here" (auditor, witnesses).
     Attest,
+    /// "After the crash, this new ceremony key continues the transcript"
+    /// (administrator or witness, in a resume entry only). The signed
+    /// message also holds the new key: see [`resume_message`].
+    Resume,
 }
 
 impl Purpose {
@@ -91,6 +95,7 @@ impl Purpose {
             Purpose::SignIn => "sign-in",
             Purpose::Confirm => "confirm",
             Purpose::Attest => "attest",
+            Purpose::Resume => "resume",
         }
     }
 }
@@ -112,6 +117,21 @@ pub fn participant_message(
         purpose.as_str()
     )
     .into_bytes()
+}
+
+/// What the administrator or witness signs to hand the transcript to a new
+/// ceremony key after a crash: the participant message for `resume`,
+/// followed by `"ceremony_key <base64>\n"`. Binding the key keeps a stolen
+/// resume signature from authorizing any other key.
+pub fn resume_message(
+    ceremony_id: &str,
+    seq: u64,
+    prev_hex: &str,
+    new_key_base64: &str,
+) -> Vec<u8> {
+    let mut message = participant_message(Purpose::Resume, ceremony_id, seq, prev_hex);
+    message.extend_from_slice(format!("ceremony_key {new_key_base64}\n").as_bytes());
+    message
 }
 
 /// One element of a body's `signatures` array.

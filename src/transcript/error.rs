@@ -59,6 +59,9 @@ pub enum Rule {
     CloseCount,
     /// Anything after the close entry.
     AfterClose,
+    /// A resume entry without a valid new key, or not authorized by the
+    /// administrator or the witness; or a resume signature elsewhere.
+    ResumeInvalid,
 }
 
 impl Rule {
@@ -90,6 +93,7 @@ impl Rule {
             Rule::CloseInvalid => "close-invalid",
             Rule::CloseCount => "close-count",
             Rule::AfterClose => "after-close",
+            Rule::ResumeInvalid => "resume-invalid",
         }
     }
 }
@@ -158,6 +162,9 @@ pub enum TranscriptError {
         "an earlier write to this transcript failed; it must not be appended to (verify it, then start a new ceremony)"
     )]
     Poisoned,
+    /// The transcript cannot be resumed (closed, or refused).
+    #[error("cannot resume: {0}")]
+    Resume(String),
 }
 
 impl TranscriptError {

@@ -223,7 +223,7 @@ pub(crate) fn check_genesis(genesis: Genesis) -> Result<CheckedGenesis, (Rule, S
     })
 }
 
-fn decode_ceremony_key(text: &str) -> Result<VerifyingKey, (Rule, String)> {
+pub(crate) fn decode_ceremony_key(text: &str) -> Result<VerifyingKey, (Rule, String)> {
     let invalid = || {
         (
             Rule::GenesisInvalid,

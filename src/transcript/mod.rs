@@ -23,7 +23,7 @@ mod verifier;
 pub mod words;
 mod writer;
 
-pub use entry::{ParticipantSignature, Purpose, participant_message};
+pub use entry::{ParticipantSignature, Purpose, participant_message, resume_message};
 pub use error::{Rule, TranscriptError, Violation};
 pub use file::{Incompleteness, Outcome, verify_file, verify_file_visiting};
 pub use genesis::{
@@ -46,6 +46,10 @@ pub const TOOL_ACTOR: &str = "keyceremony";
 
 /// `kind` of the first entry.
 pub const GENESIS_KIND: &str = "genesis";
+
+/// `kind` of the entry that hands the transcript to a new ceremony key after
+/// a crash (the old key died with the process's memory).
+pub const RESUME_KIND: &str = "resume";
 
 /// `kind` of the last entry.
 pub const CLOSE_KIND: &str = "close";

@@ -7,13 +7,15 @@ use ed25519_dalek::VerifyingKey;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::body::{check_close, check_participant_signatures};
+use super::body::{check_close, check_participant_signatures, check_resume};
 use super::canonical::{canonical_bytes, check_line_text, parse_canonical};
 use super::entry::{RawEntry, decode_signature, entry_signing_message, is_identifier, parse_time};
 use super::error::{Rule, Violation};
 use super::genesis::{CheckedGenesis, Genesis, Role, check_genesis};
 use super::writer::CloseOutcome;
-use super::{CLOSE_KIND, FORMAT_VERSION, GENESIS_KIND, GENESIS_PREV, Head, Purpose, TOOL_ACTOR};
+use super::{
+    CLOSE_KIND, FORMAT_VERSION, GENESIS_KIND, GENESIS_PREV, Head, Purpose, RESUME_KIND, TOOL_ACTOR,
+};
 use crate::identity::PublicIdentity;
 
 /// One line that passed every check.
@@ -65,6 +67,9 @@ pub struct Verifier {
 #[derive(Debug, Clone)]
 struct Chain {
     checked: CheckedGenesis,
+    /// The key entries are signed with: the genesis key, or the key of the
+    /// last resume entry.
+    key: VerifyingKey,
     entries: u64,
     head: Head,
     started: DateTime<Utc>,
@@ -77,6 +82,8 @@ pub(crate) struct Accepted {
     entry: VerifiedEntry,
     genesis: Option<CheckedGenesis>,
     closed: Option<CloseOutcome>,
+    /// A resume entry hands the chain to this key.
+    new_key: Option<VerifyingKey>,
 }
 
 /// What a line is checked against: its number and the genesis it must match.
@@ -199,6 +206,7 @@ impl Verifier {
         match (&mut self.chain, accepted.genesis) {
             (None, Some(checked)) => {
                 self.chain = Some(Chain {
+                    key: checked.ceremony_key,
                     checked,
                     entries: 1,
                     head: entry.head,
@@ -212,6 +220,9 @@ impl Verifier {
                 chain.head = entry.head;
                 chain.last_time = entry.time;
                 chain.closed = accepted.closed;
+                if let Some(key) = accepted.new_key {
+                    chain.key = key;
+                }
             }
             // check_line yields a genesis exactly when there is no chain yet.
             (None, None) => {}
@@ -282,6 +293,7 @@ fn check_genesis_line(raw: RawEntry, hash: [u8; 32]) -> Result<Accepted, Violati
         entry,
         genesis: Some(checked),
         closed: None,
+        new_key: None,
     })
 }
 
@@ -295,7 +307,7 @@ fn check_next_line(
     let context = Context {
         line,
         ceremony_id: &chain.checked.genesis.ceremony_id,
-        ceremony_key: &chain.checked.ceremony_key,
+        ceremony_key: &chain.key,
         roster: &chain.checked.roster,
     };
     if raw.ceremony != context.ceremony_id {
@@ -335,7 +347,21 @@ fn check_next_line(
             format!("time {} is earlier than line {}'s", raw.time, line - 1),
         );
     }
-    check_entry_signature(&raw, &context)?;
+    let signatures = check_participant_signatures(&raw, line, context.ceremony_id, context.roster)?;
+    // A resume entry is signed by the new key it introduces, which its
+    // participant signatures authorize; every other entry by the current key.
+    let new_key = if raw.kind == RESUME_KIND {
+        Some(check_resume(&raw, line, &signatures)?)
+    } else {
+        None
+    };
+    check_entry_signature(
+        &raw,
+        &Context {
+            ceremony_key: new_key.as_ref().unwrap_or(context.ceremony_key),
+            ..context
+        },
+    )?;
     if raw.actor != TOOL_ACTOR && !context.roster.contains_key(&raw.actor) {
         return fail(
             Rule::UnknownActor,
@@ -348,7 +374,6 @@ fn check_next_line(
             format!("kind {:?} must be 1 to 64 of A-Z a-z 0-9 . _ -", raw.kind),
         );
     }
-    let signatures = check_participant_signatures(&raw, line, context.ceremony_id, context.roster)?;
     let closed = if raw.kind == CLOSE_KIND {
         Some(check_close(&raw, line)?)
     } else {
@@ -368,6 +393,7 @@ fn check_next_line(
         entry,
         genesis: None,
         closed,
+        new_key,
     })
 }
 

@@ -17,7 +17,7 @@ use super::error::TranscriptError;
 use super::genesis::{Genesis, check_genesis};
 use super::key::CeremonyKey;
 use super::verifier::Verifier;
-use super::{CLOSE_KIND, GENESIS_KIND, GENESIS_PREV, Head, Purpose, TOOL_ACTOR};
+use super::{CLOSE_KIND, GENESIS_KIND, GENESIS_PREV, Head, Purpose, RESUME_KIND, TOOL_ACTOR};
 
 /// A proposed entry; the writer adds `v`, `ceremony`, `seq`, `time`, `prev` and `sig`.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +94,86 @@ impl TranscriptWriter {
         Ok(writer)
     }
 
+    /// Reopens an unclosed transcript after a crash, under a new ceremony key
+    /// (the old one lived only in the crashed process's memory).
+    ///
+    /// Every complete line is verified first. A last line cut short by the
+    /// crash (no newline) was never part of the transcript: it is removed,
+    /// and its length and SHA-256 are recorded in the resume entry, which
+    /// `authorize` — the administrator or witness, signing
+    /// [`super::resume_message`] — must sign.
+    pub fn resume(
+        path: &Path,
+        key: CeremonyKey,
+        now: DateTime<Utc>,
+        authorize: &dyn Fn(&[u8]) -> Vec<super::ParticipantSignature>,
+    ) -> Result<Self, TranscriptError> {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(|source| TranscriptError::io("cannot read", path, source))?;
+        let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let mut verifier = Verifier::new();
+        for line in bytes[..complete]
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
+            verifier
+                .push_line(line)
+                .map_err(TranscriptError::Rejected)?;
+        }
+        if verifier.is_closed() {
+            return Err(TranscriptError::Resume(
+                "the transcript is closed: the ceremony ended and cannot be resumed".into(),
+            ));
+        }
+        let ceremony_id = match verifier.clone().finish() {
+            Ok(summary) => summary.genesis.ceremony_id,
+            Err(violation) => return Err(TranscriptError::Rejected(violation)),
+        };
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|source| TranscriptError::io("cannot open for appending", path, source))?;
+        let mut body = Map::new();
+        let cut = &bytes[complete..];
+        if !cut.is_empty() {
+            file.set_len(complete as u64)
+                .and_then(|()| file.sync_all())
+                .map_err(|source| {
+                    TranscriptError::io("cannot remove the cut last line of", path, source)
+                })?;
+            body.insert("discarded_bytes".into(), Value::from(cut.len() as u64));
+            body.insert(
+                "discarded_sha256".into(),
+                Value::from(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(cut))),
+            );
+        }
+        let mut writer = TranscriptWriter {
+            file,
+            path: path.to_path_buf(),
+            ceremony_id,
+            verifier,
+            poisoned: false,
+            key,
+        };
+        let public = writer.key.public_base64();
+        let message = super::resume_message(
+            &writer.ceremony_id,
+            writer.next_seq(),
+            &writer.head().hex(),
+            &public,
+        );
+        body.insert("ceremony_key".into(), Value::from(public));
+        let signatures = serde_json::to_value(authorize(&message))
+            .map_err(|e| TranscriptError::Resume(e.to_string()))?;
+        body.insert("signatures".into(), signatures);
+        let prev = writer.head().hex();
+        writer.write_entry(TOOL_ACTOR, RESUME_KIND, body, &prev, now)?;
+        Ok(writer)
+    }
+
     /// The seq the next entry will get.
     pub fn next_seq(&self) -> u64 {
         self.verifier.next_line_number() - 1
@@ -129,7 +209,7 @@ impl TranscriptWriter {
         draft: EntryDraft,
         now: DateTime<Utc>,
     ) -> Result<Head, TranscriptError> {
-        if draft.kind == GENESIS_KIND || draft.kind == CLOSE_KIND {
+        if [GENESIS_KIND, CLOSE_KIND, RESUME_KIND].contains(&draft.kind.as_str()) {
             return Err(TranscriptError::ReservedKind(draft.kind));
         }
         let Value::Object(body) = draft.body else {

@@ -16,6 +16,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+mod resume;
+mod test_hooks;
+
 use super::RunError;
 use super::artifacts;
 use super::jobs::{self, Done};
@@ -69,6 +72,11 @@ pub struct Session {
     notes: Vec<EntryNote>,
     outcome: Option<Outcome>,
     started: DateTime<Utc>,
+    /// The serial of the token this ceremony works on, once known.
+    token_serial: Option<String>,
+    /// The number of a step whose work a crash interrupted: its work is
+    /// redone after reconciling what may already have happened.
+    redo_step: Option<usize>,
 }
 
 /// Where the HSM is: the module to load, and for the embedded SoftHSM2 the
@@ -196,8 +204,11 @@ impl Session {
             notes: Vec::new(),
             outcome: None,
             started,
+            token_serial: None,
+            redo_step: None,
         };
         session.note_head("genesis", "keyceremony");
+        test_hooks::crash_after_entry(0);
         Ok(session)
     }
 
@@ -474,6 +485,7 @@ impl Session {
         let job = jobs::prepare(self, &work);
         match job {
             Ok(job) => {
+                let job = test_hooks::crash_in_work(&work, job);
                 self.worker.submit(work.describe(), job);
                 self.dispatched = Some(work);
             }
@@ -508,6 +520,12 @@ impl Session {
                 Effect::Record(record) => self.write(record)?,
                 Effect::Close(outcome) => self.close(outcome)?,
             }
+        }
+        if self
+            .redo_step
+            .is_some_and(|n| n != self.engine.current().number)
+        {
+            self.redo_step = None;
         }
         Ok(())
     }
@@ -555,6 +573,7 @@ impl Session {
             )
             .map_err(|e| RunError::Output(e.to_string()))?;
         self.note_head(&kind, &actor);
+        test_hooks::crash_after_entry(self.notes.last().map_or(0, |n| n.seq));
         Ok(())
     }
 
@@ -600,15 +619,30 @@ impl Session {
     }
 
     // Accessors for the job preparation and recording code in `jobs`.
-    pub(super) fn vault(&self) -> &Vault {
+    pub(in crate::runner) fn vault(&self) -> &Vault {
         &self.vault
     }
 
-    pub(super) fn vault_mut(&mut self) -> &mut Vault {
+    pub(in crate::runner) fn vault_mut(&mut self) -> &mut Vault {
         &mut self.vault
     }
 
-    pub(super) fn holders_for_split(&self) -> Vec<(String, String)> {
+    /// Whether the work about to run redoes work a crash interrupted.
+    pub(in crate::runner) fn redoing(&self) -> bool {
+        self.redo_step == Some(self.engine.current().number)
+    }
+
+    pub(in crate::runner) fn token_serial(&self) -> Option<&str> {
+        self.token_serial.as_deref()
+    }
+
+    pub(in crate::runner) fn set_token_serial(&mut self, serial: &str) {
+        if !serial.trim().is_empty() {
+            self.token_serial = Some(serial.trim().to_string());
+        }
+    }
+
+    pub(in crate::runner) fn holders_for_split(&self) -> Vec<(String, String)> {
         self.ceremony
             .holders(Role::Custodian)
             .iter()
@@ -617,7 +651,7 @@ impl Session {
     }
 }
 
-pub(super) fn base64_encode(bytes: &[u8]) -> String {
+pub(in crate::runner) fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
