@@ -58,6 +58,28 @@ impl Facts {
                 text("custodian"),
                 text("reason")
             )),
+            "exception" => self.incidents.push(format!(
+                "line {}: exception at step `{}`, recorded by {}: expected {}; happened {}; decision {}",
+                e.line,
+                text("step"),
+                e.actor,
+                text("expected"),
+                text("happened"),
+                text("decision")
+            )),
+            "retry" => self
+                .incidents
+                .push(format!("line {}: step `{}` retried by {}", e.line, text("step"), e.actor)),
+            "resume" => self.incidents.push(format!(
+                "line {}: resumed after a crash under a new ceremony key",
+                e.line
+            )),
+            "interrupted" => self.incidents.push(format!(
+                "line {}: step `{}` was interrupted ({}) and is redone",
+                e.line,
+                text("step"),
+                text("reason")
+            )),
             "abort" => self.incidents.push(format!(
                 "line {}: aborted by {} at step `{}`: {}",
                 e.line,

@@ -34,9 +34,21 @@ pub struct AnswersFile {
     /// after a restart, by secret name.
     #[serde(default)]
     pub recover: BTreeMap<String, Vec<String>>,
+    /// Deviations the administrator records when a step is reached (the
+    /// witness confirms each), by step id.
+    #[serde(default)]
+    pub exceptions: BTreeMap<String, ExceptionAnswer>,
     /// Stop the ceremony at a step, as an administrator would.
     #[serde(default)]
     pub abort: Option<AbortAnswer>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ExceptionAnswer {
+    pub expected: String,
+    pub happened: String,
+    pub decision: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -207,6 +219,10 @@ impl Answers {
             .get(step)
             .and_then(|m| m.get(custodian))
             .map(|p| self.base().join(p))
+    }
+
+    pub fn exception_at(&self, step: &str) -> Option<&ExceptionAnswer> {
+        self.file.value.exceptions.get(step)
     }
 
     pub fn abort_at(&self, step: &str) -> Option<&AbortAnswer> {

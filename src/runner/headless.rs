@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use super::{Answers, RunError, Session, ShareInput};
-use crate::engine::{Capacity, Need, Outcome, StepStatus};
+use crate::engine::{Capacity, Exception, Need, Outcome, StepStatus};
 
 /// Runs the ceremony to its end. Progress goes to `log` (never a secret).
 pub fn run(
@@ -26,6 +26,21 @@ pub fn run(
                 step.id,
                 step.title
             );
+            if let Some(e) = answers.exception_at(&step.id) {
+                let admin = administrator(session);
+                if !session.engine().is_signed_in(&admin) {
+                    sign_in(session, answers, &admin)?;
+                }
+                session.record_exception(
+                    &admin,
+                    Exception {
+                        expected: e.expected.clone(),
+                        happened: e.happened.clone(),
+                        decision: e.decision.clone(),
+                    },
+                )?;
+                let _ = writeln!(log, "    exception recorded by {admin}");
+            }
             if let Some(abort) = answers.abort_at(&step.id) {
                 if !session.engine().is_signed_in(&abort.by) {
                     sign_in(session, answers, &abort.by)?;
@@ -147,6 +162,15 @@ fn abort_as_administrator(
         sign_in(session, answers, a)?;
     }
     session.abort(admin.as_deref(), reason)
+}
+
+fn administrator(session: &Session) -> String {
+    session
+        .ceremony()
+        .holders(crate::script::Role::Administrator)
+        .first()
+        .map(|p| p.name.clone())
+        .unwrap_or_default()
 }
 
 fn key_file(answers: &Answers, participant: &str) -> Result<std::path::PathBuf, RunError> {

@@ -77,6 +77,7 @@ pub struct Session {
     /// The number of a step whose work a crash interrupted: its work is
     /// redone after reconciling what may already have happened.
     redo_step: Option<usize>,
+    durations: Vec<(String, std::time::Duration)>,
 }
 
 /// Where the HSM is: the module to load, and for the embedded SoftHSM2 the
@@ -206,6 +207,7 @@ impl Session {
             started,
             token_serial: None,
             redo_step: None,
+            durations: Vec::new(),
         };
         session.note_head("genesis", "keyceremony");
         test_hooks::crash_after_entry(0);
@@ -455,17 +457,37 @@ impl Session {
     /// Collects a finished HSM job without blocking. Returns true when the
     /// ceremony's state changed (the screen should redraw).
     pub fn poll(&mut self) -> Result<bool, RunError> {
+        let started = self.worker.running().map(|(_, at)| at);
         match self.worker.try_result() {
-            Some(result) => self.finish_work(result).map(|()| true),
+            Some(result) => {
+                self.time_work(started);
+                self.finish_work(result).map(|()| true)
+            }
             None => Ok(false),
+        }
+    }
+
+    /// How long each piece of HSM work took, in order: for progress
+    /// estimates and the benchmark.
+    pub fn work_durations(&self) -> &[(String, std::time::Duration)] {
+        &self.durations
+    }
+
+    fn time_work(&mut self, started: Option<std::time::Instant>) {
+        if let (Some(at), Some(work)) = (started, &self.dispatched) {
+            self.durations.push((work.describe(), at.elapsed()));
         }
     }
 
     /// Blocks until the running HSM job finishes (the headless runner).
     pub fn wait(&mut self) -> Result<(), RunError> {
         self.dispatch();
+        let started = self.worker.running().map(|(_, at)| at);
         match self.worker.wait_result() {
-            Some(result) => self.finish_work(result),
+            Some(result) => {
+                self.time_work(started);
+                self.finish_work(result)
+            }
             None => Ok(()),
         }
     }

@@ -141,6 +141,7 @@ impl Session {
             started: summary.started,
             token_serial: restored.serial,
             redo_step: None,
+            durations: Vec::new(),
         };
         session.note_head("resume", "keyceremony");
         session.write(Record {
