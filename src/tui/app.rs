@@ -1,0 +1,685 @@
+//! The terminal UI's state and its update: keys in, session calls out.
+//! The UI thread never makes a PKCS#11 call: the session hands HSM work to
+//! its worker thread, and `Session::poll` never blocks.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use zeroize::Zeroizing;
+
+use super::field::TextField;
+use super::view::{Overlay, RosterLine, Screen, Status, StepLine, TailLine, Turn};
+use crate::engine::{Capacity, Exception, Need, Outcome, StepStatus, describe};
+use crate::runner::{RunError, Session, ShareInput};
+use crate::script::{Mode, Role};
+
+/// What the field under "Now" is for; when the need changes, the field is
+/// replaced (and a masked one zeroized).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum FieldFor {
+    KeyPath(String),
+    Word(&'static str),
+    Share(String),
+}
+
+enum Dialog {
+    Help,
+    Abort {
+        reason: TextField,
+        word: TextField,
+        focus: usize,
+    },
+    Exception {
+        fields: [TextField; 3],
+        focus: usize,
+    },
+}
+
+pub struct App {
+    field: TextField,
+    field_for: Option<FieldFor>,
+    /// The custodian who is presenting a share in a recombine step.
+    presenter: Option<String>,
+    dialog: Option<Dialog>,
+    message: Option<(bool, String)>,
+    pub quit: bool,
+    spinner: usize,
+}
+
+const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
+
+impl Default for App {
+    fn default() -> Self {
+        App {
+            field: TextField::new(false),
+            field_for: None,
+            presenter: None,
+            dialog: None,
+            message: None,
+            quit: false,
+            spinner: 0,
+        }
+    }
+}
+
+fn role_name(r: Role) -> &'static str {
+    r.as_str()
+}
+
+impl App {
+    fn info(&mut self, text: impl Into<String>) {
+        self.message = Some((false, text.into()));
+    }
+
+    fn error(&mut self, e: impl std::fmt::Display) {
+        self.message = Some((true, e.to_string()));
+    }
+
+    fn administrator(session: &Session) -> Option<String> {
+        session
+            .ceremony()
+            .holders(Role::Administrator)
+            .first()
+            .map(|p| p.name.clone())
+    }
+
+    fn key_hint(session: &Session, name: &str) -> String {
+        session
+            .ceremony()
+            .participant(name)
+            .and_then(|p| p.key_file.as_ref())
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    }
+
+    /// What the field should be for the session's current need.
+    fn wanted_field(&self, session: &Session) -> Option<FieldFor> {
+        match session.need() {
+            Need::SignIn { participant, .. } | Need::Identify { participant, .. } => {
+                Some(FieldFor::KeyPath(participant))
+            }
+            Need::Confirm {
+                word: Some(word), ..
+            } => Some(FieldFor::Word(word)),
+            Need::Share { .. } => match &self.presenter {
+                Some(p) if !session.engine().is_signed_in(p) => Some(FieldFor::KeyPath(p.clone())),
+                Some(p) => Some(FieldFor::Share(p.clone())),
+                None => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Keeps the field in step with the need: a new turn gets a new field
+    /// (a key path prefilled with the roster's hint).
+    pub fn sync(&mut self, session: &Session) {
+        match session.need() {
+            // Once their share is in, the next custodian is chosen afresh.
+            Need::Share { presented, .. }
+                if self
+                    .presenter
+                    .as_ref()
+                    .is_some_and(|p| presented.contains(p)) =>
+            {
+                self.presenter = None
+            }
+            Need::Share { .. } => {}
+            _ => self.presenter = None,
+        }
+        let wanted = self.wanted_field(session);
+        if wanted != self.field_for {
+            self.field.clear();
+            self.field = match &wanted {
+                Some(FieldFor::KeyPath(name)) => {
+                    TextField::with_text(&Self::key_hint(session, name))
+                }
+                Some(FieldFor::Share(_)) => TextField::new(true),
+                _ => TextField::new(false),
+            };
+            self.field_for = wanted;
+        }
+    }
+
+    pub fn tick(&mut self) {
+        self.spinner = (self.spinner + 1) % SPINNER.len();
+    }
+
+    pub fn on_paste(&mut self, text: &str) {
+        match &mut self.dialog {
+            Some(Dialog::Abort {
+                reason,
+                word,
+                focus,
+            }) => [reason, word][*focus].paste(text),
+            Some(Dialog::Exception { fields, focus }) => fields[*focus].paste(text),
+            Some(Dialog::Help) => {}
+            None if self.field_for.is_some() => self.field.paste(text),
+            None => {}
+        }
+    }
+
+    pub fn on_key(&mut self, key: KeyEvent, session: &mut Session) {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if self.dialog.is_some() {
+            self.on_dialog_key(key, session);
+            return;
+        }
+        if session.outcome().is_some() {
+            // The final screen: any key leaves.
+            self.quit = true;
+            return;
+        }
+        let typing = self.field_for.is_some();
+        match key.code {
+            KeyCode::F(1) => self.dialog = Some(Dialog::Help),
+            KeyCode::Char('?') if !typing => self.dialog = Some(Dialog::Help),
+            KeyCode::Esc => self.open_abort(),
+            KeyCode::Char('q') if ctrl || !typing => self.open_abort(),
+            KeyCode::Char('e') if ctrl || !typing => self.open_exception(session),
+            KeyCode::Char('u') if ctrl => self.field.clear(),
+            KeyCode::Char('r') if !typing => self.retry(session),
+            KeyCode::Char(c @ '1'..='9') if !typing => self.pick_presenter(session, c),
+            KeyCode::Char(c) if typing && !ctrl => self.field.push(c),
+            KeyCode::Backspace if typing => self.field.backspace(),
+            KeyCode::Enter => self.submit(session),
+            _ => {}
+        }
+        self.sync(session);
+    }
+
+    fn open_abort(&mut self) {
+        self.dialog = Some(Dialog::Abort {
+            reason: TextField::new(false),
+            word: TextField::new(false),
+            focus: 0,
+        });
+    }
+
+    fn open_exception(&mut self, session: &Session) {
+        match Self::administrator(session) {
+            Some(admin) if session.engine().is_signed_in(&admin) => {
+                self.dialog = Some(Dialog::Exception {
+                    fields: [
+                        TextField::new(false),
+                        TextField::new(false),
+                        TextField::new(false),
+                    ],
+                    focus: 0,
+                });
+            }
+            _ => self.error("the administrator must sign in before recording an exception"),
+        }
+    }
+
+    fn retry(&mut self, session: &mut Session) {
+        if let Need::Failed { .. } = session.need() {
+            let admin = Self::administrator(session).unwrap_or_default();
+            match session.retry(&admin) {
+                Ok(()) => self.info("retrying the step"),
+                Err(e) => self.error(e),
+            }
+        }
+    }
+
+    fn pick_presenter(&mut self, session: &Session, c: char) {
+        if let Need::Share { candidates, .. } = session.need() {
+            let i = c.to_digit(10).unwrap_or(0) as usize;
+            match candidates.get(i.wrapping_sub(1)) {
+                Some(name) => {
+                    self.presenter = Some(name.clone());
+                    self.message = None;
+                }
+                None => self.error(format!("there is no custodian {i} in the list")),
+            }
+        }
+    }
+
+    fn on_dialog_key(&mut self, key: KeyEvent, session: &mut Session) {
+        let Some(dialog) = &mut self.dialog else {
+            return;
+        };
+        match dialog {
+            Dialog::Help => self.dialog = None,
+            Dialog::Abort {
+                reason,
+                word,
+                focus,
+            } => match key.code {
+                KeyCode::Esc => self.dialog = None,
+                KeyCode::Tab | KeyCode::BackTab => *focus = 1 - *focus,
+                KeyCode::Backspace => [reason, word][*focus].backspace(),
+                KeyCode::Char(c) => [reason, word][*focus].push(c),
+                KeyCode::Enter if *focus == 0 => *focus = 1,
+                KeyCode::Enter => {
+                    if word.text().trim() != "abort" {
+                        self.message = Some((true, "type abort exactly to abort".into()));
+                        return;
+                    }
+                    let reason = reason.text().to_string();
+                    let admin =
+                        Self::administrator(session).filter(|a| session.engine().is_signed_in(a));
+                    match session.abort(admin.as_deref(), &reason) {
+                        Ok(()) => {
+                            self.dialog = None;
+                            self.info("the ceremony was aborted and the transcript closed");
+                        }
+                        Err(e) => {
+                            self.dialog = None;
+                            self.error(e);
+                        }
+                    }
+                }
+                _ => {}
+            },
+            Dialog::Exception { fields, focus } => match key.code {
+                KeyCode::Esc => self.dialog = None,
+                KeyCode::Tab => *focus = (*focus + 1) % 3,
+                KeyCode::BackTab => *focus = (*focus + 2) % 3,
+                KeyCode::Backspace => fields[*focus].backspace(),
+                KeyCode::Char(c) => fields[*focus].push(c),
+                KeyCode::Enter if *focus < 2 => *focus += 1,
+                KeyCode::Enter => {
+                    let exception = Exception {
+                        expected: fields[0].text().to_string(),
+                        happened: fields[1].text().to_string(),
+                        decision: fields[2].text().to_string(),
+                    };
+                    let admin = Self::administrator(session).unwrap_or_default();
+                    match session.record_exception(&admin, exception) {
+                        Ok(()) => {
+                            self.dialog = None;
+                            self.info("exception recorded; the witness confirms it next");
+                        }
+                        Err(e) => self.message = Some((true, e.to_string())),
+                    }
+                }
+                _ => {}
+            },
+        }
+        self.sync(session);
+    }
+
+    fn submit(&mut self, session: &mut Session) {
+        let result = match (session.need(), self.field_for.clone()) {
+            (Need::SignIn { participant, .. }, _)
+            | (Need::Share { .. }, Some(FieldFor::KeyPath(participant))) => {
+                let path = PathBuf::from(self.field.text().trim());
+                session
+                    .sign_in(&participant, &path)
+                    .map(|()| format!("{participant} signed in"))
+            }
+            (Need::Identify { participant, .. }, _) => {
+                let path = PathBuf::from(self.field.text().trim());
+                session
+                    .identify(&participant, &path)
+                    .map(|()| format!("{participant}'s identity checked"))
+            }
+            (
+                Need::Confirm {
+                    participant, word, ..
+                },
+                _,
+            ) => {
+                let typed = word.map(|_| self.field.text().to_string());
+                session
+                    .confirm(&participant, typed.as_deref())
+                    .map(|()| format!("{participant} confirmed"))
+            }
+            (Need::Share { secret, .. }, Some(FieldFor::Share(custodian))) => {
+                let input = if self.field.is_empty() {
+                    ShareInput::SealedFile(session.share_file(&custodian, &secret))
+                } else {
+                    ShareInput::Code(Zeroizing::new(self.field.take().trim().to_string()))
+                };
+                self.field.clear();
+                session
+                    .present_share(&custodian, input)
+                    .map(|()| format!("{custodian}'s share checked and accepted"))
+            }
+            (Need::Share { .. }, None) => Err(RunError::Refused(
+                "press the number of the custodian who presents next".into(),
+            )),
+            (Need::Attest { participant }, _) => session
+                .attest(&participant)
+                .map(|()| format!("{participant} attested")),
+            (Need::Failed { .. }, _) => Err(RunError::Refused(
+                "the step failed: press e to record an exception, then r to retry, or q to abort"
+                    .into(),
+            )),
+            (Need::Work(_), _) => Err(RunError::Refused("the HSM is working; please wait".into())),
+            (Need::Finished(_), _) | (Need::Share { .. }, Some(FieldFor::Word(_))) => return,
+        };
+        match result {
+            Ok(text) => self.info(text),
+            Err(e) => self.error(e),
+        }
+    }
+
+    /// Everything the screen shows, from the session and this state.
+    pub fn screen(&self, session: &Session, now: Instant, started: Instant) -> Screen {
+        let engine = session.engine();
+        let ceremony = session.ceremony();
+        let current = engine.current();
+        let steps = engine
+            .steps()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| StepLine {
+                number: s.number,
+                title: s.title.clone(),
+                status: match engine.status(i) {
+                    StepStatus::Done => Status::Done,
+                    StepStatus::Current => Status::Current,
+                    StepStatus::Pending => Status::Pending,
+                    StepStatus::Failed => Status::Failed,
+                },
+            })
+            .collect();
+        let person = |role: Role| {
+            ceremony
+                .holders(role)
+                .first()
+                .map(|p| format!("{} {}", role_name(role), p.name))
+                .unwrap_or_else(|| role_name(role).to_string())
+        };
+        let mut step_detail = vec![
+            format!(
+                "Performed by {}; witnessed by {}.",
+                if current.performer == Role::Custodian {
+                    "the custodians".to_string()
+                } else {
+                    person(current.performer)
+                },
+                person(current.witness)
+            ),
+            current.instructions.clone(),
+        ];
+        if let Some(details) = &current.details {
+            if let Some(items) = details["items"].as_array() {
+                step_detail.extend(
+                    items
+                        .iter()
+                        .filter_map(|i| i.as_str())
+                        .map(|i| format!("☐ {i}")),
+                );
+            }
+            if let Some(materials) = details["materials"].as_array() {
+                step_detail.extend(materials.iter().map(|m| {
+                    format!(
+                        "☐ {} — {}: {}",
+                        m["id"].as_str().unwrap_or(""),
+                        m["description"].as_str().unwrap_or(""),
+                        m["number"].as_str().unwrap_or("")
+                    )
+                }));
+            }
+        }
+        let elapsed = now.duration_since(started).as_secs();
+        Screen {
+            production: ceremony.bindings.value.mode == Mode::Production,
+            ceremony_id: session.ceremony_id().to_string(),
+            elapsed: format!(
+                "{:02}:{:02}:{:02}",
+                elapsed / 3600,
+                elapsed / 60 % 60,
+                elapsed % 60
+            ),
+            script_title: ceremony.script.value.title.clone(),
+            steps,
+            step_title: format!(
+                "Step {} of {}: {}",
+                current.number,
+                engine.steps().len(),
+                current.title
+            ),
+            step_detail,
+            turn: self.turn(session, now),
+            roster: ceremony
+                .roster
+                .iter()
+                .map(|p| RosterLine {
+                    name: p.name.clone(),
+                    role: p.role.as_str().to_string(),
+                    signed_in: engine.is_signed_in(&p.name),
+                })
+                .collect(),
+            tail: session
+                .notes()
+                .iter()
+                .map(|n| TailLine {
+                    seq: n.seq,
+                    time: n.time.get(11..19).unwrap_or(&n.time).to_string(),
+                    kind: n.kind.clone(),
+                    actor: n.actor.clone(),
+                    hash: n.hash_hex.get(..12).unwrap_or(&n.hash_hex).to_string(),
+                })
+                .collect(),
+            head: session
+                .notes()
+                .last()
+                .map(|n| n.hash_hex.clone())
+                .unwrap_or_default(),
+            message: self.message.clone(),
+            overlay: self.overlay(session),
+            footer: " Enter: act  1-9: custodian  q/Esc: abort  e: exception  r: retry  ?: help "
+                .into(),
+        }
+    }
+
+    fn overlay(&self, session: &Session) -> Option<Overlay> {
+        let admin = Self::administrator(session).unwrap_or_default();
+        self.dialog.as_ref().map(|d| match d {
+            Dialog::Help => Overlay::Help,
+            Dialog::Abort {
+                reason,
+                word,
+                focus,
+            } => Overlay::Abort {
+                by: if session.engine().is_signed_in(&admin) {
+                    format!("administrator {admin}")
+                } else {
+                    "the tool (no administrator signed in)".into()
+                },
+                reason: reason.display(),
+                word: word.display(),
+                focus: *focus,
+            },
+            Dialog::Exception { fields, focus } => Overlay::Exception {
+                by: format!("administrator {admin}"),
+                fields: [
+                    fields[0].display(),
+                    fields[1].display(),
+                    fields[2].display(),
+                ],
+                focus: *focus,
+            },
+        })
+    }
+
+    fn turn(&self, session: &Session, now: Instant) -> Turn {
+        let role_of = |name: &str| {
+            session
+                .ceremony()
+                .participant(name)
+                .map(|p| role_name(p.role))
+                .unwrap_or("")
+        };
+        let field = |label: &str| Some((label.to_string(), self.field.display()));
+        match session.need() {
+            Need::SignIn { participant, role } => Turn {
+                title: format!("Hand the keyboard to {} {participant}", role_name(role)),
+                lines: vec![
+                    format!("{participant}: sign in with your own OpenSSH ed25519 private key."),
+                    "Check the path (or type yours) and press Enter.".into(),
+                ],
+                field: field("private key file"),
+                ..Turn::default()
+            },
+            Need::Identify { participant, role } => Turn {
+                title: format!("Identity check: {} {participant}", role_name(role)),
+                lines: vec![
+                    format!("{participant}: load your key; it signs a fresh challenge checked against the roster."),
+                    "The witness compares the person with their identification.".into(),
+                ],
+                field: field("private key file"),
+                ..Turn::default()
+            },
+            Need::Confirm {
+                participant,
+                capacity,
+                word,
+            } => {
+                let who = format!("{} {participant}", role_of(&participant));
+                let (title, line) = match capacity {
+                    Capacity::Performer => (
+                        format!("{who}: perform this step"),
+                        "Read the instructions above, do what they say, then confirm.",
+                    ),
+                    Capacity::Witness => (
+                        format!("{who}: witness this step"),
+                        "Confirm only if you saw the step done as the instructions say.",
+                    ),
+                    Capacity::ExceptionWitness => (
+                        format!("{who}: confirm the exception"),
+                        "Confirm that the exception is recorded as it happened.",
+                    ),
+                };
+                let mut lines = vec![line.to_string()];
+                match word {
+                    Some(w) => lines.push(format!(
+                        "This cannot be undone: type {w} and press Enter."
+                    )),
+                    None => lines.push("Press Enter to confirm.".into()),
+                }
+                Turn {
+                    title,
+                    lines,
+                    field: word.and_then(|_| field("type the word")),
+                    ..Turn::default()
+                }
+            }
+            Need::Share {
+                secret,
+                candidates,
+                presented,
+                needed,
+                recovering,
+            } => {
+                let mut lines = vec![format!(
+                    "{} of {needed} shares of `{secret}` presented{}.",
+                    presented.len(),
+                    if presented.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (by {})", presented.join(", "))
+                    }
+                )];
+                if recovering {
+                    lines.push("The tool restarted: the secret must be recovered from the custodians' shares.".into());
+                }
+                match &self.presenter {
+                    None => {
+                        lines.push("Which custodian presents next? Press their number:".into());
+                        lines.extend(
+                            candidates
+                                .iter()
+                                .enumerate()
+                                .map(|(i, c)| format!("  {}  {c}", i + 1)),
+                        );
+                        Turn {
+                            title: "Custodians: present your shares, one at a time".into(),
+                            lines,
+                            ..Turn::default()
+                        }
+                    }
+                    Some(p) if !session.engine().is_signed_in(p) => {
+                        lines.push(format!("{p}: sign in with your own key first."));
+                        Turn {
+                            title: format!("Hand the keyboard to custodian {p}"),
+                            lines,
+                            field: field("private key file"),
+                            ..Turn::default()
+                        }
+                    }
+                    Some(p) => {
+                        lines.push("Others: look away from the keyboard.".into());
+                        lines.push(format!(
+                            "Type your share code (shown as •), or press Enter to open your share file {}",
+                            session.share_file(p, &secret).display()
+                        ));
+                        Turn {
+                            title: format!("Custodian {p}: present your share of `{secret}`"),
+                            lines,
+                            field: field("share code"),
+                            ..Turn::default()
+                        }
+                    }
+                }
+            }
+            Need::Work(work) => {
+                let (what, secs) = session
+                    .running()
+                    .map(|(w, at)| (w.to_string(), now.duration_since(at).as_secs_f64()))
+                    .unwrap_or_else(|| (work.describe(), 0.0));
+                Turn {
+                    title: "Please wait: the HSM is working".into(),
+                    lines: vec!["The screen stays live; q and ? still work.".into()],
+                    busy: Some((what, secs, SPINNER[self.spinner])),
+                    ..Turn::default()
+                }
+            }
+            Need::Attest { participant } => Turn {
+                title: format!("{} {participant}: attest", role_of(&participant)),
+                lines: vec![
+                    "You sign the transcript's current head with your key, attesting that the steps".into(),
+                    "recorded so far happened as recorded.".into(),
+                    format!(
+                        "Head: {}",
+                        session.notes().last().map(|n| n.hash_hex.as_str()).unwrap_or("")
+                    ),
+                    "Press Enter to attest.".into(),
+                ],
+                ..Turn::default()
+            },
+            Need::Failed { error, may_retry } => Turn {
+                title: "✗ THE STEP FAILED".into(),
+                lines: vec![
+                    error,
+                    String::new(),
+                    if may_retry {
+                        "The exception is recorded: r retries the step, q aborts.".into()
+                    } else {
+                        "e records an exception (what was expected, what happened, the decision); q aborts.".into()
+                    },
+                ],
+                failed: true,
+                ..Turn::default()
+            },
+            Need::Finished(outcome) => {
+                let head = session.notes().last().map(|n| n.hash_hex.clone()).unwrap_or_default();
+                let title = match &outcome {
+                    Outcome::Completed => "✓ The ceremony is complete".to_string(),
+                    Outcome::Aborted { reason } => format!("✗ The ceremony was ABORTED: {reason}"),
+                };
+                Turn {
+                    title,
+                    lines: vec![
+                        format!("Transcript: {}", session.transcript_path().display()),
+                        format!("Artifacts:  {}", session.artifacts_dir().display()),
+                        format!("Final head: {head}"),
+                        format!("In words:   {}", crate::transcript::pgp_words(&hex::decode(&head).unwrap_or_default())),
+                        "Press any key to leave.".into(),
+                    ],
+                    failed: matches!(outcome, Outcome::Aborted { .. }),
+                    ..Turn::default()
+                }
+            }
+        }
+    }
+
+    /// For error messages: what the ceremony waits for.
+    pub fn waiting_for(session: &Session) -> String {
+        describe(&session.need())
+    }
+}
