@@ -604,9 +604,10 @@ impl App {
                     }
                     Some(p) => {
                         lines.push("Others: look away from the keyboard.".into());
+                        let file = session.share_file(p, &secret);
                         lines.push(format!(
-                            "Type your share code (shown as •), or press Enter to open your share file {}",
-                            session.share_file(p, &secret).display()
+                            "Type your share code (shown as •), or press Enter to open your share file {}.",
+                            file.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
                         ));
                         Turn {
                             title: format!("Custodian {p}: present your share of `{secret}`"),

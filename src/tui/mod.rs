@@ -33,9 +33,17 @@ use crate::runner::{RunError, Session};
 /// the spinner during HSM work).
 const TICK: Duration = Duration::from_millis(100);
 
+/// Set while the terminal is in raw mode on the alternate screen.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Restores the terminal once. Leaving the alternate screen twice would
+/// move the cursor back to where it was saved and write over the panic
+/// message the hook just printed.
 fn restore_terminal() {
-    let _ = disable_raw_mode();
-    let _ = execute!(stdout(), DisableBracketedPaste, LeaveAlternateScreen);
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        let _ = disable_raw_mode();
+        let _ = execute!(stdout(), DisableBracketedPaste, LeaveAlternateScreen);
+    }
 }
 
 /// Restores the terminal when dropped, whatever ends the UI.
@@ -55,6 +63,7 @@ fn setup() -> std::io::Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>
         previous(info);
     }));
     enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
     let guard = TerminalGuard;
     execute!(stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
     let terminal = Terminal::new(CrosstermBackend::new(stdout()))?;

@@ -266,6 +266,18 @@ fn draw_step(frame: &mut Frame, area: Rect, s: &Screen) {
 
 fn draw_turn(frame: &mut Frame, area: Rect, s: &Screen, theme: Theme) {
     let t = &s.turn;
+    let block = Block::default().borders(Borders::ALL).title(" Now ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    // The field keeps its own rows at the bottom: long instructions may be
+    // cut, but what the person types is always in view.
+    let parts = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([
+            Constraint::Min(1),
+            Constraint::Length(if t.field.is_some() { 2 } else { 0 }),
+        ])
+        .split(inner);
     let mut lines = vec![Line::from(Span::styled(
         t.title.clone(),
         if t.failed {
@@ -275,29 +287,27 @@ fn draw_turn(frame: &mut Frame, area: Rect, s: &Screen, theme: Theme) {
         },
     ))];
     lines.push(Line::from(""));
-    lines.extend(t.lines.iter().map(|l| Line::from(l.as_str())));
     if let Some((what, secs, spin)) = &t.busy {
         lines.push(Line::from(Span::styled(
             format!("{spin} the HSM is working: {what} ({secs:.1} s)"),
             theme.fg(Color::Cyan),
         )));
     }
+    lines.extend(t.lines.iter().map(|l| Line::from(l.as_str())));
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), parts[0]);
     if let Some((label, shown)) = &t.field {
-        lines.push(Line::from(""));
-        lines.push(Line::from(vec![
+        let field = Line::from(vec![
             Span::raw(format!("{label}: ")),
             Span::styled(
                 format!("{shown}▏"),
                 Style::default().add_modifier(Modifier::UNDERLINED),
             ),
-        ]));
+        ]);
+        frame.render_widget(
+            Paragraph::new(vec![Line::from(""), field]).wrap(Wrap { trim: false }),
+            parts[1],
+        );
     }
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::default().borders(Borders::ALL).title(" Now ")),
-        area,
-    );
 }
 
 fn draw_roster(frame: &mut Frame, area: Rect, s: &Screen, theme: Theme) {

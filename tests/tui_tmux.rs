@@ -1,0 +1,375 @@
+//! The terminal UI as people use it: the real binary in tmux, keys sent
+//! with send-keys, the screen read with capture-pane. The whole root
+//! ceremony runs to its close; no share or PIN ever appears on screen or in
+//! the scrollback; the terminal is usable afterwards — also after an abort
+//! and after a panic.
+
+mod ceremony_support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ceremony_support::*;
+
+struct Tmux {
+    socket: String,
+    screens: Vec<String>,
+}
+
+impl Tmux {
+    /// Starts `command` in a detached 100x30 session on a private socket.
+    /// After the command ends, the pane prints its exit status and the
+    /// terminal settings, then stays open to be read.
+    fn start(name: &str, command: &str, env: &[(&str, &str)]) -> Tmux {
+        let socket = format!("keyceremony-test-{name}-{}", std::process::id());
+        let exports: String = env
+            .iter()
+            .map(|(k, v)| format!("export {k}={v}; "))
+            .collect();
+        let script = format!(
+            "{exports}unset SOFTHSM2_CONF; {command}; echo EXIT=$?; stty -a; echo ok-$((40+2)); sleep 60"
+        );
+        let status = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "new-session",
+                "-d",
+                "-x",
+                "100",
+                "-y",
+                "30",
+                "-s",
+                "t",
+            ])
+            .arg(script)
+            .status()
+            .expect("tmux runs (apt-get install tmux)");
+        assert!(status.success());
+        Tmux {
+            socket,
+            screens: Vec::new(),
+        }
+    }
+
+    fn capture(&mut self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "t"])
+            .output()
+            .expect("capture-pane");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        self.screens.push(text.clone());
+        text
+    }
+
+    /// The pane's whole history (what scrolled off the main screen).
+    fn scrollback(&self) -> String {
+        let out = Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "capture-pane",
+                "-p",
+                "-S",
+                "-",
+                "-t",
+                "t",
+            ])
+            .output()
+            .expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-t", "t"])
+            .args(keys)
+            .status()
+            .expect("send-keys");
+        assert!(status.success());
+    }
+
+    /// Sends keys and waits until the screen (below the status line, whose
+    /// clock ticks) has changed in answer.
+    fn act(&mut self, keys: &[&str]) {
+        let below_status = |s: &str| s.lines().skip(1).collect::<Vec<_>>().join("\n");
+        let before = below_status(&self.capture());
+        self.keys(keys);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while below_status(&self.capture()) == before {
+            assert!(
+                Instant::now() < deadline,
+                "no answer to {keys:?}:\n{before}"
+            );
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+
+    fn type_text(&self, text: &str) {
+        self.keys(&["-l", text]);
+    }
+
+    fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.capture();
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited 20 s for {needle:?}; the screen shows:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// After the program ended: its exit status, and whether the terminal
+    /// was left usable (canonical mode and echo back on, the shell runs).
+    fn finished(&mut self) -> (i32, String) {
+        let screen = self.wait_for("ok-42");
+        let code = screen
+            .lines()
+            .find_map(|l| l.strip_prefix("EXIT="))
+            .and_then(|c| c.trim().parse().ok())
+            .expect("exit status printed");
+        (code, screen)
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+fn terminal_is_usable(screen: &str) {
+    let settings: String = screen.lines().collect::<Vec<_>>().join(" ");
+    assert!(
+        settings.contains(" icanon") && settings.contains(" echo "),
+        "raw mode was not undone:\n{screen}"
+    );
+    assert!(
+        !settings.contains("-icanon") && !settings.contains(" -echo "),
+        "{screen}"
+    );
+}
+
+fn run_command(dir: &Path) -> String {
+    format!(
+        "{} run {} --bindings {} --state-dir {} --out {}",
+        env!("CARGO_BIN_EXE_keyceremony"),
+        script().display(),
+        bindings().display(),
+        dir.join("state").display(),
+        dir.join("out").display()
+    )
+}
+
+/// The line under the "Now" box title: who must act.
+fn now_title(screen: &str) -> String {
+    let mut lines = screen.lines();
+    while let Some(l) = lines.next() {
+        if l.contains("┌ Now ") {
+            // "│ steps column ││ now column │": the text after the double bar.
+            let line = lines.next().unwrap_or("");
+            return line
+                .split_once("││")
+                .map(|(_, now)| now.trim_end_matches('│').trim().to_string())
+                .unwrap_or_default();
+        }
+    }
+    String::new()
+}
+
+#[test]
+fn the_whole_root_ceremony_runs_in_the_terminal_without_showing_a_secret() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut tmux = Tmux::start("full", &run_command(dir.path()), &[]);
+    tmux.wait_for("Hand the keyboard to administrator alice");
+    let mut typed_code = None;
+    for _ in 0..300 {
+        let screen = tmux.capture();
+        let title = now_title(&screen);
+        if title.contains("The ceremony is complete") {
+            break;
+        }
+        if title.contains("HSM is working") {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        if screen.contains("type initialize and press Enter") {
+            tmux.type_text("initialize");
+        } else if screen.contains("type generate and press Enter") {
+            tmux.type_text("generate");
+        } else if screen.contains("Press their number") {
+            tmux.act(&["1"]);
+            continue;
+        } else if title.starts_with("Custodian ")
+            && title.contains("present your share")
+            && typed_code.is_none()
+        {
+            // The first custodian types their code, as a person would
+            // read it from their paper copy.
+            let custodian = title
+                .trim_start_matches("Custodian ")
+                .split(':')
+                .next()
+                .expect("name")
+                .to_string();
+            let artifacts = std::fs::read_dir(dir.path().join("out"))
+                .expect("out")
+                .map(|e| e.expect("e").path())
+                .find(|p| p.is_dir())
+                .expect("artifacts dir");
+            let key = std::fs::read_to_string(demo_key(&custodian)).expect("key");
+            let sealed = std::fs::read(
+                artifacts
+                    .join("shares")
+                    .join(format!("{custodian}.so-pin.age")),
+            )
+            .expect("share file");
+            let code = keyceremony::quorum::delivery::open(&key, &sealed)
+                .expect("opens")
+                .code()
+                .to_string();
+            tmux.type_text(&code);
+            let shown = tmux.wait_for("share code: •");
+            assert!(
+                !shown.contains(&code[4..15]),
+                "the code is echoed:\n{shown}"
+            );
+            typed_code = Some(code);
+        }
+        tmux.act(&["Enter"]);
+    }
+    let done = tmux.wait_for("The ceremony is complete");
+    assert!(done.contains("Final head:"), "{done}");
+    tmux.keys(&["Enter"]);
+    let (code, screen) = tmux.finished();
+    assert_eq!(code, 0, "{screen}");
+    terminal_is_usable(&screen);
+    assert!(screen.contains("completed."), "{screen}");
+
+    // The transcript verifies.
+    let transcript = std::fs::read_dir(dir.path().join("out"))
+        .expect("out")
+        .map(|e| e.expect("e").path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .expect("transcript");
+    let (vcode, report) = verify(&transcript);
+    assert_eq!(vcode, 0, "{report}");
+
+    // No share or PIN in any screen seen, nor in the scrollback.
+    let run = Run {
+        dir,
+        output: Command::new("true").output().expect("true"),
+    };
+    let mut needles = vec![typed_code.expect("one custodian typed their code")];
+    for secret in ["so-pin", "user-pin"] {
+        for c in ["carol", "dave", "erin", "frank", "grace"] {
+            let code = run.open_share(c, secret).code().to_string();
+            let groups: Vec<&str> = code.split_whitespace().skip(1).collect();
+            needles.extend(groups.windows(2).map(|w| w.join(" ")));
+        }
+        needles.push(run.pin(secret, &["carol", "dave", "erin"]));
+    }
+    let mut seen = tmux.screens.clone();
+    seen.push(tmux.scrollback());
+    assert!(
+        seen.len() > 50,
+        "the test looked at the screen {} times",
+        seen.len()
+    );
+    for screen in &seen {
+        for needle in &needles {
+            assert!(
+                !screen.contains(needle.as_str()),
+                "a secret appeared on screen"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_abort_closes_the_transcript_and_restores_the_terminal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut tmux = Tmux::start("abort", &run_command(dir.path()), &[]);
+    tmux.wait_for("Hand the keyboard to administrator alice");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("Abort the ceremony");
+    tmux.type_text("the camera stopped recording");
+    tmux.keys(&["Enter"]);
+    tmux.type_text("abort");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("The ceremony was ABORTED: the camera stopped recording");
+    tmux.keys(&["q"]);
+    let (code, screen) = tmux.finished();
+    assert_eq!(code, 1, "{screen}");
+    terminal_is_usable(&screen);
+    let transcript = std::fs::read_dir(dir.path().join("out"))
+        .expect("out")
+        .map(|e| e.expect("e").path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .expect("transcript");
+    let (vcode, report) = verify(&transcript);
+    assert_eq!(vcode, 0, "{report}");
+    assert!(
+        report.contains("ABORTED: the camera stopped recording"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_panic_restores_the_terminal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut tmux = Tmux::start(
+        "panic",
+        &run_command(dir.path()),
+        &[("KEYCEREMONY_TEST_PANIC_AT", "identify")],
+    );
+    tmux.wait_for("Hand the keyboard to administrator alice");
+    for _ in 0..4 {
+        tmux.keys(&["Enter"]);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let (code, screen) = tmux.finished();
+    assert_eq!(code, 101, "a panic exits 101:\n{screen}");
+    terminal_is_usable(&screen);
+    let history = tmux.scrollback();
+    assert!(
+        history.contains("KEYCEREMONY_TEST_PANIC_AT reached step identify"),
+        "{history}"
+    );
+}
+
+#[test]
+fn a_window_too_small_says_so_and_recovers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut tmux = Tmux::start("small", &run_command(dir.path()), &[]);
+    tmux.wait_for("Hand the keyboard to administrator alice");
+    let socket = tmux.socket.clone();
+    let resize = |w: &str, h: &str| {
+        Command::new("tmux")
+            .args(["-L", &socket, "resize-window", "-t", "t", "-x", w, "-y", h])
+            .status()
+            .expect("resize")
+    };
+    resize("60", "20");
+    tmux.wait_for("The window is too small: 60x20.");
+    resize("80", "24");
+    tmux.wait_for("Hand the keyboard to administrator alice");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("Abort the ceremony");
+    tmux.type_text("test over");
+    tmux.keys(&["Tab"]);
+    tmux.type_text("abort");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("ABORTED");
+    tmux.keys(&["q"]);
+    let (code, screen) = tmux.finished();
+    assert_eq!(code, 1, "{screen}");
+}
