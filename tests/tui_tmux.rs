@@ -373,3 +373,112 @@ fn a_window_too_small_says_so_and_recovers() {
     let (code, screen) = tmux.finished();
     assert_eq!(code, 1, "{screen}");
 }
+
+/// The code shown in the "Your share" box: the `code:` line and the line
+/// after it, as a person reads them off the screen.
+fn code_on_screen(screen: &str) -> String {
+    let lines: Vec<&str> = screen.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("code: kc1"))
+        .expect("the share's code is on screen");
+    let clean = |l: &str| l.replace('│', " ");
+    let first = clean(lines[at]);
+    let second = clean(lines[at + 1]);
+    let mut groups: Vec<String> = first[first.find("kc1").expect("kc1")..]
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    groups.extend(second.split_whitespace().map(String::from));
+    groups.join(" ")
+}
+
+#[test]
+fn a_share_shown_on_screen_is_wiped_then_typed_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string(script()).expect("script").replace(
+        "split-secret: { secret: so-pin }",
+        "split-secret: { secret: so-pin, show-on-screen: true }",
+    );
+    let on_screen = dir.path().join("root-on-screen.yaml");
+    std::fs::write(&on_screen, text).expect("write");
+    let command = run_command(dir.path()).replace(
+        &script().display().to_string(),
+        &on_screen.display().to_string(),
+    );
+    let mut tmux = Tmux::start("onscreen", &command, &[]);
+    tmux.wait_for("Hand the keyboard to administrator alice");
+    let mut shown = Vec::new();
+    for _ in 0..200 {
+        let screen = tmux.capture();
+        let title = now_title(&screen);
+        if title.contains("Initialize the token") || screen.contains("type initialize") {
+            break;
+        }
+        if title.contains("HSM is working") {
+            std::thread::sleep(Duration::from_millis(100));
+        } else if screen.contains("press Enter to show your share") {
+            let custodian = title
+                .rsplit(' ')
+                .next()
+                .expect("the custodian is named")
+                .to_string();
+            tmux.act(&["Enter"]);
+            let with_share = tmux.wait_for("FOR ");
+            let code = code_on_screen(&with_share);
+            assert_eq!(code.split_whitespace().count(), 15, "{code}");
+            // Enter hides it; the wiped screen no longer holds it.
+            tmux.act(&["Enter"]);
+            let after = tmux.wait_for("type your share back");
+            assert!(
+                !after.contains(&code[4..16]),
+                "the share stayed on screen:\n{after}"
+            );
+            // A wrong copy is refused, and the same custodian tries again.
+            tmux.type_text("kc1 qqqqq");
+            tmux.act(&["Enter"]);
+            tmux.wait_for("that is not the share shown");
+            tmux.type_text(&code);
+            tmux.act(&["Enter"]);
+            tmux.wait_for(&format!("{custodian} proved their copy"));
+            shown.push(code);
+        } else {
+            tmux.act(&["Enter"]);
+        }
+    }
+    assert_eq!(shown.len(), 5, "every custodian received their share");
+    // Stop here: abort at the next step.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("Abort the ceremony");
+    tmux.type_text("on-screen delivery test done");
+    tmux.keys(&["Tab"]);
+    tmux.type_text("abort");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("ABORTED");
+    tmux.keys(&["q"]);
+    let (code, screen) = tmux.finished();
+    assert_eq!(code, 1, "{screen}");
+    terminal_is_usable(&screen);
+    let history = tmux.scrollback();
+    for code in &shown {
+        assert!(
+            !history.contains(&code[4..16]),
+            "a share is left in the scrollback"
+        );
+    }
+    // Each delivery is recorded, signed by its custodian, with no share in it.
+    let transcript = std::fs::read_dir(dir.path().join("out"))
+        .expect("out")
+        .map(|e| e.expect("e").path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .expect("transcript");
+    let delivered: Vec<_> = entries(&transcript)
+        .into_iter()
+        .filter(|e| e["kind"] == "share-delivered")
+        .collect();
+    assert_eq!(delivered.len(), 5);
+    let text = std::fs::read_to_string(&transcript).expect("read");
+    for code in &shown {
+        assert!(!text.contains(&code[4..16]));
+    }
+}

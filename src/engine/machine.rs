@@ -32,6 +32,10 @@ enum Phase {
     },
     /// The runner is doing the step's work.
     Working,
+    /// After an on-screen split: these custodians still receive their share.
+    Deliver {
+        remaining: Vec<String>,
+    },
     /// The witness confirms the step.
     Witness,
     Attest {
@@ -264,6 +268,17 @@ impl Engine {
                     .clone()
                     .expect("only steps with work enter the working phase"),
             ),
+            Phase::Deliver { remaining } => {
+                let custodian = remaining.first().cloned().unwrap_or_default();
+                let Some(Work::Split { secret, .. }) = &step.work else {
+                    unreachable!("delivery only after a split")
+                };
+                self.sign_in_first(&custodian)
+                    .unwrap_or_else(|| Need::DeliverShare {
+                        custodian,
+                        secret: secret.clone(),
+                    })
+            }
             Phase::Witness => {
                 let who = self.holder(step.witness);
                 self.sign_in_first(who).unwrap_or(Need::Confirm {
@@ -315,6 +330,9 @@ impl Engine {
                 )])
             }
             Input::WorkDone { result } => self.on_work_done(result),
+            Input::ShareDelivered { custodian, details } => {
+                self.on_share_delivered(custodian, details)
+            }
             Input::WorkFailed { error } => self.on_work_failed(error),
             Input::Attested { participant } => self.on_attested(participant),
             Input::Exception { by, exception } => self.on_exception(by, exception),
@@ -541,7 +559,15 @@ impl Engine {
                 if let Some(secret) = step.work.as_ref().and_then(Work::brings) {
                     self.in_memory.insert(secret.to_string());
                 }
-                self.phase = Phase::Witness;
+                self.phase = match step.work {
+                    Some(Work::Split {
+                        show_on_screen: true,
+                        ..
+                    }) => Phase::Deliver {
+                        remaining: self.holders(Role::Custodian).map(String::from).collect(),
+                    },
+                    _ => Phase::Witness,
+                };
                 Ok(vec![self.record(TOOL, step.kind, result, vec![])])
             }
             Phase::Recover {
@@ -563,6 +589,41 @@ impl Engine {
             }
             _ => Err(EngineError::NoWorkRunning),
         }
+    }
+
+    fn on_share_delivered(
+        &mut self,
+        custodian: String,
+        details: Value,
+    ) -> Result<Vec<Effect>, EngineError> {
+        let need = self.need();
+        match &need {
+            Need::DeliverShare { custodian: c, .. } if *c == custodian => {}
+            _ => {
+                return Err(EngineError::NotTheirTurn {
+                    who: custodian,
+                    expected: describe(&need),
+                });
+            }
+        }
+        let mut body = json!({ "custodian": custodian, "copy_proven": true });
+        if let (Some(obj), Value::Object(extra)) = (body.as_object_mut(), details) {
+            obj.extend(extra);
+        }
+        let effect = self.record(
+            &custodian,
+            "share-delivered",
+            body,
+            vec![(custodian.clone(), Purpose::Confirm)],
+        );
+        let Phase::Deliver { remaining } = &mut self.phase else {
+            unreachable!("a DeliverShare need comes only from the deliver phase")
+        };
+        remaining.retain(|c| *c != custodian);
+        if remaining.is_empty() {
+            self.phase = Phase::Witness;
+        }
+        Ok(vec![effect])
     }
 
     fn on_work_failed(&mut self, error: String) -> Result<Vec<Effect>, EngineError> {

@@ -116,6 +116,12 @@ pub enum Need {
         needed: usize,
         recovering: bool,
     },
+    /// On-screen delivery after a split: `custodian` sees their share alone,
+    /// then types it back to prove their copy.
+    DeliverShare {
+        custodian: String,
+        secret: String,
+    },
     /// The runner must carry out this work and report the result.
     Work(Work),
     /// `participant` must cosign the chain head.
@@ -167,6 +173,12 @@ pub enum Input {
     },
     WorkDone {
         result: Value,
+    },
+    /// The runner checked the copy `custodian` typed back after seeing
+    /// their share; `details` are public facts (index, commitment).
+    ShareDelivered {
+        custodian: String,
+        details: Value,
     },
     WorkFailed {
         error: String,
@@ -263,6 +275,9 @@ pub fn describe(need: &Need) -> String {
             "a custodian must present a share of `{secret}` ({} of {needed} presented)",
             presented.len()
         ),
+        Need::DeliverShare { custodian, secret } => {
+            format!("custodian {custodian} must receive their share of `{secret}`")
+        }
         Need::Work(w) => format!("the tool is working: {}", w.describe()),
         Need::Attest { participant } => format!("{participant} must attest"),
         Need::Failed { error, .. } => format!("the step failed ({error})"),

@@ -14,6 +14,7 @@ pub enum Work {
     CheckHsm,
     Split {
         secret: String,
+        show_on_screen: bool,
     },
     InitToken {
         so_pin: String,
@@ -55,7 +56,7 @@ impl Work {
     pub fn describe(&self) -> String {
         match self {
             Work::CheckHsm => "reading the token's identity".into(),
-            Work::Split { secret } => format!("generating and splitting `{secret}`"),
+            Work::Split { secret, .. } => format!("generating and splitting `{secret}`"),
             Work::InitToken { label, .. } => format!("initializing token `{label}`"),
             Work::Recombine { secret, .. } => format!("recombining `{secret}`"),
             Work::SetUserPin { .. } => "setting the user PIN".into(),
@@ -85,7 +86,7 @@ impl Work {
     /// The secret this work brings into memory, if any.
     pub fn brings(&self) -> Option<&str> {
         match self {
-            Work::Split { secret } | Work::Recombine { secret, .. } => Some(secret),
+            Work::Split { secret, .. } | Work::Recombine { secret, .. } => Some(secret),
             _ => None,
         }
     }
@@ -149,6 +150,7 @@ pub(super) fn plan(ceremony: &Ceremony) -> Vec<StepPlan> {
                 Action::CheckHsm(_) => Some(Work::CheckHsm),
                 Action::SplitSecret(a) => Some(Work::Split {
                     secret: a.secret.clone(),
+                    show_on_screen: a.show_on_screen,
                 }),
                 Action::InitToken(a) => Some(Work::InitToken {
                     so_pin: a.so_pin.clone(),

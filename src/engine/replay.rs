@@ -57,6 +57,10 @@ impl Engine {
                 custodian: actor.into(),
                 details: Value::Null,
             },
+            "share-delivered" => Input::ShareDelivered {
+                custodian: actor.into(),
+                details: Value::Null,
+            },
             "share-rejected" => Input::ShareRejected {
                 custodian: actor.into(),
                 reason: text("reason"),

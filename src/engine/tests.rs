@@ -58,6 +58,10 @@ fn drive(engine: &mut Engine, stop: impl Fn(&Need) -> bool) -> Vec<&'static str>
             Need::Work(_) => Input::WorkDone {
                 result: json!({"ok": true}),
             },
+            Need::DeliverShare { custodian, .. } => Input::ShareDelivered {
+                custodian,
+                details: json!({}),
+            },
             Need::Attest { participant } => Input::Attested { participant },
             Need::Failed { .. } => panic!("no step fails here"),
             Need::Finished(_) => return kinds,
@@ -389,6 +393,10 @@ fn step_once(engine: &mut Engine) -> Vec<(String, String, Value)> {
             }
         }
         Need::Work(_) => Input::WorkDone { result: json!({}) },
+        Need::DeliverShare { custodian, .. } => Input::ShareDelivered {
+            custodian,
+            details: json!({}),
+        },
         Need::Attest { participant } => Input::Attested { participant },
         other => panic!("unexpected {other:?}"),
     };
@@ -633,4 +641,65 @@ fn nothing_interrupts_running_work() {
         .unwrap_err(),
         EngineError::WorkRunning
     );
+}
+
+/// The root ceremony with its SO PIN split delivered on screen too.
+fn on_screen_ceremony() -> (tempfile::TempDir, Ceremony) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("ceremonies");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = std::fs::read_to_string(repo.join("root-key-generation.yaml"))
+        .expect("script")
+        .replace(
+            "split-secret: { secret: so-pin }",
+            "split-secret: { secret: so-pin, show-on-screen: true }",
+        );
+    std::fs::write(dir.path().join("s.yaml"), script).expect("write");
+    let c = Ceremony::load(
+        &dir.path().join("s.yaml"),
+        &repo.join("rehearsal/root-key-generation.bindings.yaml"),
+    )
+    .expect("loads");
+    (dir, c)
+}
+
+#[test]
+fn an_on_screen_split_waits_for_every_custodian_to_prove_their_copy_in_turn() {
+    let (_dir, c) = on_screen_ceremony();
+    let mut e = Engine::new(&c);
+    drive(&mut e, |n| matches!(n, Need::Work(Work::Split { .. })));
+    e.handle(Input::WorkDone { result: json!({}) }).unwrap();
+    assert_eq!(
+        e.need(),
+        Need::DeliverShare {
+            custodian: "carol".into(),
+            secret: "so-pin".into()
+        }
+    );
+    let out_of_turn = e
+        .handle(Input::ShareDelivered {
+            custodian: "dave".into(),
+            details: json!({}),
+        })
+        .unwrap_err();
+    assert!(matches!(out_of_turn, EngineError::NotTheirTurn { .. }));
+    for who in ["carol", "dave", "erin", "frank", "grace"] {
+        let effects = e
+            .handle(Input::ShareDelivered {
+                custodian: who.into(),
+                details: json!({ "index": 1 }),
+            })
+            .unwrap();
+        let Effect::Record(r) = &effects[0] else {
+            panic!()
+        };
+        assert_eq!(r.kind, "share-delivered");
+        assert_eq!(r.signers, [(who.to_string(), Purpose::Confirm)]);
+    }
+    assert!(matches!(
+        e.need(),
+        Need::Confirm {
+            capacity: Capacity::Witness,
+            ..
+        }
+    ));
 }

@@ -119,6 +119,12 @@ pub fn run(
                     Err(e) => return Err(e),
                 }
             }
+            Need::DeliverShare { custodian, secret } => {
+                // No screen: the custodian proves the copy in their share file.
+                let file = session.share_file(&custodian, &secret);
+                session.prove_copy(&custodian, ShareInput::SealedFile(file))?;
+                let _ = writeln!(log, "    {custodian} proved their copy");
+            }
             Need::Work(work) => {
                 let _ = writeln!(log, "    {} ...", work.describe());
                 session.wait()?;

@@ -146,7 +146,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
                 })
             }))
         }
-        Work::Split { secret } => {
+        Work::Split { secret, .. } => {
             let name = secret_name(&secret)?;
             let (k, n) = ceremony.quorum();
             let policy = QuorumPolicy::new(k, n).map_err(|e| e.to_string())?;
@@ -368,7 +368,10 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
             Ok(json!({ "module": module, "token": token_json(&token) }))
         }
         (
-            Work::Split { secret: name },
+            Work::Split {
+                secret: name,
+                show_on_screen,
+            },
             Done::Split {
                 secret,
                 shares,
@@ -422,6 +425,13 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
             session
                 .vault_mut()
                 .store_split(name, secret, record, holders);
+            if *show_on_screen {
+                // Kept (zeroizing) until each custodian has typed theirs back.
+                let custodians = custodians.iter().map(|(c, _)| c.clone());
+                session
+                    .vault_mut()
+                    .hold_for_delivery(custodians.zip(shares).collect());
+            }
             Ok(body)
         }
         (Work::InitToken { label, .. }, Done::Initialized { info, reconciled }) => {

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::quorum::{CeremonySecret, Presented, SecretName, SplitRecord};
+use crate::quorum::{CeremonySecret, Presented, SecretName, Share, SplitRecord};
 use crate::secret::Pin;
 
 /// Who received which share of a split.
@@ -24,11 +24,26 @@ pub struct Vault {
     /// Shares presented in the current recombine step, checked one by one.
     presented: Vec<Presented>,
     pin_length: Option<usize>,
+    /// Shares of an on-screen split, by custodian, until each has proven
+    /// their copy.
+    delivering: BTreeMap<String, Share>,
 }
 
 impl Vault {
     pub fn set_pin_length(&mut self, length: usize) {
         self.pin_length = Some(length);
+    }
+
+    pub fn hold_for_delivery(&mut self, shares: Vec<(String, Share)>) {
+        self.delivering = shares.into_iter().collect();
+    }
+
+    pub fn delivering(&self, custodian: &str) -> Option<&Share> {
+        self.delivering.get(custodian)
+    }
+
+    pub fn delivered(&mut self, custodian: &str) {
+        self.delivering.remove(custodian);
     }
 
     pub fn pin_length(&self) -> Option<usize> {

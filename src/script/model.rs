@@ -192,6 +192,11 @@ pub struct ListObjects {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct SplitSecret {
     pub secret: String,
+    /// Besides the sealed share files: show each custodian their share on
+    /// screen, one at a time, and have them type it back to prove their
+    /// copy before the ceremony moves on.
+    #[serde(default)]
+    pub show_on_screen: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -9,7 +9,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use zeroize::Zeroizing;
 
 use super::field::TextField;
-use super::view::{Overlay, RosterLine, Screen, Status, StepLine, TailLine, Turn};
+use super::view::{Overlay, RosterLine, Screen, SecretText, Status, StepLine, TailLine, Turn};
 use crate::engine::{Capacity, Exception, Need, Outcome, StepStatus, describe};
 use crate::runner::{RunError, Session, ShareInput};
 use crate::script::{Mode, Role};
@@ -21,6 +21,18 @@ enum FieldFor {
     KeyPath(String),
     Word(&'static str),
     Share(String),
+    /// A custodian types back the share just shown to them.
+    Copy(String),
+}
+
+/// Where an on-screen delivery stands for the current custodian.
+enum Delivery {
+    /// The others are asked to look away; Enter shows the share.
+    Ready,
+    /// The share is on screen.
+    Showing(Zeroizing<String>),
+    /// Hidden again; the custodian types it back.
+    Retype,
 }
 
 enum Dialog {
@@ -42,8 +54,12 @@ pub struct App {
     /// The custodian who is presenting a share in a recombine step.
     presenter: Option<String>,
     dialog: Option<Dialog>,
+    delivery: Option<(String, Delivery)>,
     message: Option<(bool, String)>,
     pub quit: bool,
+    /// Set when a share left the screen: the run loop clears the terminal
+    /// and ratatui's buffers so no copy of it survives there.
+    pub wipe: bool,
     spinner: usize,
 }
 
@@ -56,8 +72,10 @@ impl Default for App {
             field_for: None,
             presenter: None,
             dialog: None,
+            delivery: None,
             message: None,
             quit: false,
+            wipe: false,
             spinner: 0,
         }
     }
@@ -102,6 +120,10 @@ impl App {
             Need::Confirm {
                 word: Some(word), ..
             } => Some(FieldFor::Word(word)),
+            Need::DeliverShare { custodian, .. } => match &self.delivery {
+                Some((c, Delivery::Retype)) if *c == custodian => Some(FieldFor::Copy(custodian)),
+                _ => None,
+            },
             Need::Share { .. } => match &self.presenter {
                 Some(p) if !session.engine().is_signed_in(p) => Some(FieldFor::KeyPath(p.clone())),
                 Some(p) => Some(FieldFor::Share(p.clone())),
@@ -127,6 +149,14 @@ impl App {
             Need::Share { .. } => {}
             _ => self.presenter = None,
         }
+        match session.need() {
+            Need::DeliverShare { custodian, .. } => {
+                if self.delivery.as_ref().is_none_or(|(c, _)| *c != custodian) {
+                    self.delivery = Some((custodian, Delivery::Ready));
+                }
+            }
+            _ => self.delivery = None,
+        }
         let wanted = self.wanted_field(session);
         if wanted != self.field_for {
             self.field.clear();
@@ -134,7 +164,7 @@ impl App {
                 Some(FieldFor::KeyPath(name)) => {
                     TextField::with_text(&Self::key_hint(session, name))
                 }
-                Some(FieldFor::Share(_)) => TextField::new(true),
+                Some(FieldFor::Share(_)) | Some(FieldFor::Copy(_)) => TextField::new(true),
                 _ => TextField::new(false),
             };
             self.field_for = wanted;
@@ -163,6 +193,14 @@ impl App {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if self.dialog.is_some() {
             self.on_dialog_key(key, session);
+            return;
+        }
+        if let Some((_, Delivery::Showing(_))) = &self.delivery {
+            // While a share is on screen only hiding it does anything.
+            if matches!(key.code, KeyCode::Enter | KeyCode::Esc) {
+                self.submit(session);
+                self.sync(session);
+            }
             return;
         }
         if session.outcome().is_some() {
@@ -337,6 +375,35 @@ impl App {
                     .present_share(&custodian, input)
                     .map(|()| format!("{custodian}'s share checked and accepted"))
             }
+            (Need::DeliverShare { custodian, .. }, _) => match self.delivery.take() {
+                Some((c, Delivery::Ready)) => match session.share_to_show(&custodian) {
+                    Ok(text) => {
+                        self.delivery = Some((c, Delivery::Showing(text)));
+                        self.message = None;
+                        return;
+                    }
+                    Err(e) => {
+                        self.delivery = Some((c, Delivery::Ready));
+                        Err(e)
+                    }
+                },
+                Some((c, Delivery::Showing(text))) => {
+                    drop(text);
+                    self.wipe = true;
+                    self.delivery = Some((c, Delivery::Retype));
+                    self.message = None;
+                    return;
+                }
+                Some((c, Delivery::Retype)) => {
+                    let code = Zeroizing::new(self.field.take().trim().to_string());
+                    self.field.clear();
+                    self.delivery = Some((c, Delivery::Retype));
+                    session
+                        .prove_copy(&custodian, ShareInput::Code(code))
+                        .map(|()| format!("{custodian} proved their copy"))
+                }
+                None => return,
+            },
             (Need::Share { .. }, None) => Err(RunError::Refused(
                 "press the number of the custodian who presents next".into(),
             )),
@@ -348,7 +415,9 @@ impl App {
                     .into(),
             )),
             (Need::Work(_), _) => Err(RunError::Refused("the HSM is working; please wait".into())),
-            (Need::Finished(_), _) | (Need::Share { .. }, Some(FieldFor::Word(_))) => return,
+            (Need::Finished(_), _)
+            | (Need::Share { .. }, Some(FieldFor::Word(_)))
+            | (Need::Share { .. }, Some(FieldFor::Copy(_))) => return,
         };
         match result {
             Ok(text) => self.info(text),
@@ -468,6 +537,12 @@ impl App {
     }
 
     fn overlay(&self, session: &Session) -> Option<Overlay> {
+        if let Some((custodian, Delivery::Showing(text))) = &self.delivery {
+            return Some(Overlay::Share {
+                custodian: custodian.clone(),
+                text: SecretText(text.clone()),
+            });
+        }
         let admin = Self::administrator(session).unwrap_or_default();
         self.dialog.as_ref().map(|d| match d {
             Dialog::Help => Overlay::Help,
@@ -615,6 +690,30 @@ impl App {
                             field: field("share code"),
                             ..Turn::default()
                         }
+                    }
+                }
+            }
+            Need::DeliverShare { custodian, secret } => {
+                let retype = matches!(&self.delivery, Some((c, Delivery::Retype)) if *c == custodian);
+                if retype {
+                    Turn {
+                        title: format!("Custodian {custodian}: type your share back"),
+                        lines: vec![
+                            "The screen was wiped. Type the share from your copy (shown as •) and press Enter.".into(),
+                            "This proves your copy is right before the ceremony moves on.".into(),
+                        ],
+                        field: field("share code"),
+                        ..Turn::default()
+                    }
+                } else {
+                    Turn {
+                        title: format!("Hand the keyboard to custodian {custodian}"),
+                        lines: vec![
+                            format!("{custodian} receives their share of `{secret}` on screen."),
+                            "Everyone else: look away from the screen now.".into(),
+                            format!("{custodian}: press Enter to show your share."),
+                        ],
+                        ..Turn::default()
                     }
                 }
             }

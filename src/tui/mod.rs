@@ -92,6 +92,13 @@ pub fn run(session: &mut Session) -> Result<Outcome, RunError> {
                 session.engine().current().id
             );
         }
+        if std::mem::take(&mut app.wipe) {
+            // A share was on screen: clear the terminal and ratatui's
+            // buffers, so the next frame is drawn from nothing.
+            terminal
+                .clear()
+                .map_err(|e| RunError::Setup(format!("cannot clear the screen: {e}")))?;
+        }
         let screen = app.screen(session, Instant::now(), started);
         terminal
             .draw(|frame| view::draw(frame, &screen, theme))

@@ -68,9 +68,25 @@ pub struct Turn {
     pub failed: bool,
 }
 
+/// Share text on its way to one custodian's eyes. Its Debug never shows
+/// it, and the buffer is zeroized when the screen is dropped.
+#[derive(Clone)]
+pub struct SecretText(pub zeroize::Zeroizing<String>);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretText(<hidden>)")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Overlay {
     Help,
+    /// A share, full screen, for one custodian while the others look away.
+    Share {
+        custodian: String,
+        text: SecretText,
+    },
     /// An abort: the reason, the typed word, which field has the focus.
     Abort {
         by: String,
@@ -374,7 +390,34 @@ fn draw_overlay(frame: &mut Frame, area: Rect, overlay: &Overlay) {
             if focused { "▏" } else { "" }
         ))
     };
+    if let Overlay::Share { custodian, text } = overlay {
+        // The whole screen: nothing else is visible while the share is.
+        let mut lines = vec![
+            Line::from(Span::styled(
+                format!(
+                    "FOR {} ONLY — everyone else, look away from the screen.",
+                    custodian.to_uppercase()
+                ),
+                Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED),
+            )),
+            Line::from(""),
+        ];
+        lines.extend(text.0.lines().map(|l| Line::from(l.to_string())));
+        lines.push(Line::from(""));
+        lines.push(Line::from(
+            "Copy it by hand, check your copy, then press Enter: the screen is wiped and you type it back.",
+        ));
+        frame.render_widget(Clear, area);
+        frame.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: false })
+                .block(Block::default().borders(Borders::ALL).title(" Your share ")),
+            area,
+        );
+        return;
+    }
     let (title, lines): (&str, Vec<Line>) = match overlay {
+        Overlay::Share { .. } => unreachable!("drawn above"),
         Overlay::Help => (
             " Help ",
             [

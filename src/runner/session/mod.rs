@@ -408,6 +408,52 @@ impl Session {
         }
     }
 
+    /// On-screen delivery: the share text for `custodian` to see, alone.
+    /// Only while the engine waits for exactly this custodian's delivery.
+    pub fn share_to_show(&self, custodian: &str) -> Result<Zeroizing<String>, RunError> {
+        match self.engine.need() {
+            Need::DeliverShare { custodian: c, .. } if c == custodian => {}
+            _ => {
+                return Err(RunError::Refused(format!(
+                    "no share is to be shown to {custodian} now"
+                )));
+            }
+        }
+        self.vault
+            .delivering(custodian)
+            .map(|share| share.to_text())
+            .ok_or_else(|| {
+                RunError::Refused(format!("{custodian}'s share is not held for delivery"))
+            })
+    }
+
+    /// On-screen delivery: `custodian` proves their copy by typing it back
+    /// (or, headless, by opening their share file). A mistyped copy is not
+    /// evidence of anything: it is refused without a record, to try again.
+    pub fn prove_copy(&mut self, custodian: &str, input: ShareInput) -> Result<(), RunError> {
+        let Need::DeliverShare { secret, .. } = self.engine.need() else {
+            return Err(RunError::Refused("no share delivery is under way".into()));
+        };
+        let issued = self.vault.delivering(custodian).ok_or_else(|| {
+            RunError::Refused(format!("{custodian}'s share is not held for delivery"))
+        })?;
+        let (index, commitment) = (issued.metadata().index, issued.commitment());
+        let (copy, _) = self
+            .check_share(custodian, &secret, input)
+            .map_err(|e| RunError::Refused(format!("that is not the share shown: {e}")))?;
+        if copy.commitment() != commitment {
+            return Err(RunError::Refused(
+                "that is not the share shown: check your copy and type it again".into(),
+            ));
+        }
+        self.feed(Input::ShareDelivered {
+            custodian: custodian.to_string(),
+            details: json!({ "index": index, "commitment": hex::encode(commitment) }),
+        })?;
+        self.vault.delivered(custodian);
+        Ok(())
+    }
+
     fn check_share(
         &self,
         custodian: &str,
