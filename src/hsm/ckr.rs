@@ -3,6 +3,9 @@
 
 use cryptoki::error::RvError;
 
+/// CKR_TOKEN_NOT_INITIALIZED (PKCS#11 3.2).
+pub(crate) const CKR_TOKEN_NOT_INITIALIZED: u64 = 0x208;
+
 /// The specification name of a PKCS#11 return value.
 ///
 /// The table mirrors cryptoki 0.12's own mapping; it is exhaustive, so a new
@@ -103,6 +106,9 @@ pub fn ckr_name(rv: RvError) -> String {
         RvError::PublicKeyInvalid => "CKR_PUBLIC_KEY_INVALID",
         RvError::FunctionRejected => "CKR_FUNCTION_REJECTED",
         RvError::VendorDefined(code) => return format!("CKR_VENDOR_DEFINED (0x{code:08x})"),
+        // PKCS#11 3.2, which cryptoki 0.12 does not name (kryoptic returns
+        // it for C_GetMechanismList on a token that is not initialized).
+        RvError::UnknownErrorCode(CKR_TOKEN_NOT_INITIALIZED) => "CKR_TOKEN_NOT_INITIALIZED",
         RvError::UnknownErrorCode(code) => return format!("unknown CKR (0x{code:08x})"),
     };
     name.to_owned()
@@ -120,6 +126,10 @@ mod tests {
             "CKR_USER_ANOTHER_ALREADY_LOGGED_IN"
         );
         assert_eq!(ckr_name(RvError::KeyUnextractable), "CKR_KEY_UNEXTRACTABLE");
+        assert_eq!(
+            ckr_name(RvError::UnknownErrorCode(0x208)),
+            "CKR_TOKEN_NOT_INITIALIZED"
+        );
         assert_eq!(
             ckr_name(RvError::VendorDefined(0x8000_0001)),
             "CKR_VENDOR_DEFINED (0x80000001)"

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use cryptoki::error::{Error as CryptokiError, RvError};
 
 use super::Role;
+use super::capability::Shortfall;
 use super::ckr::ckr_name;
 use super::policy::PolicyViolation;
 
@@ -159,6 +160,26 @@ pub enum HsmError {
     #[error("key {label:?} is not proven non-exportable: {detail}")]
     NotProvenNonExportable { label: String, detail: String },
 
+    /// The capability check: the token lacks a mechanism a ceremony step
+    /// needs. Raised before anything is written to the token.
+    #[error(
+        "{needed_by} needs what the token {token} does not offer: {}. Nothing was written to the \
+         token for it. Choose a key type this HSM supports (`keyceremony hsm status` lists its \
+         mechanisms) or another HSM",
+        join_shortfalls(shortfalls)
+    )]
+    MissingMechanisms {
+        /// "step `generate-root-key`", or the key being generated.
+        needed_by: String,
+        token: String,
+        shortfalls: Vec<Shortfall>,
+    },
+
+    /// The module lists no mechanisms for this token (kryoptic does not
+    /// for a token that is not initialized yet).
+    #[error("the token's mechanisms cannot be listed yet: {reason}")]
+    MechanismsUnavailable { reason: String },
+
     /// The token returned data the tool cannot interpret.
     #[error("the token returned a malformed {what}: {detail}")]
     Malformed { what: String, detail: String },
@@ -194,6 +215,14 @@ impl HsmError {
             _ => None,
         }
     }
+}
+
+fn join_shortfalls(shortfalls: &[Shortfall]) -> String {
+    shortfalls
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A PKCS#11 call that returned an error value.
@@ -341,6 +370,10 @@ pub fn explain(rv: RvError) -> &'static str {
              wrong wrapping key or an altered tag also gives this)"
         }
         RvError::FunctionNotSupported => "the module does not implement this function",
+        RvError::UnknownErrorCode(super::ckr::CKR_TOKEN_NOT_INITIALIZED) => {
+            "the token is not initialized yet; this module answers nothing else about it until \
+             it is"
+        }
         RvError::ArgumentsBad => {
             "the module refused the call's arguments (SoftHSM2 2.6, for one, takes RSA-OAEP only \
              with SHA-1)"

@@ -71,6 +71,12 @@ impl LoggedIn {
                 count: existing.len(),
             });
         }
+        // A module without the mechanisms says so by name, before a key
+        // exists that could not be used or proven.
+        self.token.require_mechanisms(
+            &format!("the {spec} {label:?}"),
+            &spec.required_mechanisms(),
+        )?;
         let id = self
             .session
             .generate_random_vec(KEY_ID_BYTES as u32)

@@ -7,6 +7,7 @@
 //! session it opens ([`LoggedIn`]) and nothing shares one.
 
 mod attributes;
+mod capability;
 mod ckr;
 mod crypto;
 mod der;
@@ -32,6 +33,7 @@ use cryptoki::error::{Error as CryptokiError, RvError};
 use serde::Serialize;
 
 pub use attributes::{FLAG_NAMES, KeyAttributes, ObjectSummary};
+pub use capability::{MechanismFunction, RequiredMechanism, Shortfall, Stage};
 pub use ckr::ckr_name;
 pub use crypto::{GCM_IV_BYTES, PSS_SALT_BYTES, RSA_ENCRYPTION_SCHEME};
 pub use der::{curve_name, ecdsa_signature_to_der};

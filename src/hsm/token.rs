@@ -90,6 +90,14 @@ impl Token {
         &self.info
     }
 
+    /// The token in words: its label, or its serial while it has none.
+    pub fn describe(&self) -> String {
+        match self.info.label.trim() {
+            "" => format!("with serial {} (not initialized)", self.info.serial.trim()),
+            label => format!("`{label}`"),
+        }
+    }
+
     pub fn module(&self) -> &Module {
         &self.module
     }

@@ -11,8 +11,8 @@ use super::vault::Holder as ShareHolder;
 use super::worker::HsmState;
 use crate::engine::Work;
 use crate::hsm::{
-    GeneratedKey, KeySpec, NonExportableEvidence, ObjectSummary, PublicKeyInfo, Role as HsmRole,
-    TokenInfo,
+    GeneratedKey, HsmError, KeySpec, NonExportableEvidence, ObjectSummary, PublicKeyInfo,
+    Role as HsmRole, Token, TokenInfo,
 };
 use crate::quorum::{self, CeremonySecret, QuorumPolicy, SecretName, Share, SplitRecord};
 use crate::script::LoginRole;
@@ -22,6 +22,10 @@ pub enum Done {
     Checked {
         module: Value,
         token: TokenInfo,
+        /// The capability check's record: the mechanisms each key step
+        /// needs, found in the token's list (or why they could not be
+        /// listed yet).
+        capabilities: Value,
     },
     Split {
         secret: CeremonySecret,
@@ -97,6 +101,16 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
                 .steps
                 .iter()
                 .find_map(|s| s.init_token.as_ref().map(|i| i.label.clone()));
+            let keys: Vec<(String, KeySpec)> = ceremony
+                .script
+                .value
+                .steps
+                .iter()
+                .filter_map(|s| {
+                    let g = s.generate_key.as_ref()?;
+                    Some((s.id.clone(), KeySpec::new(g.algorithm, g.usage)))
+                })
+                .collect();
             Ok(Box::new(move |state: &mut HsmState| {
                 let module = state.module()?.clone();
                 let info = module.info().map_err(|e| e.to_string())?;
@@ -139,10 +153,12 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
                         ));
                     }
                 }
+                let capabilities = check_capabilities(&token, &keys)?;
                 state.token = Some(token);
                 Ok(Done::Checked {
                     module: to_record(&info)?,
                     token: t,
+                    capabilities,
                 })
             }))
         }
@@ -360,12 +376,23 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
         .map(|p| p.to_path_buf())
         .unwrap_or_default();
     match (work, done) {
-        (Work::CheckHsm, Done::Checked { module, token }) => {
+        (
+            Work::CheckHsm,
+            Done::Checked {
+                module,
+                token,
+                capabilities,
+            },
+        ) => {
             let length = quorum::pin_length(token.min_pin_len, token.max_pin_len)
                 .map_err(|e| e.to_string())?;
             session.vault_mut().set_pin_length(length);
             session.set_token_serial(&token.serial);
-            Ok(json!({ "module": module, "token": token_json(&token) }))
+            Ok(json!({
+                "module": module,
+                "token": token_json(&token),
+                "capabilities": capabilities,
+            }))
         }
         (
             Work::Split {
@@ -513,4 +540,31 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
         })),
         _ => Err("internal error: a job returned a result for another kind of work".into()),
     }
+}
+
+/// Before anything is written to the token: every mechanism each key step
+/// of the script needs must be in the token's mechanism list, else the
+/// ceremony stops here naming the step and the mechanism.
+///
+/// Some modules (kryoptic) list nothing for a token that is not initialized;
+/// the check then moves to the moment before each generation (`generate`
+/// checks again) and the record says so instead of claiming a pass.
+fn check_capabilities(token: &Token, keys: &[(String, KeySpec)]) -> Result<Value, String> {
+    let mut checked = Vec::new();
+    for (step, spec) in keys {
+        let needs = spec.required_mechanisms();
+        match token.require_mechanisms(&format!("step `{step}`"), &needs) {
+            Ok(()) => checked.push(json!({
+                "step": step,
+                "algorithm": spec.algorithm.to_string(),
+                "usage": spec.usage.to_string(),
+                "mechanisms": needs.iter().map(|n| n.names()).collect::<Vec<_>>(),
+            })),
+            Err(HsmError::MechanismsUnavailable { reason }) => {
+                return Ok(json!({ "deferred": reason }));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(json!({ "checked": checked }))
 }
