@@ -33,6 +33,9 @@ enum Command {
     /// Look at a share without a quorum: its metadata, its checksum, whether it belongs to a ceremony.
     #[command(subcommand)]
     Shares(cli::shares::SharesCommand),
+    /// Look at an HSM: its tokens and mechanisms, a token's objects, or a selftest on a throwaway token.
+    #[command(subcommand)]
+    Hsm(cli::hsm::HsmCommand),
     /// Verify a transcript offline: chain, canonical form, every signature, the close.
     Verify { transcript: PathBuf },
 }
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cli::run::run(args),
         Command::Verify { transcript } => cli::verify::verify(&transcript),
         Command::Shares(command) => cli::shares::shares(command),
+        Command::Hsm(command) => cli::hsm::hsm(command),
         Command::Lint { script, bindings } => cli::lint::lint(&script, bindings.as_deref()),
     }
 }

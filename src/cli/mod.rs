@@ -1,5 +1,6 @@
 //! One file per subcommand; `main.rs` only parses and dispatches.
 
+pub mod hsm;
 pub mod lint;
 pub mod run;
 pub mod shares;
@@ -11,3 +12,14 @@ pub const OK: u8 = 0;
 pub const FAILED: u8 = 1;
 /// Usage or input error: nothing was done.
 pub const USAGE: u8 = 2;
+
+/// PKCS#11 modules read their configuration path (SOFTHSM2_CONF,
+/// KRYOPTIC_CONF) from the environment when they are initialized; the
+/// embedded and throwaway tokens live in directories this tool chooses, so
+/// the process points the module at them.
+#[allow(unsafe_code)]
+pub fn export_env(name: &str, value: &std::path::Path) {
+    // SAFETY: called by a subcommand before it loads the module or starts
+    // any thread; no other thread can be reading the environment.
+    unsafe { std::env::set_var(name, value) };
+}

@@ -90,7 +90,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
     };
     if let Some(conf) = &hsm.softhsm_conf {
-        export_softhsm_conf(conf);
+        super::export_env("SOFTHSM2_CONF", conf);
     }
     let started = match &resume {
         Some(transcript) => {
@@ -182,14 +182,4 @@ fn default_out_dir(ceremony: &Ceremony) -> PathBuf {
             .join(&o.dir),
         None => PathBuf::from("transcripts"),
     }
-}
-
-/// SoftHSM2 reads SOFTHSM2_CONF when the module is initialized; the
-/// embedded HSM's configuration lives in the state directory, never in
-/// /etc, so the process points SoftHSM2 at it.
-#[allow(unsafe_code)]
-fn export_softhsm_conf(conf: &Path) {
-    // SAFETY: called from `run` before the session starts the HSM worker or
-    // any other thread; no other thread can be reading the environment.
-    unsafe { std::env::set_var("SOFTHSM2_CONF", conf) };
 }

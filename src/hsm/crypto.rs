@@ -1,6 +1,7 @@
 //! Signing, encryption and decryption with keys on the token. The mechanism
 //! follows from the key's algorithm, so a script never chooses a weak one.
 
+use cryptoki::error::RvError;
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource, PkcsPssParams};
@@ -9,7 +10,7 @@ use cryptoki::object::ObjectClass;
 use sha2::{Digest, Sha256, Sha384};
 use zeroize::Zeroizing;
 
-use super::der::ecdsa_signature_to_der;
+use super::der::{ecdsa_signature_from_der, ecdsa_signature_to_der};
 use super::error::During;
 use super::{HsmError, KeyAlgorithm, KeyRef, LoggedIn};
 
@@ -87,6 +88,53 @@ impl LoggedIn {
                 .sign(&pss_sha256(), handle, message)
                 .during(operation),
             KeyAlgorithm::Aes256 => Err(wrong_kind()),
+        }
+    }
+
+    /// Verifies `signature` (as [`LoggedIn::sign`] returns it) over
+    /// `message` inside the HSM, with the key's public object. `Ok(false)`
+    /// is the token's CKR_SIGNATURE_INVALID; any other refusal is an error.
+    pub fn verify(&self, key: &KeyRef, message: &[u8], signature: &[u8]) -> Result<bool, HsmError> {
+        let handle = self.handle(key, ObjectClass::PUBLIC_KEY)?;
+        let operation = format!("verifying with {:?}", key.label);
+        let outcome = match key.algorithm {
+            KeyAlgorithm::EcP256 | KeyAlgorithm::EcP384 => {
+                let (digest, field) = if key.algorithm == KeyAlgorithm::EcP256 {
+                    (Sha256::digest(message).to_vec(), 32)
+                } else {
+                    (Sha384::digest(message).to_vec(), 48)
+                };
+                let raw = match ecdsa_signature_from_der(signature, field) {
+                    Ok(raw) => raw,
+                    Err(_) => return Ok(false),
+                };
+                self.session
+                    .verify(&Mechanism::Ecdsa, handle, &digest, &raw)
+            }
+            KeyAlgorithm::Ed25519 => self.session.verify(
+                &Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure)),
+                handle,
+                message,
+                signature,
+            ),
+            KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096 => {
+                self.session
+                    .verify(&pss_sha256(), handle, message, signature)
+            }
+            KeyAlgorithm::Aes256 => {
+                return Err(HsmError::WrongKeyKind {
+                    operation: "verifying".into(),
+                    algorithm: key.algorithm.to_string(),
+                });
+            }
+        };
+        match outcome {
+            Ok(()) => Ok(true),
+            Err(cryptoki::error::Error::Pkcs11(
+                RvError::SignatureInvalid | RvError::SignatureLenRange,
+                _,
+            )) => Ok(false),
+            Err(error) => Err(error).during(operation),
         }
     }
 

@@ -178,6 +178,45 @@ pub fn ecdsa_signature_to_der(raw: &[u8]) -> Result<Vec<u8>, HsmError> {
     Ok(sequence(&[&unsigned_integer(r), &unsigned_integer(s)]))
 }
 
+/// The inverse of [`ecdsa_signature_to_der`]: r || s, each left-padded to
+/// `field_len` bytes, as PKCS#11's CKM_ECDSA verifies it. Only the short
+/// length form occurs for the curves the tool uses (P-384 signatures are at
+/// most 104 bytes), so anything else is refused as malformed.
+pub(crate) fn ecdsa_signature_from_der(der: &[u8], field_len: usize) -> Result<Vec<u8>, HsmError> {
+    let malformed = |detail: &str| HsmError::Malformed {
+        what: "ECDSA signature".into(),
+        detail: detail.into(),
+    };
+    let body = match der {
+        [0x30, len, body @ ..] if usize::from(*len) == body.len() && *len < 0x80 => body,
+        _ => return Err(malformed("not a DER SEQUENCE of the stated length")),
+    };
+    let mut raw = Vec::with_capacity(2 * field_len);
+    let mut rest = body;
+    for _ in 0..2 {
+        let (value, after) = match rest {
+            [0x02, len, tail @ ..] if *len < 0x80 && usize::from(*len) <= tail.len() => {
+                tail.split_at(usize::from(*len))
+            }
+            _ => return Err(malformed("expected two DER INTEGERs")),
+        };
+        let magnitude = match value.iter().position(|&b| b != 0) {
+            Some(first) => &value[first..],
+            None => &[][..],
+        };
+        if magnitude.len() > field_len {
+            return Err(malformed("an integer is longer than the curve's field"));
+        }
+        raw.extend(std::iter::repeat_n(0, field_len - magnitude.len()));
+        raw.extend_from_slice(magnitude);
+        rest = after;
+    }
+    if !rest.is_empty() {
+        return Err(malformed("trailing bytes after the two integers"));
+    }
+    Ok(raw)
+}
+
 /// PEM text (RFC 7468) with 64-character lines.
 pub(crate) fn pem(label: &str, der: &[u8]) -> String {
     let encoded = base64::engine::general_purpose::STANDARD.encode(der);
@@ -219,6 +258,17 @@ mod tests {
             unsigned_integer(&[0x01, 0x00, 0x01]),
             [0x02, 0x03, 0x01, 0x00, 0x01]
         );
+    }
+
+    #[test]
+    fn ecdsa_signature_round_trips_through_der() {
+        let mut raw = vec![0u8; 96];
+        raw[0] = 0x80; // r needs a sign byte in DER
+        raw[48 + 5] = 7; // s has leading zeros
+        let der = ecdsa_signature_to_der(&raw).expect("der");
+        assert_eq!(ecdsa_signature_from_der(&der, 48).expect("raw"), raw);
+        assert!(ecdsa_signature_from_der(&der, 32).is_err());
+        assert!(ecdsa_signature_from_der(&der[..der.len() - 1], 48).is_err());
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod evidence;
 mod keys;
 mod policy;
 mod reconcile;
+pub mod selftest;
 mod session;
 pub mod softhsm;
 mod spec;

@@ -115,33 +115,7 @@ impl LoggedIn {
     /// Every object this session can see (a security officer does not see
     /// private objects), with the attributes of key objects.
     pub fn objects(&self) -> Result<Vec<ObjectSummary>, HsmError> {
-        let mut summaries = Vec::new();
-        // Always search by class: some modules (kryoptic) also return
-        // CKO_MECHANISM objects for an empty template.
-        for class in [
-            ObjectClass::DATA,
-            ObjectClass::CERTIFICATE,
-            ObjectClass::PUBLIC_KEY,
-            ObjectClass::PRIVATE_KEY,
-            ObjectClass::SECRET_KEY,
-        ] {
-            for handle in self.find(&[Attribute::Class(class)])? {
-                let (label, id_hex) = read_label_and_id(&self.session, handle)?;
-                let is_key = class != ObjectClass::DATA && class != ObjectClass::CERTIFICATE;
-                let key = if is_key {
-                    Some(read_key_attributes(&self.session, handle)?)
-                } else {
-                    None
-                };
-                summaries.push(ObjectSummary {
-                    class: class.to_string(),
-                    label,
-                    id_hex,
-                    key,
-                });
-            }
-        }
-        Ok(summaries)
+        objects_in(&self.session)
     }
 
     pub(super) fn require_role(&self, needed: Role, operation: &str) -> Result<(), HsmError> {
@@ -236,6 +210,52 @@ pub(super) fn secret_attribute_types(algorithm: KeyAlgorithm) -> &'static [Attri
         ],
         _ => &[AttributeType::Value],
     }
+}
+
+impl Token {
+    /// The objects anyone sees without logging in: the public ones.
+    pub fn public_objects(&self) -> Result<Vec<ObjectSummary>, HsmError> {
+        let session = self
+            .module()
+            .pkcs11()
+            .open_ro_session(self.slot())
+            .during("opening a session to list public objects")?;
+        objects_in(&session)
+    }
+}
+
+/// Every object `session` can see, key objects with their attributes.
+fn objects_in(session: &Session) -> Result<Vec<ObjectSummary>, HsmError> {
+    let mut summaries = Vec::new();
+    // Always search by class: some modules (kryoptic) also return
+    // CKO_MECHANISM objects for an empty template.
+    for class in [
+        ObjectClass::DATA,
+        ObjectClass::CERTIFICATE,
+        ObjectClass::PUBLIC_KEY,
+        ObjectClass::PRIVATE_KEY,
+        ObjectClass::SECRET_KEY,
+    ] {
+        for handle in session
+            .find_objects(&[Attribute::Class(class)])
+            .during("searching the token's objects")?
+        {
+            let (label, id_hex) = read_label_and_id(session, handle)?;
+            let is_key = class != ObjectClass::DATA && class != ObjectClass::CERTIFICATE;
+            let key = if is_key {
+                Some(read_key_attributes(session, handle)?)
+            } else {
+                None
+            };
+            summaries.push(ObjectSummary {
+                class: class.to_string(),
+                label,
+                id_hex,
+                key,
+            });
+        }
+    }
+    Ok(summaries)
 }
 
 #[cfg(test)]

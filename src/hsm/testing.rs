@@ -62,12 +62,20 @@ pub fn module() -> Result<Module, HsmError> {
     Module::load(Path::new(DEFAULT_MODULE))
 }
 
+/// SoftHSM2 offers one spare uninitialized token at a time: two tests
+/// initializing at once would race for it, and a listing taken while
+/// another test initializes may show no spare at all.
+static INITIALIZING: Mutex<()> = Mutex::new(());
+
+/// Runs `f` while no test of this process initializes a token.
+pub fn while_no_token_initializes<T>(f: impl FnOnce() -> T) -> T {
+    let _guard = INITIALIZING.lock().unwrap_or_else(PoisonError::into_inner);
+    f()
+}
+
 /// A new token labelled after `name` with the SO PIN set; the user PIN is
 /// not set yet.
 pub fn fresh_token(name: &str) -> Result<TestToken, HsmError> {
-    // SoftHSM2 offers one spare uninitialized token at a time: two tests
-    // initializing at once would race for it.
-    static INITIALIZING: Mutex<()> = Mutex::new(());
     let module = module()?;
     let suffix: u32 = rand::thread_rng().gen_range(0..1_000_000);
     let mut label = name.chars().take(24).collect::<String>();
