@@ -11,7 +11,7 @@ mod app;
 mod field;
 pub mod view;
 
-use std::io::{Stdout, stdout};
+use std::io::{Stdout, Write, stdout};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -70,13 +70,47 @@ fn setup() -> std::io::Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>
     Ok((guard, terminal))
 }
 
+/// How long the UI loop has, after SIGTERM or SIGHUP, to notice and end by
+/// itself before the watcher ends the process.
+const GRACE: Duration = Duration::from_secs(1);
+
+/// SIGTERM or SIGHUP sets the returned flag, which the UI loop checks on
+/// every turn. A terminal that went away (SIGHUP: the window closed, ssh
+/// dropped) can leave crossterm reading end-of-file in a loop that never
+/// returns to ours: that is why a watcher thread ends the process itself if
+/// the loop has not ended within [`GRACE`]. Ending then is safe: every
+/// transcript entry is written and fsynced before the UI moves on, the
+/// loop is not writing (it is stuck reading), and `run --resume` continues
+/// from the last entry, as after a power cut.
+fn watch_for_termination() -> Result<Arc<AtomicBool>, RunError> {
+    use signal_hook::consts::{SIGHUP, SIGTERM};
+    let terminated = Arc::new(AtomicBool::new(false));
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP])
+        .map_err(|e| RunError::Setup(format!("cannot watch for SIGTERM: {e}")))?;
+    let flag = Arc::clone(&terminated);
+    std::thread::Builder::new()
+        .name("signal-watcher".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                flag.store(true, Ordering::SeqCst);
+                std::thread::sleep(GRACE);
+                restore_terminal();
+                // Not eprintln!: with the terminal gone it would panic this
+                // thread and leave the process spinning.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "keyceremony: ended by signal {signal}; the transcript records everything so far: continue with run --resume"
+                );
+                std::process::exit(1);
+            }
+        })
+        .map_err(|e| RunError::Setup(format!("cannot start the signal watcher: {e}")))?;
+    Ok(terminated)
+}
+
 /// Runs the ceremony in the terminal until it ends (completed or aborted).
 pub fn run(session: &mut Session) -> Result<Outcome, RunError> {
-    let terminated = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
-        signal_hook::flag::register(signal, Arc::clone(&terminated))
-            .map_err(|e| RunError::Setup(format!("cannot watch for SIGTERM: {e}")))?;
-    }
+    let terminated = watch_for_termination()?;
     let (_guard, mut terminal) =
         setup().map_err(|e| RunError::Setup(format!("cannot set up the terminal: {e}")))?;
     let theme = view::Theme::from_env();

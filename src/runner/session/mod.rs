@@ -121,10 +121,6 @@ fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(0)
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 impl Session {
     /// Creates the transcript (never overwriting one) and its artifacts
     /// directory, writes the genesis entry, and starts the HSM worker. The
@@ -554,6 +550,7 @@ impl Session {
         match job {
             Ok(job) => {
                 let job = test_hooks::crash_in_work(&work, job);
+                let job = test_hooks::slow_work(&work, job);
                 self.worker.submit(work.describe(), job);
                 self.dispatched = Some(work);
             }
@@ -727,7 +724,18 @@ pub(in crate::runner) fn base64_encode(bytes: &[u8]) -> String {
 fn binary_sha256() -> Result<String, RunError> {
     let exe = std::env::current_exe()
         .map_err(|e| RunError::Setup(format!("cannot locate the running binary: {e}")))?;
-    let bytes =
-        std::fs::read(&exe).map_err(|e| RunError::Setup(format!("{}: {e}", exe.display())))?;
-    Ok(sha256_hex(&bytes))
+    // Streamed: a debug build is over 100 MB, and reading it whole was the
+    // largest allocation of a ceremony.
+    let unreadable = |e: std::io::Error| RunError::Setup(format!("{}: {e}", exe.display()));
+    let mut file = std::fs::File::open(&exe).map_err(unreadable)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let read = std::io::Read::read(&mut file, &mut buffer).map_err(unreadable)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }

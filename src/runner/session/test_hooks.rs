@@ -9,6 +9,8 @@
 //!   that kind of work succeeded on the token and before its result is
 //!   recorded (e.g. `generate-key`: the key exists, the transcript does not
 //!   know it).
+//! - `KEYCEREMONY_TEST_SLOW_WORK=<step kind>:<ms>`: that kind of work takes
+//!   `ms` longer on the worker (the UI tests press keys meanwhile).
 
 use crate::engine::Work;
 use crate::runner::jobs::Job;
@@ -54,6 +56,23 @@ pub(super) fn crash_in_work(work: &Work, job: Job) -> Job {
         if result.is_ok() {
             kill_self();
         }
+        result
+    })
+}
+
+pub(super) fn slow_work(work: &Work, job: Job) -> Job {
+    let Some(delay) = std::env::var("KEYCEREMONY_TEST_SLOW_WORK")
+        .ok()
+        .and_then(|v| {
+            let (kind_name, ms) = v.split_once(':')?;
+            (kind_name == kind(work)).then(|| ms.parse::<u64>().ok())?
+        })
+    else {
+        return job;
+    };
+    Box::new(move |state| {
+        let result = job(state);
+        std::thread::sleep(std::time::Duration::from_millis(delay));
         result
     })
 }
