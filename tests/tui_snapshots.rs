@@ -5,7 +5,7 @@
 
 use insta::assert_snapshot;
 use keyceremony::tui::view::{
-    Overlay, RosterLine, Screen, Status, StepLine, TailLine, Theme, Turn, draw,
+    Overlay, RosterLine, Screen, SecretText, Status, StepLine, TailLine, Theme, Turn, draw,
 };
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -143,14 +143,41 @@ fn masked_share_entry_shows_bullets_and_a_checksum_error() {
         "Custodian carol: present your share of `so-pin`",
         &["Others: look away from the keyboard."],
     );
-    t.field = Some(("share code".into(), "•".repeat(23)));
-    let mut s = screen(4, t);
-    s.message = Some((
+    t.field = Some(("share code".into(), "•".repeat(73)));
+    // Judged as typed, before Enter.
+    t.check = Some((
         true,
-        "carol's share: the checksum does not match: a character was mistyped".into(),
+        "the code's checksum does not match: a character is wrong or two are swapped; \
+         compare it group by group with the original"
+            .into(),
     ));
-    let out = render(&s, 100, 30);
+    let out = render(&screen(4, t), 100, 30);
     assert!(out.contains("•••••"));
+    assert!(
+        out.contains("✗ the code's checksum does not match"),
+        "{out}"
+    );
+    assert_snapshot!(out);
+}
+
+#[test]
+fn a_share_shown_to_its_custodian_alone() {
+    let mut s = screen(2, turn("Hand the keyboard to custodian carol", &[]));
+    s.overlay = Some(Overlay::Share {
+        custodian: "carol".into(),
+        text: SecretText(zeroize::Zeroizing::new(
+            "keyceremony share v1\nceremony: root-key-generation-20261126-abcdef\nsecret: so-pin\n\
+             share: 2 of 5 (any 3)\ncode: kc1qq qqqqq qqqqq qqqqq qqqqq qqqqq qqqqq\n\
+             qqqqq qqqqq qqqqq qqqqq qqqqq qqqqq qqqqq\n"
+                .into(),
+        )),
+    });
+    let out = render(&s, 100, 30);
+    assert!(out.contains("FOR CAROL ONLY"), "{out}");
+    assert!(
+        !out.contains("Transcript"),
+        "nothing else is on screen with a share:\n{out}"
+    );
     assert_snapshot!(out);
 }
 

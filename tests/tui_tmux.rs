@@ -459,11 +459,26 @@ fn a_share_shown_on_screen_is_wiped_then_typed_back() {
                 !after.contains(&code[4..16]),
                 "the share stayed on screen:\n{after}"
             );
-            // A wrong copy is refused, and the same custodian tries again.
+            // The code is judged as it is typed, before Enter.
             tmux.type_text("kc1 qqqqq");
+            tmux.wait_for("5 of 70 characters after kc1");
+            // A wrong copy is refused, and the same custodian tries again.
             tmux.act(&["Enter"]);
             tmux.wait_for("that is not the share shown");
+            // Two neighbours swapped: the checksum says so at once.
+            let mut swapped: Vec<char> = code.chars().collect();
+            let at = swapped.len() - 3;
+            if swapped[at] == swapped[at + 1] {
+                swapped[at] = if swapped[at] == 'q' { 'p' } else { 'q' };
+            } else {
+                swapped.swap(at, at + 1);
+            }
+            let swapped: String = swapped.into_iter().collect();
+            tmux.type_text(&swapped);
+            tmux.wait_for("✗ the code's checksum does not match");
+            tmux.act(&["C-u"]);
             tmux.type_text(&code);
+            tmux.wait_for("✓ checksum correct: press Enter");
             tmux.act(&["Enter"]);
             tmux.wait_for(&format!("{custodian} proved their copy"));
             shown.push(code);

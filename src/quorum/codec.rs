@@ -115,6 +115,53 @@ pub(crate) fn encode(
 
 /// Reads a code typed by a person: case-insensitive, spaces and dashes
 /// ignored. Verifies the checksum before interpreting any field.
+/// Where a code being typed stands, for feedback at every keystroke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TypingStatus {
+    /// Nothing wrong yet: `typed` of [`CODE_LEN`] characters after `kc1`.
+    Partial { typed: usize },
+    /// Every character is in and the checksum matches.
+    Complete,
+    /// What is wrong, in words; never the code itself.
+    Wrong(String),
+}
+
+/// Judges a code as it is typed: a wrong prefix or a character outside the
+/// alphabet at once, the length and checksum once all characters are in.
+pub fn typing_status(input: &str) -> TypingStatus {
+    let prefix = format!("{HRP}1");
+    let typed: String = input
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let typed = Zeroizing::new(typed);
+    if !typed.starts_with(&prefix) {
+        return if prefix.starts_with(typed.as_str()) {
+            TypingStatus::Partial { typed: 0 }
+        } else {
+            TypingStatus::Wrong(ShareError::MissingPrefix.to_string())
+        };
+    }
+    let body = &typed[prefix.len()..];
+    if let Some(position) = body.bytes().position(|b| !CHARSET.contains(&b)) {
+        return TypingStatus::Wrong(
+            ShareError::InvalidCharacter {
+                group: position / 5 + 1,
+                position: position % 5 + 1,
+            }
+            .to_string(),
+        );
+    }
+    match body.len() {
+        n if n < CODE_LEN => TypingStatus::Partial { typed: n },
+        _ => match decode(&typed) {
+            Ok(_) => TypingStatus::Complete,
+            Err(e) => TypingStatus::Wrong(e.to_string()),
+        },
+    }
+}
+
 pub(crate) fn decode(input: &str) -> Result<CodeFields, ShareError> {
     // Non-ASCII characters become 0xff so they are reported as invalid at
     // their position instead of being skipped.

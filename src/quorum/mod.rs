@@ -27,7 +27,7 @@ pub use ceremony_secret::{
     CeremonySecret, MIN_HSM_RANDOM_LEN, MIN_STRONG_PIN_LEN, PIN_ALPHABET, PREFERRED_PIN_LEN,
     SECRET_LEN, pin_length,
 };
-pub use codec::{CHARSET, CODE_LEN, FORMAT_VERSION, HRP};
+pub use codec::{CHARSET, CODE_LEN, FORMAT_VERSION, HRP, TypingStatus, typing_status};
 pub use combine::{Presented, check_one, combine};
 pub use error::{CombineError, QuorumError, ShareError, ShareRef};
 pub use names::{

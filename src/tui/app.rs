@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 use super::field::TextField;
 use super::view::{Overlay, RosterLine, Screen, SecretText, Status, StepLine, TailLine, Turn};
 use crate::engine::{Capacity, Exception, Need, Outcome, StepStatus, describe};
+use crate::quorum::{self, CODE_LEN, TypingStatus};
 use crate::runner::{RunError, Session, ShareInput};
 use crate::script::{Mode, Role};
 
@@ -169,6 +170,21 @@ impl App {
             };
             self.field_for = wanted;
         }
+    }
+
+    /// The typed share code judged at each keystroke: a wrong character
+    /// or a bad checksum shows at once, not after Enter.
+    fn code_check(&self) -> Option<(bool, String)> {
+        if self.field.is_empty() {
+            return None;
+        }
+        Some(match quorum::typing_status(self.field.text()) {
+            TypingStatus::Partial { typed } => {
+                (false, format!("{typed} of {CODE_LEN} characters after kc1"))
+            }
+            TypingStatus::Complete => (false, "checksum correct: press Enter".into()),
+            TypingStatus::Wrong(why) => (true, why),
+        })
     }
 
     pub fn tick(&mut self) {
@@ -688,6 +704,7 @@ impl App {
                             title: format!("Custodian {p}: present your share of `{secret}`"),
                             lines,
                             field: field("share code"),
+                            check: self.code_check(),
                             ..Turn::default()
                         }
                     }
@@ -703,6 +720,7 @@ impl App {
                             "This proves your copy is right before the ceremony moves on.".into(),
                         ],
                         field: field("share code"),
+                            check: self.code_check(),
                         ..Turn::default()
                     }
                 } else {

@@ -62,6 +62,8 @@ pub struct Turn {
     pub lines: Vec<String>,
     /// An input field: its label and what it shows (bullets when masked).
     pub field: Option<(String, String)>,
+    /// A share code's check as it is typed: (is an error, text).
+    pub check: Option<(bool, String)>,
     /// HSM work in progress: what, seconds so far, and a spinner frame.
     pub busy: Option<(String, f64, char)>,
     /// The step failed.
@@ -291,7 +293,12 @@ fn draw_turn(frame: &mut Frame, area: Rect, s: &Screen, theme: Theme) {
         .direction(Direction::Vertical)
         .constraints([
             Constraint::Min(1),
-            Constraint::Length(if t.field.is_some() { 2 } else { 0 }),
+            Constraint::Length(match (&t.field, &t.check) {
+                (None, _) => 0,
+                (Some(_), None) => 2,
+                // A check's explanation may take two lines.
+                (Some(_), Some(_)) => 4,
+            }),
         ])
         .split(inner);
     let mut lines = vec![Line::from(Span::styled(
@@ -312,17 +319,33 @@ fn draw_turn(frame: &mut Frame, area: Rect, s: &Screen, theme: Theme) {
     lines.extend(t.lines.iter().map(|l| Line::from(l.as_str())));
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), parts[0]);
     if let Some((label, shown)) = &t.field {
+        // What does not fit scrolls off to the left, so the cursor and the
+        // last characters typed stay in view.
+        let room = usize::from(parts[1].width).saturating_sub(label.chars().count() + 4);
+        let count = shown.chars().count();
+        let visible: String = if count > room {
+            let tail: String = shown.chars().skip(count - room.saturating_sub(1)).collect();
+            format!("…{tail}")
+        } else {
+            shown.clone()
+        };
         let field = Line::from(vec![
             Span::raw(format!("{label}: ")),
             Span::styled(
-                format!("{shown}▏"),
+                format!("{visible}▏"),
                 Style::default().add_modifier(Modifier::UNDERLINED),
             ),
         ]);
-        frame.render_widget(
-            Paragraph::new(vec![Line::from(""), field]).wrap(Wrap { trim: false }),
-            parts[1],
-        );
+        let mut rows = vec![Line::from(""), field];
+        if let Some((wrong, text)) = &t.check {
+            // A symbol beside the color: meaning never rests on color alone.
+            rows.push(if *wrong {
+                Line::from(Span::styled(format!("✗ {text}"), theme.fg(Color::Red)))
+            } else {
+                Line::from(Span::styled(format!("✓ {text}"), theme.fg(Color::Green)))
+            });
+        }
+        frame.render_widget(Paragraph::new(rows).wrap(Wrap { trim: false }), parts[1]);
     }
 }
 
