@@ -36,6 +36,9 @@ enum Command {
     /// Look at an HSM: its tokens and mechanisms, a token's objects, or a selftest on a throwaway token.
     #[command(subcommand)]
     Hsm(cli::hsm::HsmCommand),
+    /// Walk through a transcript in the terminal, read-only, each entry with its verification result.
+    #[cfg(feature = "tui")]
+    Replay { transcript: PathBuf },
     /// Verify a transcript offline: chain, canonical form, every signature, the close.
     Verify { transcript: PathBuf },
 }
@@ -47,6 +50,8 @@ fn main() -> ExitCode {
         Command::Verify { transcript } => cli::verify::verify(&transcript),
         Command::Shares(command) => cli::shares::shares(command),
         Command::Hsm(command) => cli::hsm::hsm(command),
+        #[cfg(feature = "tui")]
+        Command::Replay { transcript } => cli::replay(&transcript),
         Command::Lint { script, bindings } => cli::lint::lint(&script, bindings.as_deref()),
     }
 }

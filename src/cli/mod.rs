@@ -23,3 +23,16 @@ pub fn export_env(name: &str, value: &std::path::Path) {
     // any thread; no other thread can be reading the environment.
     unsafe { std::env::set_var(name, value) };
 }
+
+/// `keyceremony replay`: exit 0 for a valid transcript, 1 otherwise (as
+/// `verify`), 2 when it cannot be read.
+#[cfg(feature = "tui")]
+pub fn replay(path: &std::path::Path) -> std::process::ExitCode {
+    match keyceremony::tui::replay::run(path) {
+        Ok(valid) => std::process::ExitCode::from(if valid { OK } else { FAILED }),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::from(USAGE)
+        }
+    }
+}

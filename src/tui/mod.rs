@@ -9,6 +9,7 @@
 
 mod app;
 mod field;
+pub mod replay;
 pub mod view;
 
 use std::io::{Stdout, Write, stdout};
