@@ -33,15 +33,15 @@ enum Command {
     /// Look at a share without a quorum: its metadata, its checksum, whether it belongs to a ceremony.
     #[command(subcommand)]
     Shares(cli::shares::SharesCommand),
-    /// Verify a transcript offline: chain, canonical form, every signature, the close.
-    Verify { transcript: PathBuf },
+    /// Verify a transcript offline: chain, canonical form, every signature, the close, the checkpoint.
+    Verify(cli::verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => cli::run::run(args),
-        Command::Verify { transcript } => cli::verify::verify(&transcript),
+        Command::Verify(args) => cli::verify::verify(args),
         Command::Shares(command) => cli::shares::shares(command),
         Command::Lint { script, bindings } => cli::lint::lint(&script, bindings.as_deref()),
     }
