@@ -207,20 +207,24 @@ impl<'a> ScriptCheck<'a> {
             ));
             return;
         }
-        let roles = &self.script.value.roles;
-        let mut required = vec![Role::Administrator, Role::Witness];
-        if roles.custodian.count > 0 {
-            required.push(Role::Custodian);
-        }
-        if roles.auditor.as_ref().is_some_and(|a| a.count > 0) {
-            required.push(Role::Auditor);
+        let mut required = Vec::new();
+        for step in steps {
+            if step.close.is_some() {
+                required.push(step.performer);
+            } else if let Some(attest) = &step.attest {
+                required.extend(attest.roles.iter().copied());
+            } else if step.recombine.is_some() {
+                required.extend([Role::Custodian, step.witness]);
+            } else {
+                required.extend([step.performer, step.witness]);
+            }
         }
         if let Some(role) = required.into_iter().find(|r| !self.acted.contains(r)) {
             self.problem = Some(Violation::new(
                 line,
                 Rule::RoleMissing,
                 format!(
-                    "the script requires a {}, and none signed anything but a sign-in",
+                    "the script gives the {} something to do, and no one of that role signed anything but a sign-in",
                     role.as_str()
                 ),
             ));
