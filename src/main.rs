@@ -35,6 +35,8 @@ enum Command {
     Shares(cli::shares::SharesCommand),
     /// Verify a transcript offline: chain, canonical form, every signature, the close, the checkpoint.
     Verify(cli::verify::VerifyArgs),
+    /// Write the ceremony report (Markdown or self-contained HTML) of a verified transcript.
+    Report(cli::report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => cli::run::run(args),
         Command::Verify(args) => cli::verify::verify(args),
+        Command::Report(args) => cli::report::report(args),
         Command::Shares(command) => cli::shares::shares(command),
         Command::Lint { script, bindings } => cli::lint::lint(&script, bindings.as_deref()),
     }

@@ -1,6 +1,7 @@
 //! One file per subcommand; `main.rs` only parses and dispatches.
 
 pub mod lint;
+pub mod report;
 pub mod run;
 pub mod shares;
 pub mod verify;

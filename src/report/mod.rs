@@ -10,6 +10,7 @@
 pub mod checks;
 pub mod facts;
 pub mod json;
+pub mod render;
 pub mod verdict;
 
 use std::fmt::Write as _;
