@@ -39,15 +39,18 @@ enum Command {
     /// Walk through a transcript in the terminal, read-only, each entry with its verification result.
     #[cfg(feature = "tui")]
     Replay { transcript: PathBuf },
-    /// Verify a transcript offline: chain, canonical form, every signature, the close.
-    Verify { transcript: PathBuf },
+    /// Verify a transcript offline: chain, canonical form, every signature, the close, the checkpoint.
+    Verify(cli::verify::VerifyArgs),
+    /// Write the ceremony report (Markdown or self-contained HTML) of a verified transcript.
+    Report(cli::report::ReportArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => cli::run::run(args),
-        Command::Verify { transcript } => cli::verify::verify(&transcript),
+        Command::Verify(args) => cli::verify::verify(args),
+        Command::Report(args) => cli::report::report(args),
         Command::Shares(command) => cli::shares::shares(command),
         Command::Hsm(command) => cli::hsm::hsm(command),
         #[cfg(feature = "tui")]

@@ -135,3 +135,148 @@ fn an_unreadable_transcript_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/transcript.jsonl"));
 }
+
+fn verify_args(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
+    let out = keyceremony()
+        .arg("verify")
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The example, its checkpoint and its public key file, copied to a
+/// temporary folder (the share files stay behind, as custodians take theirs).
+fn example_copy() -> (tempfile::TempDir, PathBuf, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let entries = entries(&example());
+    let id = entries[0]["body"]["ceremony_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let transcript = dir.path().join("example.jsonl");
+    std::fs::copy(example(), &transcript).expect("copy");
+    let checkpoint = format!("{id}.checkpoint");
+    std::fs::copy(
+        repo().join("transcripts").join(&checkpoint),
+        dir.path().join(&checkpoint),
+    )
+    .expect("the example's checkpoint is committed");
+    std::fs::create_dir(dir.path().join(&id)).expect("mkdir");
+    let pem = format!("{id}/root-ca-key.pub.pem");
+    std::fs::copy(repo().join("transcripts").join(&pem), dir.path().join(&pem)).expect("copy");
+    (dir, transcript, id)
+}
+
+#[test]
+fn json_verdict_of_the_example_with_its_script_and_checkpoint() {
+    let script = repo().join("ceremonies/root-key-generation.yaml");
+    let (code, stdout, stderr) = verify_args(&[
+        example().as_os_str(),
+        "--script".as_ref(),
+        script.as_os_str(),
+        "--json".as_ref(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let verdict: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(verdict["format"], "keyceremony-verdict/1");
+    assert_eq!(verdict["verdict"], "valid");
+    assert_eq!(verdict["exit_code"], 0);
+    assert_eq!(verdict["violation"], serde_json::Value::Null);
+    assert_eq!(verdict["ceremony"]["outcome"], "completed");
+    assert_eq!(verdict["checkpoint"]["status"], "checked");
+    assert_eq!(
+        verdict["checkpoint"]["cosigned_by"],
+        serde_json::json!(["bob", "heidi"])
+    );
+    assert_eq!(
+        verdict["checkpoint"]["tree_size"],
+        verdict["ceremony"]["entries"]
+    );
+    let sha = hex::encode(Sha256::digest(std::fs::read(&script).expect("script")));
+    assert_eq!(verdict["script"]["sha256"], sha.as_str());
+    assert!(
+        verdict["artifacts"]
+            .as_array()
+            .expect("artifacts")
+            .iter()
+            .all(|a| a["status"] == "matches"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn the_example_says_its_checkpoint_was_checked() {
+    let (code, report) = verify(&example());
+    assert_eq!(code, 0, "{report}");
+    assert!(
+        report.contains("checked: 50 lines") && report.contains("cosigned by bob, heidi"),
+        "{report}"
+    );
+    let (dir, transcript, id) = example_copy();
+    std::fs::remove_file(dir.path().join(format!("{id}.checkpoint"))).expect("rm");
+    let (code, report) = verify(&transcript);
+    assert_eq!(code, 0, "{report}");
+    assert!(
+        report.contains("checkpoint: none given or found beside the transcript: NOT checked"),
+        "{report}"
+    );
+    assert!(
+        report.contains("1 match their recorded SHA-256, 0 differ, 10 not beside"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_changed_public_key_file_or_checkpoint_or_a_cut_close_fails() {
+    let (dir, transcript, id) = example_copy();
+    let pem = dir.path().join(format!("{id}/root-ca-key.pub.pem"));
+    let original = std::fs::read(&pem).expect("pem");
+    std::fs::write(&pem, [&original[..], b"\n"].concat()).expect("write");
+    let (code, report) = verify(&transcript);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.starts_with("TAMPERED: line 41: "), "{report}");
+    assert!(
+        report.contains("root-ca-key.pub.pem has SHA-256") && report.contains("[artifact]"),
+        "{report}"
+    );
+    std::fs::write(&pem, &original).expect("restore");
+
+    let checkpoint = dir.path().join(format!("{id}.checkpoint"));
+    let note = std::fs::read_to_string(&checkpoint).expect("note");
+    std::fs::write(&checkpoint, note.replacen("\n50\n", "\n49\n", 1)).expect("write");
+    let (code, report) = verify(&transcript);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        report.contains("does not verify [checkpoint-signature]"),
+        "{report}"
+    );
+    std::fs::write(&checkpoint, &note).expect("restore");
+
+    let mut cut = lines();
+    cut.pop();
+    std::fs::write(&transcript, cut.join("\n") + "\n").expect("write");
+    let (code, report) = verify(&transcript);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        report.starts_with("TAMPERED: line 49: checkpoint: tree size 50 but the transcript has 49 lines [checkpoint-size]"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_missing_checkpoint_or_script_given_is_a_usage_error() {
+    for option in ["--checkpoint", "--script"] {
+        let (code, _, stderr) = verify_args(&[
+            example().as_os_str(),
+            option.as_ref(),
+            "/nonexistent/file".as_ref(),
+        ]);
+        assert_eq!(code, 2, "{option}: {stderr}");
+        assert!(stderr.contains("/nonexistent/file"), "{stderr}");
+    }
+}

@@ -2,6 +2,7 @@
 
 pub mod hsm;
 pub mod lint;
+pub mod report;
 pub mod run;
 pub mod shares;
 pub mod verify;

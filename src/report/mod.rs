@@ -1,125 +1,31 @@
 //! What an auditor reads: facts gathered from a transcript while it is
-//! verified, and the short verdict `keyceremony verify` prints.
+//! verified ([`facts`]), the checks beyond the chain ([`checks`]), the
+//! verdict `keyceremony verify` prints as text or JSON ([`verdict`],
+//! [`json`]), and the ceremony report ([`render`]).
 //!
 //! Facts come only from entries that verified; the verdict says whether the
 //! whole transcript can be trusted, so a report of a tampered transcript
 //! shows the violation, never the facts.
 
+pub mod checks;
+pub mod facts;
+pub mod json;
+pub mod render;
+pub mod verdict;
+
 use std::fmt::Write as _;
 use std::path::Path;
 
-use serde_json::Value;
+pub use checks::{ArtifactCheck, ArtifactStatus};
+pub use facts::{Facts, KeyFact};
+pub use verdict::{CheckpointStatus, Status, Verdict, VerifyError, VerifyOptions, verify_with};
 
-use crate::transcript::{self, CloseOutcome, Outcome, TranscriptError, VerifiedEntry, pgp_words};
+use crate::transcript::{CloseOutcome, Outcome, Rule, pgp_words};
 
-/// A key whose public part the transcript records.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyFact {
-    pub label: String,
-    pub algorithm: String,
-    pub spki_sha256: String,
-    pub file: Option<String>,
-}
-
-/// What happened, as the verified entries tell it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Facts {
-    /// (number, step id, witness) of every step a witness confirmed.
-    pub steps: Vec<(u64, String, String)>,
-    pub keys: Vec<KeyFact>,
-    /// Who cosigned the head at attestation steps.
-    pub attested_by: Vec<String>,
-    /// Failed steps, refused shares, aborts: deviations an auditor must read.
-    pub incidents: Vec<String>,
-}
-
-impl Facts {
-    pub fn observe(&mut self, e: &VerifiedEntry) {
-        let text = |k: &str| e.body.get(k).and_then(Value::as_str).unwrap_or("");
-        match e.kind.as_str() {
-            "confirm" if text("as") == "witness" => {
-                let number = e.body.get("number").and_then(Value::as_u64).unwrap_or(0);
-                self.steps
-                    .push((number, text("step").into(), e.actor.clone()));
-            }
-            "attestation" => {
-                self.attested_by
-                    .extend(e.signatures.iter().map(|s| s.participant.clone()));
-            }
-            "step-failed" => self.incidents.push(format!(
-                "line {}: step `{}` failed: {}",
-                e.line,
-                text("step"),
-                text("error")
-            )),
-            "share-rejected" => self.incidents.push(format!(
-                "line {}: a share presented by {} was refused: {}",
-                e.line,
-                text("custodian"),
-                text("reason")
-            )),
-            "exception" => self.incidents.push(format!(
-                "line {}: exception at step `{}`, recorded by {}: expected {}; happened {}; decision {}",
-                e.line,
-                text("step"),
-                e.actor,
-                text("expected"),
-                text("happened"),
-                text("decision")
-            )),
-            "retry" => self
-                .incidents
-                .push(format!("line {}: step `{}` retried by {}", e.line, text("step"), e.actor)),
-            "resume" => self.incidents.push(format!(
-                "line {}: resumed after a crash under a new ceremony key",
-                e.line
-            )),
-            "interrupted" => self.incidents.push(format!(
-                "line {}: step `{}` was interrupted ({}) and is redone",
-                e.line,
-                text("step"),
-                text("reason")
-            )),
-            "abort" => self.incidents.push(format!(
-                "line {}: aborted by {} at step `{}`: {}",
-                e.line,
-                e.actor,
-                text("step"),
-                text("reason")
-            )),
-            _ => {}
-        }
-        if let Some(pk) = e.body.get("public_key").and_then(Value::as_object) {
-            let get = |k: &str| pk.get(k).and_then(Value::as_str).map(String::from);
-            let fact = KeyFact {
-                label: text("label").to_string(),
-                algorithm: get("algorithm").unwrap_or_default(),
-                spki_sha256: get("spki_sha256").unwrap_or_default(),
-                file: get("file"),
-            };
-            // The export step repeats the key the generate step recorded;
-            // keep one line per key, with the file once it exists.
-            match self
-                .keys
-                .iter_mut()
-                .find(|k| k.label == fact.label && k.spki_sha256 == fact.spki_sha256)
-            {
-                Some(known) => {
-                    if known.file.is_none() {
-                        known.file = fact.file;
-                    }
-                }
-                None => self.keys.push(fact),
-            }
-        }
-    }
-}
-
-/// Verifies a transcript file and gathers its facts in one pass.
-pub fn verify(path: &Path) -> Result<(Outcome, Facts), TranscriptError> {
-    let mut facts = Facts::default();
-    let outcome = transcript::verify_file_visiting(path, &mut |e| facts.observe(e))?;
-    Ok((outcome, facts))
+/// Verifies a transcript with the default options (the checkpoint beside
+/// it, if any; no script).
+pub fn verify(path: &Path) -> Result<Verdict, VerifyError> {
+    verify_with(path, &VerifyOptions::default())
 }
 
 /// Free text from a transcript may hold control characters; never let it
@@ -131,9 +37,20 @@ fn clean(s: &str) -> String {
 }
 
 /// The verdict as `keyceremony verify` prints it, and whether it is valid.
-pub fn verify_summary(outcome: &Outcome, facts: &Facts) -> (String, bool) {
+pub fn verify_summary(verdict: &Verdict) -> (String, bool) {
     let mut out = String::new();
-    let summary = match outcome {
+    if let Some(v) = &verdict.violation {
+        let _ = writeln!(out, "TAMPERED: {}", clean(&v.to_string()));
+        let why = match v.rule {
+            Rule::ScriptHash | Rule::StepOrder | Rule::RoleMissing => {
+                "The transcript does not follow the script given: it is not the record of that reviewed ceremony."
+            }
+            Rule::Artifact => "A file beside the transcript is not the one the ceremony recorded.",
+            _ => "The transcript is not what the ceremony wrote; nothing in it can be trusted.",
+        };
+        let _ = writeln!(out, "{why}");
+    }
+    let summary = match &verdict.outcome {
         Outcome::Tampered(v) => {
             let _ = writeln!(out, "TAMPERED: {}", clean(&v.to_string()));
             let _ = writeln!(
@@ -143,24 +60,29 @@ pub fn verify_summary(outcome: &Outcome, facts: &Facts) -> (String, bool) {
             return (out, false);
         }
         Outcome::Incomplete(summary, why) => {
-            let _ = writeln!(out, "INCOMPLETE: {why}");
-            let _ = writeln!(
-                out,
-                "Every line present verifies, but the ceremony never closed: it crashed, is still running, or its end was cut off."
-            );
+            if verdict.violation.is_none() {
+                let _ = writeln!(out, "INCOMPLETE: {why}");
+                let _ = writeln!(
+                    out,
+                    "Every line present verifies, but the ceremony never closed: it crashed, is still running, or its end was cut off."
+                );
+            }
             summary
         }
         Outcome::Valid(summary) => {
-            let how = match &summary.closed {
-                Some(CloseOutcome::Aborted { reason }) => {
-                    format!("VALID, ceremony ABORTED: {}", clean(reason))
-                }
-                _ => "VALID: ceremony completed".into(),
-            };
-            let _ = writeln!(out, "{how}");
+            if verdict.violation.is_none() {
+                let how = match &summary.closed {
+                    Some(CloseOutcome::Aborted { reason }) => {
+                        format!("VALID, ceremony ABORTED: {}", clean(reason))
+                    }
+                    _ => "VALID: ceremony completed".into(),
+                };
+                let _ = writeln!(out, "{how}");
+            }
             summary
         }
     };
+    let facts = &verdict.facts;
     let g = &summary.genesis;
     let _ = writeln!(out, "ceremony:   {} ({})", g.ceremony_id, g.mode);
     let _ = writeln!(
@@ -171,6 +93,22 @@ pub fn verify_summary(outcome: &Outcome, facts: &Facts) -> (String, bool) {
         clean(&g.script.title)
     );
     let _ = writeln!(out, "            sha256 {}", g.script.sha256);
+    match &verdict.script {
+        Some((path, _)) if verdict.violation.is_none() => {
+            let _ = writeln!(
+                out,
+                "            checked against {}: same hash, steps in order, required roles and quorums present",
+                path.display()
+            );
+        }
+        Some(_) => {}
+        None => {
+            let _ = writeln!(
+                out,
+                "            (no --script given: order of steps not checked)"
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "entries:    {} from {} to {}",
@@ -216,5 +154,57 @@ pub fn verify_summary(outcome: &Outcome, facts: &Facts) -> (String, bool) {
         summary.head.hex(),
         summary.head.seq
     );
-    (out, matches!(outcome, Outcome::Valid(_)))
+    let _ = writeln!(out, "{}", checkpoint_line(&verdict.checkpoint));
+    let count = |status: fn(&ArtifactStatus) -> bool| {
+        verdict
+            .artifacts
+            .iter()
+            .filter(|a| status(&a.status))
+            .count()
+    };
+    if !verdict.artifacts.is_empty() {
+        let _ = writeln!(
+            out,
+            "files:      {} match their recorded SHA-256, {} differ, {} not beside the transcript (not checked)",
+            count(|s| *s == ArtifactStatus::Matches),
+            count(|s| matches!(s, ArtifactStatus::Differs { .. })),
+            count(|s| *s == ArtifactStatus::Missing),
+        );
+    }
+    (out, verdict.status() == Status::Valid)
+}
+
+fn checkpoint_line(status: &CheckpointStatus) -> String {
+    match status {
+        CheckpointStatus::NotFound { .. } => {
+            "checkpoint: none given or found beside the transcript: NOT checked".into()
+        }
+        CheckpointStatus::NotChecked { .. } => "checkpoint: not checked".into(),
+        CheckpointStatus::Failed { path } => {
+            format!("checkpoint: {} FAILED (see above)", path.display())
+        }
+        CheckpointStatus::Checked { path, checked } => {
+            let mut line = format!(
+                "checkpoint: {} checked: {} lines, root {}, signed by the ceremony key",
+                path.display(),
+                checked.checkpoint.size,
+                base64_of(&checked.checkpoint.root)
+            );
+            if !checked.cosigned_by.is_empty() {
+                line.push_str(&format!(", cosigned by {}", checked.cosigned_by.join(", ")));
+            }
+            if !checked.not_cosigned.is_empty() {
+                line.push_str(&format!(
+                    "; not cosigned by {} (not signed in at the close)",
+                    checked.not_cosigned.join(", ")
+                ));
+            }
+            line
+        }
+    }
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }

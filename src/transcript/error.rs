@@ -62,6 +62,29 @@ pub enum Rule {
     /// A resume entry without a valid new key, or not authorized by the
     /// administrator or the witness; or a resume signature elsewhere.
     ResumeInvalid,
+    /// The checkpoint file is not a signed note holding a tlog-checkpoint.
+    CheckpointMalformed,
+    /// The checkpoint's origin is not this ceremony's.
+    CheckpointOrigin,
+    /// A known key's signature on the checkpoint does not verify.
+    CheckpointSignature,
+    /// The ceremony key, or a witness or auditor signed in at the close,
+    /// did not sign the checkpoint.
+    CheckpointUnsigned,
+    /// The checkpoint's tree size differs from the number of lines.
+    CheckpointSize,
+    /// The checkpoint's root is not the Merkle root of the lines.
+    CheckpointRoot,
+    /// The script given is not the one the genesis binds.
+    ScriptHash,
+    /// Steps ran out of the script's order, were skipped, or do not exist.
+    StepOrder,
+    /// A role the script requires never acted.
+    RoleMissing,
+    /// A secret was recombined from fewer than k distinct custodians' shares.
+    Quorum,
+    /// A file the transcript names differs from the hash it records.
+    Artifact,
 }
 
 impl Rule {
@@ -94,6 +117,17 @@ impl Rule {
             Rule::CloseCount => "close-count",
             Rule::AfterClose => "after-close",
             Rule::ResumeInvalid => "resume-invalid",
+            Rule::CheckpointMalformed => "checkpoint-malformed",
+            Rule::CheckpointOrigin => "checkpoint-origin",
+            Rule::CheckpointSignature => "checkpoint-signature",
+            Rule::CheckpointUnsigned => "checkpoint-unsigned",
+            Rule::CheckpointSize => "checkpoint-size",
+            Rule::CheckpointRoot => "checkpoint-root",
+            Rule::ScriptHash => "script-hash",
+            Rule::StepOrder => "step-order",
+            Rule::RoleMissing => "role-missing",
+            Rule::Quorum => "quorum",
+            Rule::Artifact => "artifact",
         }
     }
 }

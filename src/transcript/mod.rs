@@ -9,20 +9,25 @@
 //!   genesis and the roster, never the entries, so memory stays flat however
 //!   long the transcript. [`verify_file`] drives it over a file.
 //!
-//! Later work (checkpoints cosigned by witnesses, C2SP signed notes) builds on
-//! the per-line hashes: an RFC 6962 Merkle tree over the exact line bytes.
+//! - [`checkpoint`]: at the close, an RFC 6962 Merkle root over the exact
+//!   line bytes ([`merkle`]) in a C2SP signed note ([`note`]), signed by the
+//!   ceremony key and cosigned by the witness and the auditor.
 
 mod body;
 mod canonical;
+pub mod checkpoint;
 mod entry;
 mod error;
 mod file;
 mod genesis;
 mod key;
+pub mod merkle;
+pub mod note;
 mod verifier;
 pub mod words;
 mod writer;
 
+pub use checkpoint::{CheckedCheckpoint, Checkpoint, CheckpointExpectation, verify_checkpoint};
 pub use entry::{ParticipantSignature, Purpose, participant_message, resume_message};
 pub use error::{Rule, TranscriptError, Violation};
 pub use file::{Incompleteness, Outcome, verify_file, verify_file_visiting};

@@ -12,6 +12,7 @@ use super::canonical::{canonical_bytes, check_line_text, parse_canonical};
 use super::entry::{RawEntry, decode_signature, entry_signing_message, is_identifier, parse_time};
 use super::error::{Rule, Violation};
 use super::genesis::{CheckedGenesis, Genesis, Role, check_genesis};
+use super::merkle::{MerkleTree, leaf_hash};
 use super::writer::CloseOutcome;
 use super::{
     CLOSE_KIND, FORMAT_VERSION, GENESIS_KIND, GENESIS_PREV, Head, Purpose, RESUME_KIND, TOOL_ACTOR,
@@ -52,6 +53,11 @@ pub struct Summary {
     pub head: Head,
     pub started: DateTime<Utc>,
     pub last_time: DateTime<Utc>,
+    /// The key that signed the last line: the genesis key, or the key of
+    /// the last resume entry. It signs the checkpoint.
+    pub ceremony_key: VerifyingKey,
+    /// RFC 6962 Merkle tree hash over the lines (the checkpoint's root).
+    pub tree_root: [u8; 32],
 }
 
 /// Sans-I/O streaming verifier. Memory is bounded by the genesis (roster),
@@ -75,6 +81,7 @@ struct Chain {
     started: DateTime<Utc>,
     last_time: DateTime<Utc>,
     closed: Option<CloseOutcome>,
+    tree: MerkleTree,
 }
 
 /// A line that passed every check, and what it changes in the chain.
@@ -84,6 +91,8 @@ pub(crate) struct Accepted {
     closed: Option<CloseOutcome>,
     /// A resume entry hands the chain to this key.
     new_key: Option<VerifyingKey>,
+    /// RFC 6962 leaf hash of the line.
+    leaf: [u8; 32],
 }
 
 /// What a line is checked against: its number and the genesis it must match.
@@ -138,7 +147,14 @@ impl Verifier {
             head: chain.head,
             started: chain.started,
             last_time: chain.last_time,
+            ceremony_key: chain.key,
+            tree_root: chain.tree.root(),
         })
+    }
+
+    /// The RFC 6962 root over the lines verified so far.
+    pub fn tree_root(&self) -> Option<[u8; 32]> {
+        self.chain.as_ref().map(|chain| chain.tree.root())
     }
 
     /// The 1-based number of the next line.
@@ -195,17 +211,22 @@ impl Verifier {
             ));
         }
         let hash: [u8; 32] = Sha256::digest(line).into();
-        match &self.chain {
+        let mut accepted = match &self.chain {
             None => check_genesis_line(raw, hash),
             Some(chain) => check_next_line(chain, raw, hash, number),
-        }
+        }?;
+        accepted.leaf = leaf_hash(line);
+        Ok(accepted)
     }
 
     pub(crate) fn commit(&mut self, accepted: Accepted) -> VerifiedEntry {
         let entry = accepted.entry;
         match (&mut self.chain, accepted.genesis) {
             (None, Some(checked)) => {
+                let mut tree = MerkleTree::new();
+                tree.push_leaf_hash(accepted.leaf);
                 self.chain = Some(Chain {
+                    tree,
                     key: checked.ceremony_key,
                     checked,
                     entries: 1,
@@ -220,6 +241,7 @@ impl Verifier {
                 chain.head = entry.head;
                 chain.last_time = entry.time;
                 chain.closed = accepted.closed;
+                chain.tree.push_leaf_hash(accepted.leaf);
                 if let Some(key) = accepted.new_key {
                     chain.key = key;
                 }
@@ -294,6 +316,7 @@ fn check_genesis_line(raw: RawEntry, hash: [u8; 32]) -> Result<Accepted, Violati
         genesis: Some(checked),
         closed: None,
         new_key: None,
+        leaf: [0; 32],
     })
 }
 
@@ -394,6 +417,7 @@ fn check_next_line(
         genesis: None,
         closed,
         new_key,
+        leaf: [0; 32],
     })
 }
 

@@ -10,12 +10,14 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::canonical::{canonical_bytes, domain_problem};
+use super::checkpoint::{self, Checkpoint};
 use super::entry::{
     entry_signing_message, format_time, participant_message, truncate_to_seconds, unsigned_entry,
 };
 use super::error::TranscriptError;
 use super::genesis::{Genesis, check_genesis};
 use super::key::CeremonyKey;
+use super::note::{Note, NoteSignature};
 use super::verifier::Verifier;
 use super::{CLOSE_KIND, GENESIS_KIND, GENESIS_PREV, Head, Purpose, RESUME_KIND, TOOL_ACTOR};
 
@@ -228,6 +230,14 @@ impl TranscriptWriter {
         outcome: CloseOutcome,
         now: DateTime<Utc>,
     ) -> Result<Head, TranscriptError> {
+        self.close_entry(outcome, now)
+    }
+
+    fn close_entry(
+        &mut self,
+        outcome: CloseOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<Head, TranscriptError> {
         let mut body = Map::new();
         body.insert("entries".into(), Value::from(self.next_seq() + 1));
         match outcome {
@@ -241,6 +251,35 @@ impl TranscriptWriter {
         }
         let prev = self.head().hex();
         self.write_entry(TOOL_ACTOR, CLOSE_KIND, body, &prev, now)
+    }
+
+    /// [`TranscriptWriter::close`], then the checkpoint over every line (the
+    /// close included) as a signed note carrying the ceremony key's
+    /// signature, for the witnesses to cosign. The ceremony key signs
+    /// nothing after this.
+    pub fn close_with_checkpoint(
+        mut self,
+        outcome: CloseOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<(Head, Note), TranscriptError> {
+        self.close_entry(outcome, now)?;
+        let root = self.verifier.tree_root().unwrap_or_default();
+        let checkpoint = Checkpoint {
+            origin: checkpoint::origin(&self.ceremony_id),
+            size: self.next_seq(),
+            root,
+        };
+        let text = checkpoint.body();
+        let signature = self.key.sign(text.as_bytes());
+        let note = Note {
+            signatures: vec![NoteSignature::ed25519(
+                &checkpoint.origin,
+                &self.key.verifying_key(),
+                &signature,
+            )],
+            text,
+        };
+        Ok((self.head(), note))
     }
 
     fn write_entry(

@@ -115,8 +115,8 @@ impl Replay {
                 });
             }
         }
-        let (outcome, facts) = report::verify(path).map_err(|e| e.to_string())?;
-        let (text, valid) = report::verify_summary(&outcome, &facts);
+        let verdict = report::verify(path).map_err(|e| e.to_string())?;
+        let (text, valid) = report::verify_summary(&verdict);
         Ok(Replay {
             verdict: text.lines().map(clean).collect(),
             valid,

@@ -78,6 +78,17 @@ pub struct Session {
     /// redone after reconciling what may already have happened.
     redo_step: Option<usize>,
     durations: Vec<(String, std::time::Duration)>,
+    checkpoint: Option<WrittenCheckpoint>,
+}
+
+/// The checkpoint note written at the close: `<out>/<ceremony-id>.checkpoint`.
+#[derive(Debug, Clone)]
+pub struct WrittenCheckpoint {
+    pub path: PathBuf,
+    /// Witnesses and auditors who cosigned it.
+    pub cosigned_by: Vec<String>,
+    /// Witnesses and auditors who could not: they were not signed in.
+    pub not_cosigned: Vec<String>,
 }
 
 /// Where the HSM is: the module to load, and for the embedded SoftHSM2 the
@@ -204,6 +215,7 @@ impl Session {
             token_serial: None,
             redo_step: None,
             durations: Vec::new(),
+            checkpoint: None,
         };
         session.note_head("genesis", "keyceremony");
         test_hooks::crash_after_entry(0);
@@ -653,8 +665,8 @@ impl Session {
                 reason: reason.clone(),
             },
         };
-        let head = writer
-            .close(close, now())
+        let (head, note) = writer
+            .close_with_checkpoint(close, now())
             .map_err(|e| RunError::Output(e.to_string()))?;
         self.notes.push(EntryNote {
             seq: head.seq,
@@ -663,11 +675,61 @@ impl Session {
             actor: "keyceremony".into(),
             hash_hex: head.hex(),
         });
+        let written = self.write_checkpoint(note);
         // Participants' keys and the ceremony's secrets are no longer needed.
         self.present.clear();
         self.vault = Vault::default();
         self.outcome = Some(outcome);
+        self.checkpoint = Some(written?);
         Ok(())
+    }
+
+    /// Cosigns the checkpoint with the keys of the witnesses and auditors
+    /// still signed in, and writes it beside the transcript. Those who never
+    /// signed in (an early abort) cannot cosign: the note goes out without
+    /// them, and [`WrittenCheckpoint::not_cosigned`] names them.
+    fn write_checkpoint(
+        &self,
+        mut note: transcript::note::Note,
+    ) -> Result<WrittenCheckpoint, RunError> {
+        use transcript::checkpoint::{cosigner_key_name, is_cosigner_role};
+        let mut cosigned_by = Vec::new();
+        let mut not_cosigned = Vec::new();
+        for person in self
+            .ceremony
+            .roster
+            .iter()
+            .filter(|p| is_cosigner_role(p.role))
+        {
+            match self.present.get(&person.name) {
+                Some(present) => {
+                    let name = cosigner_key_name(&self.ceremony_id, person.role, &person.name);
+                    let signature = present.identity.sign(note.text.as_bytes());
+                    note.signatures
+                        .push(transcript::note::NoteSignature::ed25519(
+                            &name,
+                            present.identity.public().verifying_key(),
+                            &signature,
+                        ));
+                    cosigned_by.push(person.name.clone());
+                }
+                None => not_cosigned.push(person.name.clone()),
+            }
+        }
+        let path = self
+            .transcript_path
+            .with_file_name(format!("{}.checkpoint", self.ceremony_id));
+        artifacts::write_new(&path, note.to_text().as_bytes())?;
+        Ok(WrittenCheckpoint {
+            path,
+            cosigned_by,
+            not_cosigned,
+        })
+    }
+
+    /// The checkpoint written at the close, once the ceremony has closed.
+    pub fn checkpoint(&self) -> Option<&WrittenCheckpoint> {
+        self.checkpoint.as_ref()
     }
 
     fn note_head(&mut self, kind: &str, actor: &str) {

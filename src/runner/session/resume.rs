@@ -142,6 +142,7 @@ impl Session {
             token_serial: restored.serial,
             redo_step: None,
             durations: Vec::new(),
+            checkpoint: None,
         };
         session.note_head("resume", "keyceremony");
         session.write(Record {

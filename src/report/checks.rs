@@ -1,0 +1,325 @@
+//! Checks beyond the chain: that the transcript followed the reviewed script
+//! (its hash, its order, its roles), that every recombination had a quorum,
+//! and that the files it names are the files on disk.
+//!
+//! They run on entries as they verify, keeping only the first problem, so
+//! the verifier still streams.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Component, Path};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::facts::ArtifactRef;
+use crate::script::{Loaded, Script};
+use crate::transcript::{CloseOutcome, Purpose, Role, Rule, Summary, VerifiedEntry, Violation};
+
+/// Keeps the earliest problem found.
+fn keep_first(slot: &mut Option<Violation>, found: Violation) {
+    if slot.as_ref().is_none_or(|v| found.line < v.line) {
+        *slot = Some(found);
+    }
+}
+
+/// Every recombination used shares of at least k distinct custodians, each
+/// presented and signed by that custodian. Needs only the genesis.
+#[derive(Debug, Default)]
+pub struct QuorumCheck {
+    /// (step number, custodian) of every share presented and signed for.
+    presented: BTreeSet<(u64, String)>,
+    pub problem: Option<Violation>,
+}
+
+impl QuorumCheck {
+    pub fn observe(&mut self, e: &VerifiedEntry, thresholds: &BTreeMap<String, u8>) {
+        let number = e.body.get("number").and_then(Value::as_u64).unwrap_or(0);
+        match e.kind.as_str() {
+            "share-presented" => {
+                let signed_by_custodian = e
+                    .signatures
+                    .iter()
+                    .any(|s| s.participant == e.actor && s.role == Role::Custodian);
+                if signed_by_custodian {
+                    self.presented.insert((number, e.actor.clone()));
+                }
+            }
+            "recombine" => {
+                let secret = e
+                    .body
+                    .get("secret_name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let custodians: BTreeSet<&str> = e
+                    .body
+                    .get("custodians")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                let k = thresholds.get(secret).copied().unwrap_or(u8::MAX);
+                let fail = |detail: String| Violation::new(e.line, Rule::Quorum, detail);
+                if let Some(absent) = custodians
+                    .iter()
+                    .find(|c| !self.presented.contains(&(number, (**c).to_owned())))
+                {
+                    keep_first(
+                        &mut self.problem,
+                        fail(format!(
+                            "`{secret}` recombined with {absent}'s share, but {absent} never presented and signed for one at this step"
+                        )),
+                    );
+                } else if custodians.len() < usize::from(k) {
+                    keep_first(
+                        &mut self.problem,
+                        fail(format!(
+                            "`{secret}` recombined from {} distinct custodians; its policy needs {k}",
+                            custodians.len()
+                        )),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The steps ran in the script's order, none skipped, each confirmed by
+/// the roles the script names; the roles it requires acted.
+pub struct ScriptCheck<'a> {
+    script: &'a Loaded<Script>,
+    /// Steps done so far (confirmed by their witness, or attested): the
+    /// next entry belongs to step `confirmed + 1`.
+    confirmed: u64,
+    close_confirmed: bool,
+    acted: HashSet<Role>,
+    pub problem: Option<Violation>,
+}
+
+impl<'a> ScriptCheck<'a> {
+    pub fn new(script: &'a Loaded<Script>) -> Self {
+        ScriptCheck {
+            script,
+            confirmed: 0,
+            close_confirmed: false,
+            acted: HashSet::new(),
+            problem: None,
+        }
+    }
+
+    pub fn observe(&mut self, e: &VerifiedEntry, roles: &BTreeMap<String, Role>) {
+        self.acted.extend(
+            e.signatures
+                .iter()
+                .filter(|s| s.purpose != Purpose::SignIn)
+                .map(|s| s.role),
+        );
+        if self.problem.is_some() {
+            return;
+        }
+        let (Some(number), Some(step)) = (
+            e.body.get("number").and_then(Value::as_u64),
+            e.body.get("step").and_then(Value::as_str),
+        ) else {
+            return;
+        };
+        let steps = &self.script.value.steps;
+        let fail = |detail: String| Some(Violation::new(e.line, Rule::StepOrder, detail));
+        let expected = self.confirmed + 1;
+        let Some(script_step) = usize::try_from(number)
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| steps.get(i))
+        else {
+            self.problem = fail(format!("step {number} `{step}` is not in the script"));
+            return;
+        };
+        if script_step.id != step {
+            self.problem = fail(format!(
+                "step {number} is `{}` in the script, not `{step}`",
+                script_step.id
+            ));
+            return;
+        }
+        if number != expected {
+            self.problem = fail(format!(
+                "an entry of step {number} `{step}` where step {expected} was due: steps ran out of the script's order, or one was skipped"
+            ));
+            return;
+        }
+        if e.kind == "attestation" {
+            if script_step.attest.is_none() {
+                self.problem = fail(format!(
+                    "an attestation at step {number} `{step}`, which is not an attest step"
+                ));
+                return;
+            }
+            // An attest step ends with the attestation; no one confirms it.
+            self.confirmed += 1;
+        } else if e.kind == "confirm" {
+            let capacity = e.body.get("as").and_then(Value::as_str).unwrap_or("");
+            let role = roles.get(&e.actor).copied();
+            let due = match capacity {
+                "performer" => Some(script_step.performer),
+                "witness" => Some(script_step.witness),
+                _ => None,
+            };
+            if let Some(due) = due
+                && role != Some(due)
+            {
+                self.problem = fail(format!(
+                    "{} confirmed step {number} as {capacity}, but the script gives that to the {}",
+                    e.actor,
+                    due.as_str()
+                ));
+                return;
+            }
+            match capacity {
+                "witness" => self.confirmed += 1,
+                "performer" if script_step.close.is_some() => self.close_confirmed = true,
+                _ => {}
+            }
+        }
+    }
+
+    /// The end: a completed ceremony ran every step, and every role the
+    /// script requires acted.
+    pub fn finish(&mut self, summary: &Summary) {
+        if self.problem.is_some() || summary.closed != Some(CloseOutcome::Completed) {
+            return;
+        }
+        let steps = &self.script.value.steps;
+        let line = summary.entries;
+        let witnessed = steps.iter().filter(|s| s.close.is_none()).count() as u64;
+        if self.confirmed != witnessed || !self.close_confirmed {
+            self.problem = Some(Violation::new(
+                line,
+                Rule::StepOrder,
+                format!(
+                    "the ceremony closed as completed after {} of the script's {} steps before its close{}",
+                    self.confirmed,
+                    witnessed,
+                    if self.close_confirmed {
+                        ""
+                    } else {
+                        ", without its close step"
+                    }
+                ),
+            ));
+            return;
+        }
+        let mut required = Vec::new();
+        for step in steps {
+            if step.close.is_some() {
+                required.push(step.performer);
+            } else if let Some(attest) = &step.attest {
+                required.extend(attest.roles.iter().copied());
+            } else if step.recombine.is_some() {
+                required.extend([Role::Custodian, step.witness]);
+            } else {
+                required.extend([step.performer, step.witness]);
+            }
+        }
+        if let Some(role) = required.into_iter().find(|r| !self.acted.contains(r)) {
+            self.problem = Some(Violation::new(
+                line,
+                Rule::RoleMissing,
+                format!(
+                    "the script gives the {} something to do, and no one of that role signed anything but a sign-in",
+                    role.as_str()
+                ),
+            ));
+        }
+    }
+}
+
+/// The script file given is the one the genesis binds.
+pub fn check_script_hash(script: &Loaded<Script>, summary: &Summary) -> Option<Violation> {
+    let recorded = &summary.genesis.script.sha256;
+    (script.sha256_hex() != *recorded).then(|| {
+        Violation::new(
+            1,
+            Rule::ScriptHash,
+            format!(
+                "the script {} has SHA-256 {}, but the genesis binds {recorded}",
+                script.path.display(),
+                script.sha256_hex()
+            ),
+        )
+    })
+}
+
+/// How a named file compares with its recorded hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArtifactStatus {
+    Matches,
+    /// Not beside the transcript (custodians take their share files away).
+    Missing,
+    Differs {
+        found: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactCheck {
+    pub artifact: ArtifactRef,
+    pub status: ArtifactStatus,
+}
+
+/// Hashes every named file, relative to the transcript's directory. A path
+/// that leaves that directory is a violation: the transcript must not make
+/// the verifier read elsewhere. A missing file is reported, not a
+/// violation; a different one is.
+pub fn check_artifacts(
+    base: &Path,
+    artifacts: &[ArtifactRef],
+) -> (Vec<ArtifactCheck>, Option<Violation>) {
+    let mut checks = Vec::new();
+    let mut problem = None;
+    for artifact in artifacts {
+        let relative = Path::new(&artifact.file);
+        let inside = relative
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)));
+        if !inside || artifact.file.contains('\\') {
+            keep_first(
+                &mut problem,
+                Violation::new(
+                    artifact.line,
+                    Rule::Artifact,
+                    format!(
+                        "file {:?} is not a path inside the transcript's folder",
+                        artifact.file
+                    ),
+                ),
+            );
+            continue;
+        }
+        let status = match std::fs::read(base.join(relative)) {
+            Err(_) => ArtifactStatus::Missing,
+            Ok(bytes) => {
+                let found = hex::encode(Sha256::digest(&bytes));
+                if found == artifact.sha256 {
+                    ArtifactStatus::Matches
+                } else {
+                    keep_first(
+                        &mut problem,
+                        Violation::new(
+                            artifact.line,
+                            Rule::Artifact,
+                            format!(
+                                "{} has SHA-256 {found}, but the transcript records {}",
+                                artifact.file, artifact.sha256
+                            ),
+                        ),
+                    );
+                    ArtifactStatus::Differs { found }
+                }
+            }
+        };
+        checks.push(ArtifactCheck {
+            artifact: artifact.clone(),
+            status,
+        });
+    }
+    (checks, problem)
+}
