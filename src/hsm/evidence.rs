@@ -26,7 +26,9 @@ pub struct NonExportableEvidence {
     /// The mechanism of the wrap attempt (CKM_AES_KEY_WRAP_PAD or
     /// CKM_AES_KEY_WRAP).
     pub wrap_mechanism: String,
-    /// The wrap attempt's result: "CKR_KEY_UNEXTRACTABLE".
+    /// The wrap attempt's refusal: "CKR_KEY_UNEXTRACTABLE", or for a private
+    /// key on kryoptic "CKR_KEY_FUNCTION_NOT_PERMITTED" (see
+    /// [`LoggedIn::prove_non_exportable`]).
     pub wrap_result: String,
 }
 
@@ -44,6 +46,13 @@ impl LoggedIn {
     /// CKR_ATTRIBUTE_SENSITIVE, and wrapping it under a temporary session
     /// key must fail with CKR_KEY_UNEXTRACTABLE. Any other answer is an
     /// error: the ceremony stops.
+    ///
+    /// One exception, for a private key only: kryoptic checks a private
+    /// key's CKA_EXTRACTABLE the way it checks a usage flag, and refuses the
+    /// wrap with CKR_KEY_FUNCTION_NOT_PERMITTED. The wrapping key allows
+    /// CKA_WRAP, so the only function of the private key involved is being
+    /// extracted: that refusal proves the same thing, and the evidence
+    /// records it as the token gave it.
     pub fn prove_non_exportable(&self, key: &KeyRef) -> Result<NonExportableEvidence, HsmError> {
         let handle = self.private_handle(key)?;
         let not_proven = |detail: String| HsmError::NotProvenNonExportable {
@@ -96,22 +105,28 @@ impl LoggedIn {
         }
 
         let (wrap_mechanism, wrap_result) = self.try_to_wrap(handle, &key.label)?;
-        if wrap_result != Some(RvError::KeyUnextractable) {
-            let answer = match wrap_result {
-                None => "succeeded: the key left the token wrapped".to_owned(),
-                Some(rv) => format!("failed with {}", ckr_name(rv)),
-            };
-            return Err(not_proven(format!(
-                "wrapping it with {wrap_mechanism} {answer}, not with CKR_KEY_UNEXTRACTABLE"
-            )));
-        }
+        let refusal = match wrap_result {
+            Some(RvError::KeyUnextractable) => RvError::KeyUnextractable,
+            Some(RvError::KeyFunctionNotPermitted) if key.algorithm.is_asymmetric() => {
+                RvError::KeyFunctionNotPermitted
+            }
+            other => {
+                let answer = match other {
+                    None => "succeeded: the key left the token wrapped".to_owned(),
+                    Some(rv) => format!("failed with {}", ckr_name(rv)),
+                };
+                return Err(not_proven(format!(
+                    "wrapping it with {wrap_mechanism} {answer}, not with CKR_KEY_UNEXTRACTABLE"
+                )));
+            }
+        };
         Ok(NonExportableEvidence {
             label: key.label.clone(),
             id_hex: key.id_hex.clone(),
             attributes,
             secret_attributes,
             wrap_mechanism: wrap_mechanism.to_string(),
-            wrap_result: ckr_name(RvError::KeyUnextractable),
+            wrap_result: ckr_name(refusal),
         })
     }
 

@@ -113,6 +113,16 @@ impl LoggedIn {
                 key_destroyed: destroyed,
             });
         }
+        // The ceremony signs or proves with the new key next: no search.
+        let private_class = if spec.algorithm.is_asymmetric() {
+            ObjectClass::PRIVATE_KEY
+        } else {
+            ObjectClass::SECRET_KEY
+        };
+        self.remember(private_class, id.clone(), label, private);
+        if let Some(public) = public {
+            self.remember(ObjectClass::PUBLIC_KEY, id.clone(), label, public);
+        }
         let key = KeyRef {
             label: label.to_owned(),
             id_hex: hex::encode(&id),

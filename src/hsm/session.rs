@@ -3,6 +3,8 @@
 //! Key generation lives in `keys.rs`, signing and encryption in
 //! `crypto.rs`, the non-exportability proof in `evidence.rs`.
 
+use std::cell::RefCell;
+
 use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 use cryptoki::types::AuthPin;
@@ -20,6 +22,24 @@ pub struct LoggedIn {
     pub(super) token: Token,
     pub(super) role: Role,
     pub(super) session: Session,
+    /// Key objects this login created or found by an exact search (class,
+    /// CKA_ID, label), so each signature or proof does not search again: on
+    /// SoftHSM2 a search, and even one attribute read to re-check a handle,
+    /// costs as much as a P-256 signature (examples/hsm_bench.rs measured
+    /// +70 % and +100 %). An object handle stays valid while its object
+    /// exists, and the tool never destroys the keys it remembers; another
+    /// application deleting one mid-ceremony makes the next call fail with
+    /// CKR_OBJECT_HANDLE_INVALID. The cache dies with the login, as handles
+    /// to private objects do.
+    found: RefCell<Vec<FoundHandle>>,
+}
+
+/// A handle and what it was looked up by.
+struct FoundHandle {
+    class: ObjectClass,
+    id: Vec<u8>,
+    label: String,
+    handle: ObjectHandle,
 }
 
 impl std::fmt::Debug for LoggedIn {
@@ -45,6 +65,7 @@ impl LoggedIn {
             token,
             role,
             session,
+            found: RefCell::new(Vec::new()),
         }
     }
 
@@ -146,13 +167,19 @@ impl LoggedIn {
         let id = hex::decode(&key.id_hex).map_err(|_| {
             HsmError::InvalidInput(format!("key id {:?} is not hexadecimal", key.id_hex))
         })?;
+        if let Some(handle) = self.remembered(class, &id, &key.label) {
+            return Ok(handle);
+        }
         let found = self.find(&[
             Attribute::Class(class),
-            Attribute::Id(id),
+            Attribute::Id(id.clone()),
             label_attribute(&key.label),
         ])?;
         match found.as_slice() {
-            [handle] => Ok(*handle),
+            [handle] => {
+                self.remember(class, id, &key.label, *handle);
+                Ok(*handle)
+            }
             [] => Err(HsmError::KeyObjectNotFound {
                 label: key.label.clone(),
                 id_hex: key.id_hex.clone(),
@@ -163,6 +190,33 @@ impl LoggedIn {
                 count: several.len(),
             }),
         }
+    }
+
+    /// Records a handle this login created or found.
+    pub(super) fn remember(
+        &self,
+        class: ObjectClass,
+        id: Vec<u8>,
+        label: &str,
+        handle: ObjectHandle,
+    ) {
+        let mut found = self.found.borrow_mut();
+        found.retain(|known| !(known.class == class && known.id == id && known.label == label));
+        found.push(FoundHandle {
+            class,
+            id,
+            label: label.to_owned(),
+            handle,
+        });
+    }
+
+    /// A handle this login created or found for this class, CKA_ID and label.
+    fn remembered(&self, class: ObjectClass, id: &[u8], label: &str) -> Option<ObjectHandle> {
+        self.found
+            .borrow()
+            .iter()
+            .find(|known| known.class == class && known.id == id && known.label == label)
+            .map(|known| known.handle)
     }
 
     /// The private key of a key pair, or the secret key.
