@@ -26,7 +26,9 @@ pub struct NonExportableEvidence {
     /// The mechanism of the wrap attempt (CKM_AES_KEY_WRAP_PAD or
     /// CKM_AES_KEY_WRAP).
     pub wrap_mechanism: String,
-    /// The wrap attempt's result: "CKR_KEY_UNEXTRACTABLE".
+    /// The wrap attempt's result: "CKR_KEY_UNEXTRACTABLE", or for a key
+    /// with a wrapped backup (extractable only under a trusted key)
+    /// "CKR_KEY_NOT_WRAPPABLE".
     pub wrap_result: String,
 }
 
@@ -44,6 +46,11 @@ impl LoggedIn {
     /// CKR_ATTRIBUTE_SENSITIVE, and wrapping it under a temporary session
     /// key must fail with CKR_KEY_UNEXTRACTABLE. Any other answer is an
     /// error: the ceremony stops.
+    ///
+    /// A key with a wrapped backup (CKA_EXTRACTABLE and
+    /// CKA_WRAP_WITH_TRUSTED true, as read back) can leave the token only
+    /// under a trusted key: for it the wrap under the (untrusted) session
+    /// key must fail with CKR_KEY_NOT_WRAPPABLE instead.
     pub fn prove_non_exportable(&self, key: &KeyRef) -> Result<NonExportableEvidence, HsmError> {
         let handle = self.private_handle(key)?;
         let not_proven = |detail: String| HsmError::NotProvenNonExportable {
@@ -51,15 +58,25 @@ impl LoggedIn {
             detail,
         };
         let attributes = read_key_attributes(&self.session, handle)?;
-        if attributes.extractable != Some(false) || attributes.sensitive != Some(true) {
+        let trusted_wrap_only =
+            attributes.extractable == Some(true) && attributes.wrap_with_trusted == Some(true);
+        if !(attributes.extractable == Some(false) || trusted_wrap_only)
+            || attributes.sensitive != Some(true)
+        {
             let shown =
                 |value: Option<bool>| value.map_or("not reported".to_owned(), |v| v.to_string());
             return Err(not_proven(format!(
-                "CKA_EXTRACTABLE reads {} and CKA_SENSITIVE {}",
+                "CKA_EXTRACTABLE reads {}, CKA_WRAP_WITH_TRUSTED {} and CKA_SENSITIVE {}",
                 shown(attributes.extractable),
+                shown(attributes.wrap_with_trusted),
                 shown(attributes.sensitive)
             )));
         }
+        let expected_refusal = if trusted_wrap_only {
+            RvError::KeyNotWrappable
+        } else {
+            RvError::KeyUnextractable
+        };
 
         // cryptoki's get_attributes silently drops sensitive attributes;
         // get_attribute_info reports the token's actual answer.
@@ -96,13 +113,14 @@ impl LoggedIn {
         }
 
         let (wrap_mechanism, wrap_result) = self.try_to_wrap(handle, &key.label)?;
-        if wrap_result != Some(RvError::KeyUnextractable) {
+        if wrap_result != Some(expected_refusal) {
             let answer = match wrap_result {
                 None => "succeeded: the key left the token wrapped".to_owned(),
                 Some(rv) => format!("failed with {}", ckr_name(rv)),
             };
             return Err(not_proven(format!(
-                "wrapping it with {wrap_mechanism} {answer}, not with CKR_KEY_UNEXTRACTABLE"
+                "wrapping it with {wrap_mechanism} under an untrusted key {answer}, not with {}",
+                ckr_name(expected_refusal)
             )));
         }
         Ok(NonExportableEvidence {
@@ -111,7 +129,7 @@ impl LoggedIn {
             attributes,
             secret_attributes,
             wrap_mechanism: wrap_mechanism.to_string(),
-            wrap_result: ckr_name(RvError::KeyUnextractable),
+            wrap_result: ckr_name(expected_refusal),
         })
     }
 
