@@ -179,7 +179,7 @@ fn the_token_decides_what_leaves_and_under_which_key() {
     assert!(error.to_string().contains("ec-p256-none"), "{error}");
 
     match user.wrap_under_kek(&wrapped.key, "no-such-kek") {
-        Err(HsmError::KeyObjectNotFound { label, .. }) => assert_eq!(label, "no-such-kek"),
+        Err(HsmError::KeyNotFound { label }) => assert_eq!(label, "no-such-kek"),
         other => panic!("{other:?}"),
     }
 }

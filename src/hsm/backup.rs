@@ -151,10 +151,8 @@ impl LoggedIn {
         ])?;
         match found.as_slice() {
             [handle] => Ok((*handle, read_label_and_id(&self.session, *handle)?.1)),
-            [] => Err(HsmError::KeyObjectNotFound {
+            [] => Err(HsmError::KeyNotFound {
                 label: label.to_owned(),
-                id_hex: "any".into(),
-                class: ObjectClass::SECRET_KEY.to_string(),
             }),
             several => Err(HsmError::AmbiguousKey {
                 label: label.to_owned(),
