@@ -33,6 +33,12 @@ pub struct KeyAttributes {
     pub never_extractable: Option<bool>,
     pub local: Option<bool>,
     pub modifiable: Option<bool>,
+    /// CKA_WRAP_WITH_TRUSTED: the key can be wrapped only under a trusted key.
+    pub wrap_with_trusted: Option<bool>,
+    /// CKA_TRUSTED: the key may wrap keys with CKA_WRAP_WITH_TRUSTED. Only
+    /// a security officer can set it; PKCS#11 does not define it for
+    /// private keys.
+    pub trusted: Option<bool>,
     pub encrypt: Option<bool>,
     pub decrypt: Option<bool>,
     pub sign: Option<bool>,
@@ -46,7 +52,7 @@ pub struct KeyAttributes {
 
 /// The CKA_* names of the boolean attributes, in the order of
 /// [`KeyAttributes::flags`].
-pub const FLAG_NAMES: [&str; 17] = [
+pub const FLAG_NAMES: [&str; 19] = [
     "CKA_TOKEN",
     "CKA_PRIVATE",
     "CKA_SENSITIVE",
@@ -55,6 +61,8 @@ pub const FLAG_NAMES: [&str; 17] = [
     "CKA_NEVER_EXTRACTABLE",
     "CKA_LOCAL",
     "CKA_MODIFIABLE",
+    "CKA_WRAP_WITH_TRUSTED",
+    "CKA_TRUSTED",
     "CKA_ENCRYPT",
     "CKA_DECRYPT",
     "CKA_SIGN",
@@ -68,7 +76,7 @@ pub const FLAG_NAMES: [&str; 17] = [
 
 impl KeyAttributes {
     /// Every boolean attribute with its CKA_* name.
-    pub fn flags(&self) -> [(&'static str, Option<bool>); 17] {
+    pub fn flags(&self) -> [(&'static str, Option<bool>); 19] {
         let values = [
             self.token,
             self.private,
@@ -78,6 +86,8 @@ impl KeyAttributes {
             self.never_extractable,
             self.local,
             self.modifiable,
+            self.wrap_with_trusted,
+            self.trusted,
             self.encrypt,
             self.decrypt,
             self.sign,
@@ -103,6 +113,8 @@ impl KeyAttributes {
             "CKA_NEVER_EXTRACTABLE" => &mut self.never_extractable,
             "CKA_LOCAL" => &mut self.local,
             "CKA_MODIFIABLE" => &mut self.modifiable,
+            "CKA_WRAP_WITH_TRUSTED" => &mut self.wrap_with_trusted,
+            "CKA_TRUSTED" => &mut self.trusted,
             "CKA_ENCRYPT" => &mut self.encrypt,
             "CKA_DECRYPT" => &mut self.decrypt,
             "CKA_SIGN" => &mut self.sign,
@@ -117,7 +129,7 @@ impl KeyAttributes {
     }
 }
 
-const READ_BACK: [AttributeType; 22] = [
+const READ_BACK: [AttributeType; 24] = [
     AttributeType::Class,
     AttributeType::KeyType,
     AttributeType::EcParams,
@@ -131,6 +143,8 @@ const READ_BACK: [AttributeType; 22] = [
     AttributeType::NeverExtractable,
     AttributeType::Local,
     AttributeType::Modifiable,
+    AttributeType::WrapWithTrusted,
+    AttributeType::Trusted,
     AttributeType::Encrypt,
     AttributeType::Decrypt,
     AttributeType::Sign,
@@ -164,6 +178,8 @@ pub(crate) fn read_key_attributes(
         never_extractable: None,
         local: None,
         modifiable: None,
+        wrap_with_trusted: None,
+        trusted: None,
         encrypt: None,
         decrypt: None,
         sign: None,
@@ -194,6 +210,8 @@ pub(crate) fn read_key_attributes(
             Attribute::NeverExtractable(v) => read.never_extractable = Some(v),
             Attribute::Local(v) => read.local = Some(v),
             Attribute::Modifiable(v) => read.modifiable = Some(v),
+            Attribute::WrapWithTrusted(v) => read.wrap_with_trusted = Some(v),
+            Attribute::Trusted(v) => read.trusted = Some(v),
             Attribute::Encrypt(v) => read.encrypt = Some(v),
             Attribute::Decrypt(v) => read.decrypt = Some(v),
             Attribute::Sign(v) => read.sign = Some(v),

@@ -12,7 +12,7 @@ use cryptoki::mechanism::{MechanismInfo, MechanismType};
 use serde::Serialize;
 
 use super::error::from_cryptoki;
-use super::{HsmError, KeyAlgorithm, KeySpec, KeyUsage, Token};
+use super::{Backup, HsmError, KeyAlgorithm, KeySpec, KeyUsage, Token};
 
 /// What the tool asks of a mechanism: the CKF_* function flag it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -38,6 +38,8 @@ pub enum Stage {
     /// The proof that the key cannot leave the HSM (a temporary AES key
     /// tries to wrap it).
     NonExportabilityProof,
+    /// Wrapping a key with `backup: wrapped` under the trusted backup KEK.
+    Backup,
 }
 
 /// One mechanism a key spec needs, with the alternatives the tool accepts.
@@ -130,11 +132,12 @@ impl RequiredMechanism {
 }
 
 impl KeySpec {
-    /// Every mechanism generating, using and proving a key of this spec
-    /// needs, as [`LoggedIn::generate`](super::LoggedIn::generate),
-    /// [`sign`](super::LoggedIn::sign), [`encrypt`](super::LoggedIn::encrypt)
-    /// and [`prove_non_exportable`](super::LoggedIn::prove_non_exportable)
-    /// use them.
+    /// Every mechanism generating, using, proving and (with
+    /// [`Backup::Wrapped`]) backing up a key of this spec needs, as
+    /// [`LoggedIn::generate`](super::LoggedIn::generate),
+    /// [`sign`](super::LoggedIn::sign), [`encrypt`](super::LoggedIn::encrypt),
+    /// [`prove_non_exportable`](super::LoggedIn::prove_non_exportable) and
+    /// [`wrap_under_kek`](super::LoggedIn::wrap_under_kek) use them.
     pub fn required_mechanisms(&self) -> Vec<RequiredMechanism> {
         use MechanismFunction as F;
         let algorithm = self.algorithm;
@@ -197,6 +200,14 @@ impl KeySpec {
             Stage::NonExportabilityProof,
             format!("the wrap attempt that proves {key} non-exportable"),
         ));
+        if self.backup == Backup::Wrapped {
+            needs.push(RequiredMechanism::new(
+                &[MechanismType::AES_KEY_WRAP_PAD, MechanismType::AES_KEY_WRAP],
+                &[F::Wrap],
+                Stage::Backup,
+                format!("wrapping {key} under the trusted backup KEK"),
+            ));
+        }
         needs
     }
 }
@@ -357,5 +368,25 @@ mod tests {
         assert_eq!(aes[0].names(), "CKM_AES_KEY_GEN");
         assert_eq!(aes[0].functions, [MechanismFunction::Generate]);
         assert_eq!(aes[1].names(), "CKM_AES_GCM");
+        assert_eq!(aes.len(), 4, "no backup, no backup stage");
+    }
+
+    #[test]
+    fn a_wrapped_backup_also_needs_the_key_wrap() {
+        let spec = KeySpec::new(KeyAlgorithm::Ed25519, KeyUsage::Sign).with_backup(Backup::Wrapped);
+        let needs = spec.required_mechanisms();
+        assert_eq!(needs.len(), 5);
+        let backup = &needs[4];
+        assert_eq!(backup.stage, Stage::Backup);
+        assert_eq!(backup.names(), "CKM_AES_KEY_WRAP_PAD or CKM_AES_KEY_WRAP");
+        assert_eq!(backup.functions, [MechanismFunction::Wrap]);
+        assert_eq!(
+            backup.purpose,
+            "wrapping the ed25519 key under the trusted backup KEK"
+        );
+        assert_eq!(
+            serde_json::to_string(&Stage::Backup).expect("json"),
+            "\"backup\""
+        );
     }
 }

@@ -140,6 +140,11 @@ pub(crate) fn ec_point(value: &[u8], raw_length: usize) -> Result<Vec<u8>, HsmEr
     Ok(point.to_vec())
 }
 
+/// A DER OCTET STRING, as PKCS#11 wants CKA_EC_POINT.
+pub(crate) fn octet_string(bytes: &[u8]) -> Vec<u8> {
+    tlv(TAG_OCTET_STRING, bytes)
+}
+
 /// SubjectPublicKeyInfo for a NIST-curve key (RFC 5480).
 pub(crate) fn spki_ec(curve_oid: &[u8], point: &[u8]) -> Vec<u8> {
     sequence(&[

@@ -26,9 +26,10 @@ pub struct NonExportableEvidence {
     /// The mechanism of the wrap attempt (CKM_AES_KEY_WRAP_PAD or
     /// CKM_AES_KEY_WRAP).
     pub wrap_mechanism: String,
-    /// The wrap attempt's refusal: "CKR_KEY_UNEXTRACTABLE", or for a private
-    /// key on kryoptic "CKR_KEY_FUNCTION_NOT_PERMITTED" (see
-    /// [`LoggedIn::prove_non_exportable`]).
+    /// The wrap attempt's refusal: "CKR_KEY_UNEXTRACTABLE" (for a private
+    /// key on kryoptic "CKR_KEY_FUNCTION_NOT_PERMITTED"), or for a key with
+    /// a wrapped backup (extractable only under a trusted key)
+    /// "CKR_KEY_NOT_WRAPPABLE". See [`LoggedIn::prove_non_exportable`].
     pub wrap_result: String,
 }
 
@@ -53,6 +54,11 @@ impl LoggedIn {
     /// CKA_WRAP, so the only function of the private key involved is being
     /// extracted: that refusal proves the same thing, and the evidence
     /// records it as the token gave it.
+    ///
+    /// A key with a wrapped backup (CKA_EXTRACTABLE and
+    /// CKA_WRAP_WITH_TRUSTED true, as read back) can leave the token only
+    /// under a trusted key: for it the wrap under the (untrusted) session
+    /// key must fail with CKR_KEY_NOT_WRAPPABLE instead.
     pub fn prove_non_exportable(&self, key: &KeyRef) -> Result<NonExportableEvidence, HsmError> {
         let handle = self.private_handle(key)?;
         let not_proven = |detail: String| HsmError::NotProvenNonExportable {
@@ -60,15 +66,25 @@ impl LoggedIn {
             detail,
         };
         let attributes = read_key_attributes(&self.session, handle)?;
-        if attributes.extractable != Some(false) || attributes.sensitive != Some(true) {
+        let trusted_wrap_only =
+            attributes.extractable == Some(true) && attributes.wrap_with_trusted == Some(true);
+        if !(attributes.extractable == Some(false) || trusted_wrap_only)
+            || attributes.sensitive != Some(true)
+        {
             let shown =
                 |value: Option<bool>| value.map_or("not reported".to_owned(), |v| v.to_string());
             return Err(not_proven(format!(
-                "CKA_EXTRACTABLE reads {} and CKA_SENSITIVE {}",
+                "CKA_EXTRACTABLE reads {}, CKA_WRAP_WITH_TRUSTED {} and CKA_SENSITIVE {}",
                 shown(attributes.extractable),
+                shown(attributes.wrap_with_trusted),
                 shown(attributes.sensitive)
             )));
         }
+        let expected_refusal = if trusted_wrap_only {
+            RvError::KeyNotWrappable
+        } else {
+            RvError::KeyUnextractable
+        };
 
         // cryptoki's get_attributes silently drops sensitive attributes;
         // get_attribute_info reports the token's actual answer.
@@ -106,8 +122,10 @@ impl LoggedIn {
 
         let (wrap_mechanism, wrap_result) = self.try_to_wrap(handle, &key.label)?;
         let refusal = match wrap_result {
-            Some(RvError::KeyUnextractable) => RvError::KeyUnextractable,
-            Some(RvError::KeyFunctionNotPermitted) if key.algorithm.is_asymmetric() => {
+            Some(rv) if rv == expected_refusal => rv,
+            Some(RvError::KeyFunctionNotPermitted)
+                if key.algorithm.is_asymmetric() && !trusted_wrap_only =>
+            {
                 RvError::KeyFunctionNotPermitted
             }
             other => {
@@ -116,7 +134,8 @@ impl LoggedIn {
                     Some(rv) => format!("failed with {}", ckr_name(rv)),
                 };
                 return Err(not_proven(format!(
-                    "wrapping it with {wrap_mechanism} {answer}, not with CKR_KEY_UNEXTRACTABLE"
+                    "wrapping it with {wrap_mechanism} under an untrusted key {answer}, not with {}",
+                    ckr_name(expected_refusal)
                 )));
             }
         };

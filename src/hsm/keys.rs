@@ -10,7 +10,7 @@ use super::attributes::{KeyAttributes, read_key_attributes};
 use super::der;
 use super::error::During;
 use super::session::{LoggedIn, label_attribute};
-use super::spec::UsageFlags;
+use super::spec::{Backup, UsageFlags};
 use super::{HsmError, KeyAlgorithm, KeyPolicy, KeySpec, Role};
 
 /// Key labels the tool writes: PKCS#11 sets no limit, but HSMs do; 64
@@ -18,7 +18,7 @@ use super::{HsmError, KeyAlgorithm, KeyPolicy, KeySpec, Role};
 pub const MAX_KEY_LABEL_BYTES: usize = 64;
 
 /// Bytes of CKA_ID, drawn from the token's RNG.
-const KEY_ID_BYTES: usize = 16;
+pub(super) const KEY_ID_BYTES: usize = 16;
 
 /// Names a key on a token. It holds no handle: handles die at logout, so
 /// every operation finds the key again by class, CKA_ID and label.
@@ -84,7 +84,7 @@ impl LoggedIn {
         let operation = format!("generating the {spec} {label:?}");
         let (private, public) = match key_pair_parameters(spec.algorithm) {
             None => {
-                let template = secret_template(label, &id, &spec.private_usage());
+                let template = secret_template(label, &id, &spec.private_usage(), spec.backup);
                 let key = self
                     .session
                     .generate_key(&Mechanism::AesKeyGen, &template)
@@ -93,7 +93,8 @@ impl LoggedIn {
             }
             Some((mechanism, mut public_template)) => {
                 public_template.extend(public_template_common(label, &id, &spec.public_usage()));
-                let private_template = private_template(label, &id, &spec.private_usage());
+                let private_template =
+                    private_template(label, &id, &spec.private_usage(), spec.backup);
                 let (public, private) = self
                     .session
                     .generate_key_pair(&mechanism, &public_template, &private_template)
@@ -242,7 +243,7 @@ pub(super) fn public_key_info(
     })
 }
 
-fn validate_key_label(label: &str) -> Result<(), HsmError> {
+pub(super) fn validate_key_label(label: &str) -> Result<(), HsmError> {
     let reason = if label.is_empty() {
         "a key label must not be empty".to_owned()
     } else if label.len() > MAX_KEY_LABEL_BYTES {
@@ -265,7 +266,9 @@ fn validate_key_label(label: &str) -> Result<(), HsmError> {
 
 /// The generation mechanism and the public template's key parameters of a
 /// key pair; `None` for secret keys.
-fn key_pair_parameters(algorithm: KeyAlgorithm) -> Option<(Mechanism<'static>, Vec<Attribute>)> {
+pub(super) fn key_pair_parameters(
+    algorithm: KeyAlgorithm,
+) -> Option<(Mechanism<'static>, Vec<Attribute>)> {
     let ec = |oid: &[u8]| vec![Attribute::EcParams(oid.to_vec())];
     let rsa = |bits: u64| {
         vec![
@@ -288,12 +291,24 @@ fn key_pair_parameters(algorithm: KeyAlgorithm) -> Option<(Mechanism<'static>, V
 // define (CKA_SIGN on a public key) are rejected by the token, so they are
 // not sent.
 
-fn private_template(label: &str, id: &[u8], usage: &UsageFlags) -> Vec<Attribute> {
-    vec![
+/// How the private or secret key may leave the token: never, or only
+/// wrapped under a key the security officer marked trusted. A backup key
+/// stays sensitive: its value is never readable in clear.
+fn extractability(backup: Backup) -> Vec<Attribute> {
+    match backup {
+        Backup::None => vec![Attribute::Extractable(false)],
+        Backup::Wrapped => vec![
+            Attribute::Extractable(true),
+            Attribute::WrapWithTrusted(true),
+        ],
+    }
+}
+
+fn private_template(label: &str, id: &[u8], usage: &UsageFlags, backup: Backup) -> Vec<Attribute> {
+    let mut template = vec![
         Attribute::Token(true),
         Attribute::Private(true),
         Attribute::Sensitive(true),
-        Attribute::Extractable(false),
         Attribute::Modifiable(false),
         label_attribute(label),
         Attribute::Id(id.to_vec()),
@@ -302,10 +317,12 @@ fn private_template(label: &str, id: &[u8], usage: &UsageFlags) -> Vec<Attribute
         Attribute::SignRecover(usage.sign_recover),
         Attribute::Unwrap(usage.unwrap),
         Attribute::Derive(usage.derive),
-    ]
+    ];
+    template.extend(extractability(backup));
+    template
 }
 
-fn public_template_common(label: &str, id: &[u8], usage: &UsageFlags) -> Vec<Attribute> {
+pub(super) fn public_template_common(label: &str, id: &[u8], usage: &UsageFlags) -> Vec<Attribute> {
     vec![
         Attribute::Token(true),
         Attribute::Private(false),
@@ -320,15 +337,14 @@ fn public_template_common(label: &str, id: &[u8], usage: &UsageFlags) -> Vec<Att
     ]
 }
 
-fn secret_template(label: &str, id: &[u8], usage: &UsageFlags) -> Vec<Attribute> {
-    vec![
+fn secret_template(label: &str, id: &[u8], usage: &UsageFlags, backup: Backup) -> Vec<Attribute> {
+    let mut template = vec![
         Attribute::Class(ObjectClass::SECRET_KEY),
         Attribute::KeyType(KeyType::AES),
         Attribute::ValueLen(32.into()),
         Attribute::Token(true),
         Attribute::Private(true),
         Attribute::Sensitive(true),
-        Attribute::Extractable(false),
         Attribute::Modifiable(false),
         label_attribute(label),
         Attribute::Id(id.to_vec()),
@@ -339,7 +355,9 @@ fn secret_template(label: &str, id: &[u8], usage: &UsageFlags) -> Vec<Attribute>
         Attribute::Wrap(usage.wrap),
         Attribute::Unwrap(usage.unwrap),
         Attribute::Derive(usage.derive),
-    ]
+    ];
+    template.extend(extractability(backup));
+    template
 }
 
 #[cfg(test)]
@@ -362,7 +380,7 @@ mod tests {
             sign: true,
             ..UsageFlags::default()
         };
-        let private = private_template("k", &[1], &usage);
+        let private = private_template("k", &[1], &usage, Backup::None);
         for expected in [
             Attribute::Sign(true),
             Attribute::Decrypt(false),
@@ -373,6 +391,24 @@ mod tests {
             Attribute::Sensitive(true),
         ] {
             assert!(private.contains(&expected), "{expected:?}");
+        }
+        assert!(
+            !private
+                .iter()
+                .any(|a| a.attribute_type() == AttributeType::WrapWithTrusted)
+        );
+        for template in [
+            private_template("k", &[1], &usage, Backup::Wrapped),
+            secret_template("k", &[1], &usage, Backup::Wrapped),
+        ] {
+            for expected in [
+                Attribute::Sensitive(true),
+                Attribute::Extractable(true),
+                Attribute::WrapWithTrusted(true),
+            ] {
+                assert!(template.contains(&expected), "{expected:?}");
+            }
+            assert!(!template.contains(&Attribute::Extractable(false)));
         }
         let public = public_template_common("k", &[1], &usage);
         for attribute in [

@@ -1,12 +1,13 @@
 //! PKCS#11 adapter over cryptoki: modules, tokens looked up by serial,
-//! explicit key templates, read-back policy checks and proofs that keys
-//! cannot leave the HSM.
+//! explicit key templates, read-back policy checks, proofs that keys
+//! cannot leave the HSM, and backup and restore by trusted key wrapping.
 //!
 //! Every call is synchronous and opens its own session: a cryptoki `Session`
 //! is `Send` but not `Sync`, so the runner's worker thread owns whatever
 //! session it opens ([`LoggedIn`]) and nothing shares one.
 
 mod attributes;
+mod backup;
 mod capability;
 mod ckr;
 mod crypto;
@@ -16,13 +17,16 @@ mod evidence;
 mod keys;
 mod policy;
 mod reconcile;
+mod restore;
 pub mod selftest;
 mod session;
 pub mod softhsm;
 mod spec;
+mod spki;
 #[doc(hidden)]
 pub mod testing;
 mod token;
+mod verify;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -34,6 +38,7 @@ use cryptoki::error::{Error as CryptokiError, RvError};
 use serde::Serialize;
 
 pub use attributes::{FLAG_NAMES, KeyAttributes, ObjectSummary};
+pub use backup::{KekInfo, WrappedKey};
 pub use capability::{MechanismFunction, RequiredMechanism, Shortfall, Stage};
 pub use ckr::ckr_name;
 pub use crypto::{GCM_IV_BYTES, PSS_SALT_BYTES, RSA_ENCRYPTION_SCHEME};
@@ -43,9 +48,11 @@ pub use evidence::{NonExportableEvidence, SecretAttributeProbe};
 pub use keys::{GeneratedKey, KeyRef, MAX_KEY_LABEL_BYTES, PublicKeyInfo};
 pub use policy::{Expected, KeyPolicy, Mismatch, PolicyViolation, Rule};
 pub use reconcile::FoundPublicKey;
+pub use restore::RestoredKey;
 pub use session::LoggedIn;
-pub use spec::{KeyAlgorithm, KeySpec, KeyUsage, UsageFlags};
+pub use spec::{Backup, KeyAlgorithm, KeySpec, KeyUsage, UsageFlags};
 pub use token::{MAX_TOKEN_LABEL_BYTES, Role, Token, TokenInfo};
+pub use verify::verify_with_spki;
 
 use error::During;
 

@@ -1,13 +1,14 @@
-//! The read-back check after every generation: a pure function from a key
-//! spec and the attributes the token reports to a verdict, so that a module
-//! that silently weakens a template stops the ceremony.
+//! The read-back check after every generation, restore and KEK import: a
+//! pure function from a key spec and the attributes the token reports to a
+//! verdict, so that a module that silently weakens a template stops the
+//! ceremony.
 
 use std::fmt;
 
 use serde::Serialize;
 
 use super::attributes::KeyAttributes;
-use super::spec::{KeySpec, UsageFlags};
+use super::spec::{Backup, KeySpec, UsageFlags};
 
 /// What a generated key must look like.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,10 +82,55 @@ impl fmt::Display for Expected {
 }
 
 impl KeyPolicy {
-    /// The policy for keys made from `spec`: on the token, private,
-    /// sensitive, never extractable, generated on the token, not modifiable,
+    /// The policy for keys generated from `spec`: on the token, private,
+    /// sensitive, generated on the token, not modifiable, not trusted,
     /// exactly the usages of the spec, and the right type and size.
+    ///
+    /// With [`Backup::None`] the key is never extractable. With
+    /// [`Backup::Wrapped`] it is extractable only under a trusted key
+    /// (CKA_EXTRACTABLE and CKA_WRAP_WITH_TRUSTED true, so
+    /// CKA_NEVER_EXTRACTABLE false), and nothing weaker.
     pub fn for_spec(spec: &KeySpec) -> KeyPolicy {
+        let extractable = spec.backup == Backup::Wrapped;
+        let wrap_with_trusted = if extractable {
+            Expected::Flag(true)
+        } else {
+            Expected::FalseOrAbsent
+        };
+        KeyPolicy::with_lifecycle(
+            spec,
+            [
+                ("CKA_EXTRACTABLE", Expected::Flag(extractable)),
+                ("CKA_ALWAYS_SENSITIVE", Expected::Flag(true)),
+                ("CKA_NEVER_EXTRACTABLE", Expected::Flag(!extractable)),
+                ("CKA_LOCAL", Expected::Flag(true)),
+                ("CKA_WRAP_WITH_TRUSTED", wrap_with_trusted),
+            ],
+        )
+    }
+
+    /// The policy for a key unwrapped from a backup: as a fresh
+    /// non-extractable key of `spec` (its backup is ignored), except that
+    /// the token knows the key came from outside. CKA_LOCAL,
+    /// CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE are then false, and
+    /// are expected to be exactly that: a token reporting true would be
+    /// misreporting the key's history.
+    pub fn for_restored(spec: &KeySpec) -> KeyPolicy {
+        KeyPolicy::with_lifecycle(
+            spec,
+            [
+                ("CKA_EXTRACTABLE", Expected::Flag(false)),
+                ("CKA_ALWAYS_SENSITIVE", Expected::Flag(false)),
+                ("CKA_NEVER_EXTRACTABLE", Expected::Flag(false)),
+                ("CKA_LOCAL", Expected::Flag(false)),
+                ("CKA_WRAP_WITH_TRUSTED", Expected::FalseOrAbsent),
+            ],
+        )
+    }
+
+    /// The rules every policy shares, with the attributes that tell the
+    /// key's history (generated or restored, extractable or not).
+    fn with_lifecycle(spec: &KeySpec, lifecycle: [(&'static str, Expected); 5]) -> KeyPolicy {
         let algorithm = spec.algorithm;
         let class = if algorithm.is_asymmetric() {
             "CKO_PRIVATE_KEY"
@@ -99,43 +145,32 @@ impl KeyPolicy {
             rules.push(Rule::text("curve", curve));
         }
         if let Some(bits) = algorithm.rsa_bits() {
-            rules.push(Rule {
-                attribute: "key size",
-                expected: Expected::Bits(bits),
-            });
+            rules.push(Rule::bits(bits));
         }
         if !algorithm.is_asymmetric() {
-            rules.push(Rule {
-                attribute: "key size",
-                expected: Expected::Bits(256),
-            });
+            rules.push(Rule::bits(256));
         }
         for (attribute, value) in [
             ("CKA_TOKEN", true),
             ("CKA_PRIVATE", true),
             ("CKA_SENSITIVE", true),
-            ("CKA_EXTRACTABLE", false),
-            ("CKA_ALWAYS_SENSITIVE", true),
-            ("CKA_NEVER_EXTRACTABLE", true),
-            ("CKA_LOCAL", true),
             ("CKA_MODIFIABLE", false),
         ] {
+            rules.push(Rule::flag(attribute, value));
+        }
+        for (attribute, expected) in lifecycle {
             rules.push(Rule {
                 attribute,
-                expected: Expected::Flag(value),
+                expected,
             });
         }
-        let usage = spec.private_usage();
-        for (attribute, allowed) in usage_flags(&usage) {
-            rules.push(Rule {
-                attribute,
-                expected: if allowed {
-                    Expected::Flag(true)
-                } else {
-                    Expected::FalseOrAbsent
-                },
-            });
-        }
+        // A trusted key could wrap every WRAP_WITH_TRUSTED key out of the
+        // token; only the backup KEK may be one.
+        rules.push(Rule {
+            attribute: "CKA_TRUSTED",
+            expected: Expected::FalseOrAbsent,
+        });
+        rules.extend(usage_rules(&spec.private_usage()));
         KeyPolicy {
             spec: spec.clone(),
             rules,
@@ -153,36 +188,88 @@ impl KeyPolicy {
     /// Compares the read-back attributes with every rule; reports all
     /// mismatches at once so one look shows what the module changed.
     pub fn check(&self, attributes: &KeyAttributes) -> Result<(), PolicyViolation> {
-        let flags = attributes.flags();
-        let mismatches: Vec<Mismatch> = self
-            .rules
-            .iter()
-            .filter_map(|rule| {
-                let found = match rule.attribute {
-                    "CKA_CLASS" => Found::Text(Some(attributes.class.as_str())),
-                    "CKA_KEY_TYPE" => Found::Text(Some(attributes.key_type.as_str())),
-                    "curve" => Found::Text(attributes.curve.as_deref()),
-                    "key size" => Found::Bits(attributes.bits),
-                    name => Found::Flag(
-                        flags
-                            .iter()
-                            .find(|(flag, _)| *flag == name)
-                            .and_then(|(_, value)| *value),
-                    ),
-                };
-                (!found.satisfies(&rule.expected)).then(|| Mismatch {
-                    attribute: rule.attribute.to_owned(),
-                    expected: rule.expected.to_string(),
-                    found: found.to_string(),
-                })
-            })
-            .collect();
-        if mismatches.is_empty() {
-            Ok(())
-        } else {
-            Err(PolicyViolation { mismatches })
-        }
+        check_rules(&self.rules, attributes)
     }
+}
+
+/// What the trusted backup KEK must look like after its import: a public
+/// (the security officer cannot create private objects), sensitive,
+/// non-extractable, unmodifiable, trusted AES-256 key that can only wrap
+/// and unwrap. CKA_LOCAL, CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE
+/// tell only that it was imported; they are recorded, not checked.
+pub(crate) fn trusted_kek_rules() -> Vec<Rule> {
+    let mut rules = vec![
+        Rule::text("CKA_CLASS", "CKO_SECRET_KEY"),
+        Rule::text("CKA_KEY_TYPE", "CKK_AES"),
+        Rule::bits(256),
+    ];
+    for (attribute, value) in [
+        ("CKA_TOKEN", true),
+        ("CKA_PRIVATE", false),
+        ("CKA_SENSITIVE", true),
+        ("CKA_EXTRACTABLE", false),
+        ("CKA_MODIFIABLE", false),
+        ("CKA_TRUSTED", true),
+    ] {
+        rules.push(Rule::flag(attribute, value));
+    }
+    rules.extend(usage_rules(&UsageFlags {
+        wrap: true,
+        unwrap: true,
+        ..UsageFlags::default()
+    }));
+    rules
+}
+
+/// Compares the read-back attributes with every rule; reports all
+/// mismatches at once.
+pub(crate) fn check_rules(
+    rules: &[Rule],
+    attributes: &KeyAttributes,
+) -> Result<(), PolicyViolation> {
+    let flags = attributes.flags();
+    let mismatches: Vec<Mismatch> = rules
+        .iter()
+        .filter_map(|rule| {
+            let found = match rule.attribute {
+                "CKA_CLASS" => Found::Text(Some(attributes.class.as_str())),
+                "CKA_KEY_TYPE" => Found::Text(Some(attributes.key_type.as_str())),
+                "curve" => Found::Text(attributes.curve.as_deref()),
+                "key size" => Found::Bits(attributes.bits),
+                name => Found::Flag(
+                    flags
+                        .iter()
+                        .find(|(flag, _)| *flag == name)
+                        .and_then(|(_, value)| *value),
+                ),
+            };
+            (!found.satisfies(&rule.expected)).then(|| Mismatch {
+                attribute: rule.attribute.to_owned(),
+                expected: rule.expected.to_string(),
+                found: found.to_string(),
+            })
+        })
+        .collect();
+    if mismatches.is_empty() {
+        Ok(())
+    } else {
+        Err(PolicyViolation { mismatches })
+    }
+}
+
+/// A usage the key needs must be true; every other must be false or not
+/// defined for the class.
+fn usage_rules(usage: &UsageFlags) -> impl Iterator<Item = Rule> {
+    usage_flags(usage)
+        .into_iter()
+        .map(|(attribute, allowed)| Rule {
+            attribute,
+            expected: if allowed {
+                Expected::Flag(true)
+            } else {
+                Expected::FalseOrAbsent
+            },
+        })
 }
 
 impl Rule {
@@ -190,6 +277,20 @@ impl Rule {
         Rule {
             attribute,
             expected: Expected::Text(value.to_owned()),
+        }
+    }
+
+    fn flag(attribute: &'static str, value: bool) -> Rule {
+        Rule {
+            attribute,
+            expected: Expected::Flag(value),
+        }
+    }
+
+    fn bits(bits: u64) -> Rule {
+        Rule {
+            attribute: "key size",
+            expected: Expected::Bits(bits),
         }
     }
 }
@@ -241,172 +342,5 @@ pub(crate) fn usage_flags(usage: &UsageFlags) -> [(&'static str, bool); 9] {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use crate::hsm::attributes::FLAG_NAMES;
-    use crate::hsm::{KeyAlgorithm, KeyUsage};
-
-    /// Attributes exactly as the policy wants them, every flag reported.
-    pub(crate) fn compliant(spec: &KeySpec) -> KeyAttributes {
-        let usage = spec.private_usage();
-        let algorithm = spec.algorithm;
-        KeyAttributes {
-            class: if algorithm.is_asymmetric() {
-                "CKO_PRIVATE_KEY"
-            } else {
-                "CKO_SECRET_KEY"
-            }
-            .into(),
-            key_type: algorithm.key_type_name().into(),
-            curve: algorithm.curve().map(str::to_owned),
-            bits: algorithm
-                .rsa_bits()
-                .or((!algorithm.is_asymmetric()).then_some(256)),
-            token: Some(true),
-            private: Some(true),
-            sensitive: Some(true),
-            extractable: Some(false),
-            always_sensitive: Some(true),
-            never_extractable: Some(true),
-            local: Some(true),
-            modifiable: Some(false),
-            encrypt: Some(usage.encrypt),
-            decrypt: Some(usage.decrypt),
-            sign: Some(usage.sign),
-            sign_recover: Some(usage.sign_recover),
-            verify: Some(usage.verify),
-            verify_recover: Some(usage.verify_recover),
-            wrap: Some(usage.wrap),
-            unwrap: Some(usage.unwrap),
-            derive: Some(usage.derive),
-        }
-    }
-
-    fn all_specs() -> Vec<KeySpec> {
-        let mut specs = Vec::new();
-        for algorithm in KeyAlgorithm::ALL {
-            for usage in [KeyUsage::Sign, KeyUsage::Encrypt] {
-                let spec = KeySpec::new(algorithm, usage);
-                if spec.validate().is_ok() {
-                    specs.push(spec);
-                }
-            }
-        }
-        specs
-    }
-
-    #[test]
-    fn compliant_attributes_pass_for_every_spec() {
-        for spec in all_specs() {
-            let policy = KeyPolicy::for_spec(&spec);
-            assert_eq!(policy.check(&compliant(&spec)), Ok(()), "{spec}");
-        }
-    }
-
-    #[test]
-    fn flipping_any_single_flag_is_caught_and_named() {
-        for spec in all_specs() {
-            let policy = KeyPolicy::for_spec(&spec);
-            for name in FLAG_NAMES {
-                let mut weakened = compliant(&spec);
-                let slot = weakened.flag_mut(name).expect("known flag");
-                let original = slot.expect("compliant sets every flag");
-                *slot = Some(!original);
-                let violation = policy
-                    .check(&weakened)
-                    .expect_err(&format!("{spec}: flipping {name} must fail"));
-                assert_eq!(
-                    violation.mismatches,
-                    vec![Mismatch {
-                        attribute: name.to_owned(),
-                        expected: original.to_string(),
-                        found: (!original).to_string(),
-                    }],
-                    "{spec}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn missing_security_flags_fail_but_missing_unused_usages_pass() {
-        let spec = KeySpec::new(KeyAlgorithm::EcP384, KeyUsage::Sign);
-        let policy = KeyPolicy::for_spec(&spec);
-        for name in FLAG_NAMES {
-            let mut partial = compliant(&spec);
-            let slot = partial.flag_mut(name).expect("known flag");
-            let expected_true_or_security = slot == &Some(true)
-                || !matches!(
-                    name,
-                    "CKA_ENCRYPT"
-                        | "CKA_DECRYPT"
-                        | "CKA_SIGN"
-                        | "CKA_SIGN_RECOVER"
-                        | "CKA_VERIFY"
-                        | "CKA_VERIFY_RECOVER"
-                        | "CKA_WRAP"
-                        | "CKA_UNWRAP"
-                        | "CKA_DERIVE"
-                );
-            *slot = None;
-            let result = policy.check(&partial);
-            if expected_true_or_security {
-                let violation = result.expect_err(name);
-                assert_eq!(violation.mismatches.len(), 1);
-                assert_eq!(violation.mismatches[0].attribute, name);
-                assert_eq!(violation.mismatches[0].found, "not reported");
-            } else {
-                assert_eq!(result, Ok(()), "{name} absent means the key cannot do it");
-            }
-        }
-    }
-
-    #[test]
-    fn wrong_type_curve_or_size_is_caught() {
-        let spec = KeySpec::new(KeyAlgorithm::EcP384, KeyUsage::Sign);
-        let policy = KeyPolicy::for_spec(&spec);
-        let mut other_curve = compliant(&spec);
-        other_curve.curve = Some("P-256".into());
-        let violation = policy.check(&other_curve).expect_err("P-256 is not P-384");
-        assert_eq!(violation.to_string(), "curve expected P-384, found P-256");
-
-        let mut secret = compliant(&spec);
-        secret.class = "CKO_SECRET_KEY".into();
-        secret.key_type = "CKK_AES".into();
-        let violation = policy.check(&secret).expect_err("not an EC key");
-        let attributes: Vec<&str> = violation
-            .mismatches
-            .iter()
-            .map(|m| m.attribute.as_str())
-            .collect();
-        assert_eq!(attributes, ["CKA_CLASS", "CKA_KEY_TYPE"]);
-
-        let rsa = KeySpec::new(KeyAlgorithm::Rsa4096, KeyUsage::Sign);
-        let mut short = compliant(&rsa);
-        short.bits = Some(2048);
-        assert_eq!(
-            KeyPolicy::for_spec(&rsa)
-                .check(&short)
-                .expect_err("2048 bits")
-                .to_string(),
-            "key size expected 4096 bits, found 2048 bits"
-        );
-    }
-
-    #[test]
-    fn several_weakenings_are_all_reported() {
-        let spec = KeySpec::new(KeyAlgorithm::Aes256, KeyUsage::Encrypt);
-        let mut weakened = compliant(&spec);
-        weakened.extractable = Some(true);
-        weakened.wrap = Some(true);
-        weakened.sensitive = None;
-        let violation = KeyPolicy::for_spec(&spec)
-            .check(&weakened)
-            .expect_err("weakened");
-        assert_eq!(
-            violation.to_string(),
-            "CKA_SENSITIVE expected true, found not reported; CKA_EXTRACTABLE expected false, \
-             found true; CKA_WRAP expected false, found true"
-        );
-    }
-}
+#[path = "policy_tests.rs"]
+pub(crate) mod tests;

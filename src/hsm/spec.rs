@@ -1,4 +1,5 @@
-//! What a ceremony script asks for: an algorithm and a usage.
+//! What a ceremony script asks for: an algorithm, a usage and a backup
+//! policy.
 //!
 //! The usage decides which PKCS#11 usage flags are true; every other flag is
 //! set false explicitly, because SoftHSM2 turns unspecified flags on.
@@ -16,6 +17,22 @@ use super::HsmError;
 pub struct KeySpec {
     pub algorithm: KeyAlgorithm,
     pub usage: KeyUsage,
+    /// Absent in a script means `none`: the key never leaves the HSM.
+    #[serde(default)]
+    pub backup: Backup,
+}
+
+/// Whether a key may ever leave the HSM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backup {
+    /// CKA_EXTRACTABLE=false: the key dies with the HSM.
+    #[default]
+    None,
+    /// CKA_EXTRACTABLE=true with CKA_WRAP_WITH_TRUSTED=true: the key leaves
+    /// the HSM only wrapped under a key the security officer marked trusted.
+    /// This trades non-extractability for recoverability.
+    Wrapped,
 }
 
 /// The key algorithms the tool generates.
@@ -138,6 +155,22 @@ impl FromStr for KeyAlgorithm {
     }
 }
 
+impl Backup {
+    /// The name used in scripts and the transcript.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backup::None => "none",
+            Backup::Wrapped => "wrapped",
+        }
+    }
+}
+
+impl fmt::Display for Backup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl KeyUsage {
     pub fn name(self) -> &'static str {
         match self {
@@ -168,8 +201,17 @@ impl FromStr for KeyUsage {
 }
 
 impl KeySpec {
+    /// A spec without backup ([`Backup::None`]).
     pub fn new(algorithm: KeyAlgorithm, usage: KeyUsage) -> Self {
-        KeySpec { algorithm, usage }
+        KeySpec {
+            algorithm,
+            usage,
+            backup: Backup::None,
+        }
+    }
+
+    pub fn with_backup(self, backup: Backup) -> KeySpec {
+        KeySpec { backup, ..self }
     }
 
     /// Refuses combinations the tool does not generate (an EC encryption
@@ -212,7 +254,11 @@ impl KeySpec {
 
 impl fmt::Display for KeySpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} key", self.algorithm, self.usage)
+        write!(f, "{} {} key", self.algorithm, self.usage)?;
+        if self.backup == Backup::Wrapped {
+            f.write_str(" with wrapped backup")?;
+        }
+        Ok(())
     }
 }
 
@@ -254,6 +300,34 @@ mod tests {
         assert_eq!(spec, KeySpec::new(KeyAlgorithm::EcP384, KeyUsage::Sign));
         assert!(
             serde_yaml::from_str::<KeySpec>("algorithm: ec-p384\nusage: sign\nx: 1\n").is_err()
+        );
+    }
+
+    #[test]
+    fn backup_reads_from_yaml_and_defaults_to_none() {
+        let spec: KeySpec =
+            serde_yaml::from_str("algorithm: ed25519\nusage: sign\nbackup: wrapped\n")
+                .expect("parse");
+        assert_eq!(
+            spec,
+            KeySpec::new(KeyAlgorithm::Ed25519, KeyUsage::Sign).with_backup(Backup::Wrapped)
+        );
+        assert_eq!(spec.to_string(), "ed25519 sign key with wrapped backup");
+        let plain: KeySpec =
+            serde_yaml::from_str("algorithm: ed25519\nusage: sign\n").expect("parse");
+        assert_eq!(plain.backup, Backup::None);
+        assert_eq!(plain.to_string(), "ed25519 sign key");
+        assert!(
+            serde_yaml::from_str::<KeySpec>("algorithm: ed25519\nusage: sign\nbackup: yes\n")
+                .is_err()
+        );
+        assert_eq!(Backup::Wrapped.to_string(), "wrapped");
+        assert_eq!(Backup::None.to_string(), "none");
+        assert_eq!(
+            serde_yaml::to_string(&Backup::Wrapped)
+                .expect("yaml")
+                .trim(),
+            "wrapped"
         );
     }
 

@@ -293,7 +293,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
                     }));
                 }
                 let key = session
-                    .generate(&KeySpec { algorithm, usage }, &label)
+                    .generate(&KeySpec::new(algorithm, usage), &label)
                     .map_err(|e| e.to_string())?;
                 let evidence = session
                     .prove_non_exportable(&key.key)

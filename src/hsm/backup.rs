@@ -1,0 +1,218 @@
+//! Key backup and restore by trusted key wrapping, as HSMs do it: the
+//! security officer imports an AES key-encryption key (KEK) marked
+//! CKA_TRUSTED; a key generated with `backup: wrapped` (CKA_EXTRACTABLE and
+//! CKA_WRAP_WITH_TRUSTED) can leave the token wrapped under that KEK and no
+//! other key; on another token the same KEK unwraps it as a
+//! non-extractable key.
+//!
+//! The KEK's value comes from the caller (recombined from custodian
+//! shares); this module never stores or prints it.
+
+use cryptoki::error::{Error as CryptokiError, RvError};
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
+use serde::{Serialize, Serializer};
+use zeroize::{Zeroize, Zeroizing};
+
+use super::attributes::{KeyAttributes, read_key_attributes, read_label_and_id};
+use super::error::{During, from_cryptoki};
+use super::keys::{KEY_ID_BYTES, validate_key_label};
+use super::policy::{check_rules, trusted_kek_rules};
+use super::session::label_attribute;
+use super::{HsmError, KeyRef, LoggedIn, Role};
+
+/// The trusted KEK as read back after its import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KekInfo {
+    pub label: String,
+    pub id_hex: String,
+    /// They passed the KEK policy (CKA_TRUSTED true, wrap and unwrap only,
+    /// sensitive, not extractable, not modifiable).
+    pub attributes: KeyAttributes,
+}
+
+/// A key wrapped under the trusted KEK. The blob is ciphertext: without
+/// the KEK it reveals nothing, so it may be written to disk and recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WrappedKey {
+    #[serde(serialize_with = "as_hex")]
+    pub blob: Vec<u8>,
+    /// "CKM_AES_KEY_WRAP_PAD" or "CKM_AES_KEY_WRAP".
+    pub mechanism: String,
+    /// The CKA_ID of the KEK it was wrapped under.
+    pub kek_id_hex: String,
+}
+
+fn as_hex<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&hex::encode(bytes))
+}
+
+impl LoggedIn {
+    /// Security officer only. Creates the trusted AES-256 KEK from `value`
+    /// (C_CreateObject): on the token, CKA_PRIVATE false (the security
+    /// officer cannot create private objects), sensitive, not extractable,
+    /// CKA_TRUSTED, wrap and unwrap only, not modifiable, with a CKA_ID
+    /// from the token's RNG. Refuses a label an object visible to the
+    /// security officer already has. Reads the key back and checks it; a
+    /// KEK that fails the check is destroyed.
+    pub fn import_trusted_kek(
+        &self,
+        label: &str,
+        value: &Zeroizing<[u8; 32]>,
+    ) -> Result<KekInfo, HsmError> {
+        // Only the security officer can set CKA_TRUSTED.
+        self.require_role(Role::SecurityOfficer, "importing the trusted backup KEK")?;
+        validate_key_label(label)?;
+        let existing = self.find(&[label_attribute(label)])?;
+        if !existing.is_empty() {
+            return Err(HsmError::DuplicateLabel {
+                label: label.to_owned(),
+                count: existing.len(),
+            });
+        }
+        let id = self
+            .session
+            .generate_random_vec(KEY_ID_BYTES as u32)
+            .during("drawing a key id from the token's RNG")?;
+        let mut template = vec![
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Value(value.to_vec()),
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Trusted(true),
+            Attribute::Modifiable(false),
+            label_attribute(label),
+            Attribute::Id(id.clone()),
+            Attribute::Encrypt(false),
+            Attribute::Decrypt(false),
+            Attribute::Sign(false),
+            Attribute::Verify(false),
+            Attribute::Wrap(true),
+            Attribute::Unwrap(true),
+            Attribute::Derive(false),
+        ];
+        let created = self.session.create_object(&template);
+        // cryptoki's Attribute does not zeroize its copy of the value.
+        for attribute in &mut template {
+            if let Attribute::Value(bytes) = attribute {
+                bytes.zeroize();
+            }
+        }
+        let handle = created.during(format!("importing the trusted KEK {label:?}"))?;
+        let attributes = read_key_attributes(&self.session, handle)?;
+        if let Err(violation) = check_rules(&trusted_kek_rules(), &attributes) {
+            return Err(HsmError::Policy {
+                label: label.to_owned(),
+                violation,
+                key_destroyed: self.session.destroy_object(handle).is_ok(),
+            });
+        }
+        Ok(KekInfo {
+            label: label.to_owned(),
+            id_hex: hex::encode(&id),
+            attributes,
+        })
+    }
+
+    /// User. Wraps the private (or secret) half of `key` under the KEK
+    /// labelled `kek_label`, with CKM_AES_KEY_WRAP_PAD, or CKM_AES_KEY_WRAP
+    /// when the token does not list the padded variant. The token decides
+    /// what may leave: a key generated with `backup: none` fails with
+    /// CKR_KEY_UNEXTRACTABLE, a KEK that is not trusted with
+    /// CKR_KEY_NOT_WRAPPABLE (both as [`HsmError::Pkcs11`]).
+    pub fn wrap_under_kek(&self, key: &KeyRef, kek_label: &str) -> Result<WrappedKey, HsmError> {
+        self.require_role(Role::User, "wrapping a key for its backup")?;
+        let (kek, kek_id_hex) = self.kek(kek_label)?;
+        let handle = self.private_handle(key)?;
+        let (mechanism, mechanism_type) = self.key_wrap_mechanism()?;
+        let blob = self
+            .session
+            .wrap_key(&mechanism, kek, handle)
+            .during(format!(
+                "wrapping {:?} under the KEK {kek_label:?}",
+                key.label
+            ))?;
+        Ok(WrappedKey {
+            blob,
+            mechanism: mechanism_type.to_string(),
+            kek_id_hex,
+        })
+    }
+
+    /// The one secret key labelled `label`, with its CKA_ID. A user session
+    /// sees the KEK: it is a public object.
+    pub(super) fn kek(&self, label: &str) -> Result<(ObjectHandle, String), HsmError> {
+        let found = self.find(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            label_attribute(label),
+        ])?;
+        match found.as_slice() {
+            [handle] => Ok((*handle, read_label_and_id(&self.session, *handle)?.1)),
+            [] => Err(HsmError::KeyNotFound {
+                label: label.to_owned(),
+            }),
+            several => Err(HsmError::AmbiguousKey {
+                label: label.to_owned(),
+                count: several.len(),
+            }),
+        }
+    }
+
+    /// AES_KEY_WRAP needs input in 8-byte blocks, which a private key's
+    /// encoding may not be: prefer the padded variant where it exists.
+    fn key_wrap_mechanism(&self) -> Result<(Mechanism<'static>, MechanismType), HsmError> {
+        let offered = self
+            .token
+            .module()
+            .pkcs11()
+            .get_mechanism_list(self.token.slot())
+            .during("listing the token's mechanisms")?;
+        Ok(if offered.contains(&MechanismType::AES_KEY_WRAP_PAD) {
+            (Mechanism::AesKeyWrapPad, MechanismType::AES_KEY_WRAP_PAD)
+        } else {
+            (Mechanism::AesKeyWrap, MechanismType::AES_KEY_WRAP)
+        })
+    }
+}
+
+/// The key-wrap mechanism named in a [`WrappedKey`].
+pub(super) fn key_wrap_mechanism_named(name: &str) -> Result<Mechanism<'static>, HsmError> {
+    if name == MechanismType::AES_KEY_WRAP_PAD.to_string() {
+        Ok(Mechanism::AesKeyWrapPad)
+    } else if name == MechanismType::AES_KEY_WRAP.to_string() {
+        Ok(Mechanism::AesKeyWrap)
+    } else {
+        Err(HsmError::InvalidInput(format!(
+            "unknown key-wrap mechanism {name:?}; known: CKM_AES_KEY_WRAP_PAD, CKM_AES_KEY_WRAP"
+        )))
+    }
+}
+
+/// Turns the token's refusal to unwrap into an error that says what most
+/// likely happened.
+pub(super) fn unwrap_failure(error: CryptokiError, label: &str, kek_label: &str) -> HsmError {
+    let integrity = matches!(
+        error,
+        CryptokiError::Pkcs11(
+            RvError::GeneralError
+                | RvError::WrappedKeyInvalid
+                | RvError::WrappedKeyLenRange
+                | RvError::EncryptedDataInvalid
+                | RvError::EncryptedDataLenRange,
+            _
+        )
+    );
+    let operation = if integrity {
+        format!(
+            "unwrapping the backup of {label:?} under the KEK {kek_label:?} (the blob does not \
+             open under this KEK: the KEK was made from other bytes than the one that wrapped \
+             it, or the blob was altered)"
+        )
+    } else {
+        format!("unwrapping the backup of {label:?} under the KEK {kek_label:?}")
+    };
+    from_cryptoki(error, operation)
+}
