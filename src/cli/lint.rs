@@ -16,6 +16,9 @@ pub fn lint(script: &Path, bindings: Option<&Path>) -> ExitCode {
     };
     match loaded {
         Ok(s) => {
+            for warning in keyceremony::script::warnings(&s) {
+                eprintln!("{warning}");
+            }
             let v = &s.value;
             println!(
                 "ok: {} — script `{}` version {}, {} steps{}",

@@ -146,10 +146,35 @@ struct RecordedSplit {
     holders: Vec<(u64, String)>,
 }
 
-fn recorded_splits(transcript_path: &Path) -> Result<(String, Vec<RecordedSplit>), Failure> {
+/// Shares a reshare made void: their ceremony and commitments.
+struct Voided {
+    line: u64,
+    ceremony: String,
+    commitments: Vec<String>,
+}
+
+fn recorded_splits(
+    transcript_path: &Path,
+) -> Result<(String, Vec<RecordedSplit>, Vec<Voided>), Failure> {
     let mut splits = Vec::new();
+    let mut voided = Vec::new();
     let outcome = transcript::verify_file_visiting(transcript_path, &mut |e| {
-        if e.kind != "split-secret" {
+        if e.kind == "reshare"
+            && let (Some(ceremony), Some(commitments)) = (
+                e.body["void"]["ceremony"].as_str(),
+                e.body["void"]["commitments"].as_array(),
+            )
+        {
+            voided.push(Voided {
+                line: e.line,
+                ceremony: ceremony.to_string(),
+                commitments: commitments
+                    .iter()
+                    .filter_map(|c| c.as_str().map(String::from))
+                    .collect(),
+            });
+        }
+        if e.kind != "split-secret" && e.kind != "reshare" {
             return;
         }
         let Some(record) = e
@@ -190,12 +215,12 @@ fn recorded_splits(transcript_path: &Path) -> Result<(String, Vec<RecordedSplit>
         }
         Outcome::Valid(s) | Outcome::Incomplete(s, _) => s,
     };
-    Ok((summary.genesis.ceremony_id, splits))
+    Ok((summary.genesis.ceremony_id, splits, voided))
 }
 
 fn check(path: &Path, transcript_path: &Path, identity: Option<&Path>) -> Result<String, Failure> {
     let input = read_input(path, identity)?;
-    let (ceremony_id, splits) = recorded_splits(transcript_path)?;
+    let (ceremony_id, splits, voided) = recorded_splits(transcript_path)?;
     let share = match input {
         Input::Share(share) => share,
         // A bare code carries tags of its ceremony and secret: try each
@@ -203,14 +228,19 @@ fn check(path: &Path, transcript_path: &Path, identity: Option<&Path>) -> Result
         Input::Code(code) => {
             let mut last = None;
             let mut found = None;
-            for split in &splits {
-                let name: &SecretName = &split.record.secret;
-                match Share::from_code(&code, &ceremony_id, name) {
-                    Ok(share) => {
-                        found = Some(share);
-                        break;
+            // ... of this ceremony, or of one whose shares it voided.
+            let ceremonies = std::iter::once(ceremony_id.as_str())
+                .chain(voided.iter().map(|v| v.ceremony.as_str()));
+            'search: for ceremony in ceremonies {
+                for split in &splits {
+                    let name: &SecretName = &split.record.secret;
+                    match Share::from_code(&code, ceremony, name) {
+                        Ok(share) => {
+                            found = Some(share);
+                            break 'search;
+                        }
+                        Err(e) => last = Some(e.to_string()),
                     }
-                    Err(e) => last = Some(e.to_string()),
                 }
             }
             found.ok_or_else(|| {
@@ -219,6 +249,18 @@ fn check(path: &Path, transcript_path: &Path, identity: Option<&Path>) -> Result
         }
     };
     let m = share.metadata();
+    let commitment = hex::encode(share.commitment());
+    if let Some(void) = voided
+        .iter()
+        .find(|v| v.ceremony == m.ceremony_id && v.commitments.contains(&commitment))
+    {
+        return Err(Failure::Refused(format!(
+            "{}VOID: this share was replaced when the secret was reshared (line {} of {}); it can no longer be used. Its custodian should destroy it",
+            describe(&share),
+            void.line,
+            transcript_path.display()
+        )));
+    }
     if m.ceremony_id != ceremony_id {
         return Err(Failure::Refused(format!(
             "this share belongs to ceremony {}, not to {ceremony_id}",

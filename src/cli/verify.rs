@@ -21,6 +21,9 @@ pub struct VerifyArgs {
     /// Print the verdict as JSON (docs/transcript.md section 10).
     #[arg(long)]
     pub json: bool,
+    /// The transcript of the ceremony this one continues (a restore, a rotation): check the link.
+    #[arg(long)]
+    pub original: Option<PathBuf>,
 }
 
 pub fn verify(args: VerifyArgs) -> ExitCode {
@@ -34,11 +37,30 @@ pub fn verify(args: VerifyArgs) -> ExitCode {
             ExitCode::from(USAGE)
         }
         Ok(verdict) => {
-            let valid = verdict.status() == Status::Valid;
+            let mut valid = verdict.status() == Status::Valid;
+            let link = args
+                .original
+                .as_deref()
+                .map(|original| report::original_link(&args.transcript, original));
             if args.json {
-                println!("{:#}", report::json::verdict_json(&verdict));
+                let mut json = report::json::verdict_json(&verdict);
+                if let Some(link) = &link {
+                    json["original"] = match link {
+                        Ok(text) => serde_json::json!({ "linked": true, "detail": text }),
+                        Err(e) => serde_json::json!({ "linked": false, "detail": e }),
+                    };
+                }
+                println!("{json:#}");
             } else {
                 print!("{}", report::verify_summary(&verdict).0);
+                match &link {
+                    Some(Ok(text)) => println!("original: {text}"),
+                    Some(Err(e)) => println!("original: NOT LINKED: {e}"),
+                    None => {}
+                }
+            }
+            if matches!(link, Some(Err(_))) {
+                valid = false;
             }
             ExitCode::from(if valid { OK } else { FAILED })
         }

@@ -270,7 +270,9 @@ impl Engine {
             ),
             Phase::Deliver { remaining } => {
                 let custodian = remaining.first().cloned().unwrap_or_default();
-                let Some(Work::Split { secret, .. }) = &step.work else {
+                let (Some(Work::Split { secret, .. }) | Some(Work::Reshare { secret })) =
+                    &step.work
+                else {
                     unreachable!("delivery only after a split")
                 };
                 self.sign_in_first(&custodian)
@@ -560,10 +562,13 @@ impl Engine {
                     self.in_memory.insert(secret.to_string());
                 }
                 self.phase = match step.work {
+                    // A reshare's new custodians always prove their copies:
+                    // the old shares become void, so these must be right.
                     Some(Work::Split {
                         show_on_screen: true,
                         ..
-                    }) => Phase::Deliver {
+                    })
+                    | Some(Work::Reshare { .. }) => Phase::Deliver {
                         remaining: self.holders(Role::Custodian).map(String::from).collect(),
                     },
                     _ => Phase::Witness,

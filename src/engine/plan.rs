@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::hsm::{KeyAlgorithm, KeyUsage};
+use crate::hsm::{Backup, KeyAlgorithm, KeyUsage};
 use crate::script::{Action, Ceremony, LoginRole, Role};
 
 /// What the tool does in a step, with everything it needs from the script.
@@ -35,6 +35,7 @@ pub enum Work {
         algorithm: KeyAlgorithm,
         usage: KeyUsage,
         user_pin: String,
+        backup: Backup,
     },
     ExportPublicKey {
         label: String,
@@ -42,6 +43,28 @@ pub enum Work {
     },
     ListObjects {
         user_pin: String,
+    },
+    /// The SO creates the trusted backup KEK from `secret`.
+    ImportKek {
+        secret: String,
+        so_pin: String,
+        label: String,
+    },
+    /// `label` wrapped under the KEK `kek`, written to the backup directory.
+    BackupKey {
+        label: String,
+        kek: String,
+        user_pin: String,
+    },
+    /// The original ceremony's backup of `label` unwrapped under `kek`.
+    RestoreKey {
+        label: String,
+        kek: String,
+        user_pin: String,
+    },
+    /// The recombined `secret` split afresh among this roster's custodians.
+    Reshare {
+        secret: String,
     },
     Identify {
         roles: Vec<Role>,
@@ -65,6 +88,16 @@ impl Work {
             } => format!("generating {algorithm} key `{label}` inside the HSM"),
             Work::ExportPublicKey { label, .. } => format!("exporting the public key of `{label}`"),
             Work::ListObjects { .. } => "listing every object on the token".into(),
+            Work::ImportKek { label, .. } => format!("creating the trusted backup KEK `{label}`"),
+            Work::BackupKey { label, kek, .. } => {
+                format!("wrapping `{label}` under the backup KEK `{kek}`")
+            }
+            Work::RestoreKey { label, .. } => {
+                format!("restoring `{label}` from its backup and proving it")
+            }
+            Work::Reshare { secret } => {
+                format!("splitting `{secret}` afresh for the new custodians")
+            }
             Work::Identify { .. } => "checking identities".into(),
             Work::Attest { .. } => "collecting attestations".into(),
             Work::Close => "closing".into(),
@@ -78,7 +111,11 @@ impl Work {
             Work::SetUserPin { so_pin, user_pin } => vec![so_pin, user_pin],
             Work::GenerateKey { user_pin, .. }
             | Work::ExportPublicKey { user_pin, .. }
+            | Work::BackupKey { user_pin, .. }
+            | Work::RestoreKey { user_pin, .. }
             | Work::ListObjects { user_pin } => vec![user_pin],
+            Work::ImportKek { secret, so_pin, .. } => vec![secret, so_pin],
+            Work::Reshare { secret } => vec![secret],
             _ => vec![],
         }
     }
@@ -170,10 +207,29 @@ pub(super) fn plan(ceremony: &Ceremony) -> Vec<StepPlan> {
                     algorithm: a.algorithm,
                     usage: a.usage,
                     user_pin: a.user_pin.clone(),
+                    backup: a.backup,
                 }),
                 Action::ExportPublicKey(a) => Some(Work::ExportPublicKey {
                     label: a.label.clone(),
                     user_pin: a.user_pin.clone(),
+                }),
+                Action::ImportKek(a) => Some(Work::ImportKek {
+                    secret: a.secret.clone(),
+                    so_pin: a.so_pin.clone(),
+                    label: a.label.clone(),
+                }),
+                Action::BackupKey(a) => Some(Work::BackupKey {
+                    label: a.label.clone(),
+                    kek: a.kek.clone(),
+                    user_pin: a.user_pin.clone(),
+                }),
+                Action::RestoreKey(a) => Some(Work::RestoreKey {
+                    label: a.label.clone(),
+                    kek: a.kek.clone(),
+                    user_pin: a.user_pin.clone(),
+                }),
+                Action::Reshare(a) => Some(Work::Reshare {
+                    secret: a.secret.clone(),
                 }),
                 Action::Attest(a) => Some(Work::Attest {
                     roles: a.roles.clone(),

@@ -33,6 +33,8 @@ impl Engine {
             // Recorded by `restart` itself, which the preceding resume entry
             // already replayed; and the runner's own reconciliation.
             "interrupted" | "reconcile" => return Ok(()),
+            // The runner's record of the ceremony this one continues.
+            "original-ceremony" => return Ok(()),
             "sign-in" => Input::SignedIn {
                 participant: actor.into(),
             },

@@ -32,6 +32,7 @@ pub const MIN_STRONG_PIN_LEN: usize = 16;
 const DOMAIN_GENERATE: &[u8] = b"keyceremony/secret/v1/generate";
 const DOMAIN_CHECK_VALUE: &[u8] = b"keyceremony/secret/v1/check-value";
 const DOMAIN_PIN: &[u8] = b"keyceremony/secret/v1/pin";
+const DOMAIN_KEY: &[u8] = b"keyceremony/secret/v1/key";
 
 /// A 256-bit ceremony secret. Never printed, serialized or cloned; the
 /// bytes are zeroized when it is dropped.
@@ -118,6 +119,19 @@ impl CeremonySecret {
         hash_field(&mut hasher, name.as_str().as_bytes());
         hasher.update(self.bytes());
         hasher.finalize().into()
+    }
+
+    /// Derives a 256-bit key (the backup KEK) for the purpose `name`:
+    /// HKDF-SHA256 with its own domain string, so no key ever equals a PIN's
+    /// derivation from the same secret.
+    pub fn derive_key(&self, name: &SecretName) -> Zeroizing<[u8; 32]> {
+        let hkdf = Hkdf::<Sha256>::new(Some(DOMAIN_KEY), self.bytes());
+        let mut info = Vec::with_capacity(4 + name.as_str().len());
+        info.extend_from_slice(&(name.as_str().len() as u32).to_be_bytes());
+        info.extend_from_slice(name.as_str().as_bytes());
+        let mut key = Zeroizing::new([0u8; 32]);
+        expand(&hkdf, &info, key.as_mut_slice());
+        key
     }
 
     /// Derives the PIN for the purpose `name`: HKDF-SHA256 (salt: a domain

@@ -208,3 +208,55 @@ fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+/// Checks that `transcript` continues the ceremony of `original`: its
+/// `original-ceremony` entry names that ceremony's id, final head, entry
+/// count, Merkle root (what its checkpoint signs) and file hash, and the
+/// original itself verifies and completed.
+pub fn original_link(transcript: &Path, original: &Path) -> Result<String, String> {
+    use sha2::{Digest, Sha256};
+    let mut recorded = None;
+    crate::transcript::verify_file_visiting(transcript, &mut |e| {
+        if e.kind == "original-ceremony" && recorded.is_none() {
+            recorded = Some(serde_json::Value::Object(e.body.clone()));
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    let recorded = recorded.ok_or("this transcript records no original ceremony")?;
+    let bytes = std::fs::read(original).map_err(|e| format!("{}: {e}", original.display()))?;
+    let summary = match crate::transcript::verify_file(original).map_err(|e| e.to_string())? {
+        Outcome::Valid(summary) => summary,
+        Outcome::Incomplete(..) => return Err("the original transcript is incomplete".into()),
+        Outcome::Tampered(v) => {
+            return Err(format!("the original transcript does not verify: {v}"));
+        }
+    };
+    let have = serde_json::json!({
+        "ceremony": summary.genesis.ceremony_id,
+        "head": summary.head.hex(),
+        "entries": summary.entries,
+        "tree_root": hex::encode(summary.tree_root),
+        "transcript_sha256": hex::encode(Sha256::digest(&bytes)),
+    });
+    for field in [
+        "ceremony",
+        "head",
+        "entries",
+        "tree_root",
+        "transcript_sha256",
+    ] {
+        if recorded[field] != have[field] {
+            return Err(format!(
+                "the recorded {field} is {}, the original's is {}",
+                recorded[field], have[field]
+            ));
+        }
+    }
+    Ok(format!(
+        "continues ceremony {} (final head {}, {} entries, Merkle root {})",
+        summary.genesis.ceremony_id,
+        summary.head.hex(),
+        summary.entries,
+        hex::encode(summary.tree_root)
+    ))
+}

@@ -11,8 +11,8 @@ use super::vault::Holder as ShareHolder;
 use super::worker::HsmState;
 use crate::engine::Work;
 use crate::hsm::{
-    GeneratedKey, HsmError, KeySpec, NonExportableEvidence, ObjectSummary, PublicKeyInfo,
-    Role as HsmRole, Token, TokenInfo,
+    GeneratedKey, HsmError, KekInfo, KeySpec, NonExportableEvidence, ObjectSummary, PublicKeyInfo,
+    RestoredKey, Role as HsmRole, Token, TokenInfo, WrappedKey, verify_with_spki,
 };
 use crate::quorum::{self, CeremonySecret, QuorumPolicy, SecretName, Share, SplitRecord};
 use crate::script::LoginRole;
@@ -47,6 +47,19 @@ pub enum Done {
     Generated(Box<(GeneratedKey, NonExportableEvidence, Option<Value>)>),
     Exported(PublicKeyInfo),
     Listed(Vec<ObjectSummary>),
+    KekImported(KekInfo),
+    Wrapped {
+        wrapped: WrappedKey,
+        public: PublicKeyInfo,
+    },
+    Restored {
+        restored: RestoredKey,
+        challenge: Vec<u8>,
+        signature: Vec<u8>,
+    },
+    Reshared {
+        shares: Vec<Share>,
+    },
     /// A job whose result travels another way (the resume's reconciliation).
     Nothing,
 }
@@ -271,6 +284,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             algorithm,
             usage,
             user_pin,
+            backup,
         } => {
             let pin = session.vault().pin(&user_pin)?;
             Ok(Box::new(move |state: &mut HsmState| {
@@ -293,7 +307,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
                     }));
                 }
                 let key = session
-                    .generate(&KeySpec::new(algorithm, usage), &label)
+                    .generate(&KeySpec::new(algorithm, usage).with_backup(backup), &label)
                     .map_err(|e| e.to_string())?;
                 let evidence = session
                     .prove_non_exportable(&key.key)
@@ -321,6 +335,135 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
                     .login(HsmRole::User, &pin)
                     .map_err(|e| e.to_string())?;
                 Ok(Done::Listed(session.objects().map_err(|e| e.to_string())?))
+            }))
+        }
+        Work::ImportKek {
+            secret,
+            so_pin,
+            label,
+        } => {
+            let name = secret_name(&secret)?;
+            let kek = session.vault().secret(&secret)?.derive_key(&name);
+            let pin = session.vault().pin(&so_pin)?;
+            Ok(Box::new(move |state: &mut HsmState| {
+                let so = state
+                    .token()?
+                    .login(HsmRole::SecurityOfficer, &pin)
+                    .map_err(|e| e.to_string())?;
+                let info = so
+                    .import_trusted_kek(&label, &kek)
+                    .map_err(|e| e.to_string())?;
+                Ok(Done::KekImported(info))
+            }))
+        }
+        Work::BackupKey {
+            label,
+            kek,
+            user_pin,
+        } => {
+            let pin = session.vault().pin(&user_pin)?;
+            Ok(Box::new(move |state: &mut HsmState| {
+                let user = state
+                    .token()?
+                    .login(HsmRole::User, &pin)
+                    .map_err(|e| e.to_string())?;
+                let key = user.find_key(&label).map_err(|e| e.to_string())?;
+                let public = user.public_key(&key).map_err(|e| e.to_string())?;
+                let wrapped = user.wrap_under_kek(&key, &kek).map_err(|e| e.to_string())?;
+                Ok(Done::Wrapped { wrapped, public })
+            }))
+        }
+        Work::RestoreKey {
+            label,
+            kek,
+            user_pin,
+        } => {
+            let pin = session.vault().pin(&user_pin)?;
+            let original = session
+                .original()
+                .ok_or("a restore needs the original ceremony's transcript (bindings: original)")?;
+            let (key, backup) = original.backup(&label)?;
+            // The blob must be the one the original recorded, before the
+            // HSM sees it.
+            let blob = std::fs::read(&backup.file)
+                .map_err(|e| format!("the backup {}: {e}", backup.file.display()))?;
+            if sha256_hex(&blob) != backup.file_sha256 {
+                return Err(format!(
+                    "the backup {} is not the one ceremony {} recorded (SHA-256 differs): it was altered or replaced",
+                    backup.file.display(),
+                    original.ceremony_id
+                ));
+            }
+            if backup.kek != kek {
+                return Err(format!(
+                    "`{label}` was wrapped under the KEK `{}`, not `{kek}`",
+                    backup.kek
+                ));
+            }
+            let spec = KeySpec::new(key.algorithm, key.usage);
+            let (algorithm, id_hex, mechanism, spki) = (
+                key.algorithm,
+                key.id_hex.clone(),
+                backup.mechanism.clone(),
+                backup.spki_der.clone(),
+            );
+            // Bound to this ceremony and this moment, so the proof cannot
+            // be a signature made earlier.
+            let prefix = format!(
+                "keyceremony restore proof v1\n{}\n{}\n",
+                session.ceremony_id(),
+                session
+                    .notes()
+                    .last()
+                    .map(|n| n.hash_hex.clone())
+                    .unwrap_or_default()
+            );
+            Ok(Box::new(move |state: &mut HsmState| {
+                let token = state.token()?;
+                let user = token
+                    .login(HsmRole::User, &pin)
+                    .map_err(|e| e.to_string())?;
+                let restored = user
+                    .unwrap_from_kek(&blob, &mechanism, &kek, &spec, &label, &id_hex, Some(&spki))
+                    .map_err(|e| e.to_string())?;
+                let nonce = token.random(32).map_err(|e| e.to_string())?;
+                let challenge =
+                    [prefix.as_bytes(), hex::encode(nonce.as_slice()).as_bytes()].concat();
+                if !matches!(restored.key.algorithm, a if a == algorithm) {
+                    return Err("the restored key is not of the original's algorithm".into());
+                }
+                let signature = user
+                    .sign(&restored.key, &challenge)
+                    .map_err(|e| e.to_string())?;
+                // In software, against the public key the original
+                // transcript recorded: the HSM does not vouch for itself.
+                if !verify_with_spki(&spki, algorithm, &challenge, &signature)
+                    .map_err(|e| e.to_string())?
+                {
+                    return Err(
+                        "the restored key's signature does not verify against the original public key: it is not the same key".into(),
+                    );
+                }
+                Ok(Done::Restored {
+                    restored,
+                    challenge,
+                    signature,
+                })
+            }))
+        }
+        Work::Reshare { secret } => {
+            let name = secret_name(&secret)?;
+            let (k, n) = ceremony.quorum();
+            let policy = QuorumPolicy::new(k, n).map_err(|e| e.to_string())?;
+            let shares = quorum::split(
+                session.vault().secret(&secret)?,
+                session.ceremony_id(),
+                &name,
+                policy,
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(Box::new(move |_: &mut HsmState| {
+                Ok(Done::Reshared { shares })
             }))
         }
         Work::Identify { .. } | Work::Attest { .. } | Work::Close => Err(
@@ -406,32 +549,7 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
             },
         ) => {
             let custodians = session.holders_for_split();
-            let mut voided = Vec::new();
-            let mut holders = Vec::new();
-            let mut listed = Vec::new();
-            for (share, (custodian, ssh_key)) in shares.iter().zip(&custodians) {
-                let sealed = quorum::delivery::seal(ssh_key, share).map_err(|e| e.to_string())?;
-                let path = session.share_file(custodian, name);
-                if session.redoing()
-                    && let Some(void) =
-                        artifacts::void_existing(&path).map_err(|e| e.to_string())?
-                {
-                    voided.push(artifacts::relative(&out_dir, &void));
-                }
-                artifacts::write_new(&path, &sealed).map_err(|e| e.to_string())?;
-                let index = share.metadata().index;
-                listed.push(json!({
-                    "custodian": custodian,
-                    "index": index,
-                    "commitment": hex::encode(share.commitment()),
-                    "file": artifacts::relative(&out_dir, &path),
-                    "file_sha256": sha256_hex(&sealed),
-                }));
-                holders.push(ShareHolder {
-                    custodian: custodian.clone(),
-                    index,
-                });
-            }
+            let (listed, holders, voided) = seal_shares(session, name, &shares, &out_dir)?;
             let record = SplitRecord::new(&secret, &shares).map_err(|e| e.to_string())?;
             let body = json!({
                 "split": to_record(&record)?,
@@ -489,12 +607,13 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
         (Work::SetUserPin { user_pin, .. }, Done::UserPinSet) => Ok(json!({
             "user_pin_from": user_pin,
         })),
-        (Work::GenerateKey { usage, .. }, Done::Generated(generated)) => {
+        (Work::GenerateKey { usage, backup, .. }, Done::Generated(generated)) => {
             let (key, evidence, removed) = *generated;
             let mut body = json!({
                 "label": key.label,
                 "id": key.id_hex,
                 "usage": usage,
+                "backup": backup.to_string(),
                 "attributes": to_record(&key.private_attributes)?,
                 "non_exportable": to_record(&evidence)?,
             });
@@ -538,8 +657,142 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
             "count": objects.len(),
             "objects": to_record(&objects)?,
         })),
+        (Work::ImportKek { secret, label, .. }, Done::KekImported(info)) => {
+            let (record, _) = session.vault().split(secret)?;
+            Ok(json!({
+                "label": label,
+                "secret": secret,
+                // The secret's check value (public, recorded at its split):
+                // a restore recombines the same secret, hence the same KEK.
+                "secret_check_value": record.check_value,
+                "kek": to_record(&info)?,
+            }))
+        }
+        (Work::BackupKey { label, kek, .. }, Done::Wrapped { wrapped, public }) => {
+            let path = session
+                .artifacts_dir()
+                .join("backup")
+                .join(format!("{label}.wrapped"));
+            artifacts::write_new(&path, &wrapped.blob).map_err(|e| e.to_string())?;
+            Ok(json!({
+                "label": label,
+                "kek": kek,
+                "kek_id": wrapped.kek_id_hex,
+                "mechanism": wrapped.mechanism,
+                "file": artifacts::relative(&out_dir, &path),
+                "file_sha256": sha256_hex(&wrapped.blob),
+                "public_key": {
+                    "algorithm": public.algorithm,
+                    "spki_sha256": public.sha256_hex,
+                    "pem": public.pem,
+                },
+            }))
+        }
+        (
+            Work::RestoreKey { label, .. },
+            Done::Restored {
+                restored,
+                challenge,
+                signature,
+            },
+        ) => {
+            let original = session
+                .original()
+                .ok_or("a restore needs the original ceremony")?;
+            let (key, _) = original.backup(label)?;
+            Ok(json!({
+                "label": label,
+                "original_ceremony": original.ceremony_id,
+                "id": restored.key.id_hex,
+                "algorithm": restored.key.algorithm,
+                "spki_sha256": key.spki_sha256,
+                // A restored key was not made here and was once
+                // extractable: LOCAL, ALWAYS_SENSITIVE and NEVER_EXTRACTABLE
+                // read false, as expected.
+                "attributes": to_record(&restored.attributes)?,
+                "proof": {
+                    "challenge": String::from_utf8_lossy(&challenge),
+                    "signature": super::session::base64_encode(&signature),
+                    "verified_against": "the original transcript's public key, in software",
+                },
+            }))
+        }
+        (Work::Reshare { secret: name }, Done::Reshared { shares }) => {
+            let (old, old_holders) = session.vault().split(name)?.clone();
+            let (listed, holders, _) = seal_shares(session, name, &shares, &out_dir)?;
+            let record = SplitRecord::new(session.vault().secret(name)?, &shares)
+                .map_err(|e| e.to_string())?;
+            let custodians: Vec<String> = holders.iter().map(|h| h.custodian.clone()).collect();
+            session
+                .vault_mut()
+                .store_reshare(name, record.clone(), holders);
+            session
+                .vault_mut()
+                .hold_for_delivery(custodians.into_iter().zip(shares).collect());
+            Ok(json!({
+                "split": to_record(&record)?,
+                // The PIN derived from the secret keeps its length: the
+                // token's PIN does not change.
+                "pin_length": session.vault().pin_length_of(name),
+                "holders": listed,
+                // Every share of the earlier split is void from now on.
+                "void": {
+                    "ceremony": old.ceremony_id,
+                    "commitments": old.commitments,
+                    "holders": old_holders.iter().map(|h| json!({
+                        "custodian": h.custodian,
+                        "index": h.index,
+                    })).collect::<Vec<_>>(),
+                },
+            }))
+        }
         _ => Err("internal error: a job returned a result for another kind of work".into()),
     }
+}
+
+/// The sealed shares of a split: the holders as the transcript lists them,
+/// as the vault keeps them, and share files a crash left behind that are
+/// now void.
+type Sealed = (Vec<Value>, Vec<ShareHolder>, Vec<String>);
+
+/// Seals each share to its custodian's ssh key into this ceremony's shares
+/// directory.
+fn seal_shares(
+    session: &Session,
+    name: &str,
+    shares: &[Share],
+    out_dir: &std::path::Path,
+) -> Result<Sealed, String> {
+    let custodians = session.holders_for_split();
+    let mut voided = Vec::new();
+    let mut holders = Vec::new();
+    let mut listed = Vec::new();
+    for (share, (custodian, ssh_key)) in shares.iter().zip(&custodians) {
+        let sealed = quorum::delivery::seal(ssh_key, share).map_err(|e| e.to_string())?;
+        let path = session
+            .artifacts_dir()
+            .join("shares")
+            .join(format!("{custodian}.{name}.age"));
+        if session.redoing()
+            && let Some(void) = artifacts::void_existing(&path).map_err(|e| e.to_string())?
+        {
+            voided.push(artifacts::relative(out_dir, &void));
+        }
+        artifacts::write_new(&path, &sealed).map_err(|e| e.to_string())?;
+        let index = share.metadata().index;
+        listed.push(json!({
+            "custodian": custodian,
+            "index": index,
+            "commitment": hex::encode(share.commitment()),
+            "file": artifacts::relative(out_dir, &path),
+            "file_sha256": sha256_hex(&sealed),
+        }));
+        holders.push(ShareHolder {
+            custodian: custodian.clone(),
+            index,
+        });
+    }
+    Ok((listed, holders, voided))
 }
 
 /// Before anything is written to the token: every mechanism each key step

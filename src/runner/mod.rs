@@ -8,6 +8,7 @@ mod answers;
 mod artifacts;
 pub mod headless;
 mod jobs;
+mod original;
 mod session;
 mod vault;
 mod worker;

@@ -27,6 +27,12 @@ pub struct Vault {
     /// Shares of an on-screen split, by custodian, until each has proven
     /// their copy.
     delivering: BTreeMap<String, Share>,
+    /// PIN lengths fixed by the ceremony that split the secret: a restore
+    /// must derive the very PIN the original derived.
+    fixed_pin_lengths: BTreeMap<String, usize>,
+    /// Secrets split afresh in this ceremony: their valid shares are now
+    /// this ceremony's.
+    reshared: std::collections::BTreeSet<String>,
 }
 
 impl Vault {
@@ -48,6 +54,36 @@ impl Vault {
 
     pub fn pin_length(&self) -> Option<usize> {
         self.pin_length
+    }
+
+    /// The length of the PIN derived from `name`.
+    pub fn pin_length_of(&self, name: &str) -> Option<usize> {
+        self.fixed_pin_lengths
+            .get(name)
+            .copied()
+            .or(self.pin_length)
+    }
+
+    pub fn fix_pin_length(&mut self, name: &str, length: usize) {
+        self.fixed_pin_lengths.insert(name.to_string(), length);
+    }
+
+    /// The recombined secret `name`, split afresh: its new record and
+    /// holders replace the old ones.
+    pub fn store_reshare(&mut self, name: &str, record: SplitRecord, holders: Vec<Holder>) {
+        self.splits.insert(name.to_string(), (record, holders));
+        self.reshared.insert(name.to_string());
+    }
+
+    pub fn reshared(&self, name: &str) -> bool {
+        self.reshared.contains(name)
+    }
+
+    /// The secret `name` in memory, for work that derives a key from it.
+    pub fn secret(&self, name: &str) -> Result<&CeremonySecret, String> {
+        self.secrets
+            .get(name)
+            .ok_or_else(|| format!("secret `{name}` is not in memory"))
     }
 
     pub fn store_split(
@@ -79,9 +115,12 @@ impl Vault {
             .secrets
             .get(name)
             .ok_or_else(|| format!("secret `{name}` is not in memory"))?;
-        let length = self
-            .pin_length
-            .ok_or("the token's PIN limits are not known yet: check the HSM first")?;
+        let length = match self.fixed_pin_lengths.get(name) {
+            Some(length) => *length,
+            None => self
+                .pin_length
+                .ok_or("the token's PIN limits are not known yet: check the HSM first")?,
+        };
         let secret_name: SecretName = name.parse().map_err(|e| format!("{e}"))?;
         Ok(secret.derive_pin(&secret_name, length))
     }

@@ -27,6 +27,17 @@ pub struct Bindings {
     pub materials: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     pub outputs: Option<Outputs>,
+    /// The earlier ceremony a restore or rotation continues from.
+    #[serde(default)]
+    pub original: Option<OriginalCeremony>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct OriginalCeremony {
+    /// Its transcript, relative to the bindings file; its share files and
+    /// backups are found beside it, in the directory named by its id.
+    pub transcript: PathBuf,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -20,7 +20,7 @@ pub use bindings::{
 };
 pub use locate::{Locator, Position, YamlPath};
 pub use model::*;
-pub use validate::Ceremony;
+pub use validate::{Ceremony, warnings};
 
 /// One problem found in a script or bindings file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use crate::hsm::{KeyAlgorithm, KeyUsage};
+use crate::hsm::{Backup, KeyAlgorithm, KeyUsage};
 pub use crate::transcript::Role;
 
 /// The only script format this version understands.
@@ -95,6 +95,16 @@ pub struct CustodianRole {
 pub struct SecretDecl {
     pub name: String,
     pub description: String,
+    /// `original`: the secret was split in an earlier ceremony (the
+    /// bindings' `original` transcript); its custodians bring those shares.
+    #[serde(default)]
+    pub from: Option<SecretOrigin>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecretOrigin {
+    Original,
 }
 
 /// One numbered step. What the step does is given by at most one of the
@@ -131,6 +141,14 @@ pub struct Step {
     pub export_public_key: Option<ExportPublicKey>,
     #[serde(default)]
     pub list_objects: Option<ListObjects>,
+    #[serde(default)]
+    pub import_kek: Option<ImportKek>,
+    #[serde(default)]
+    pub backup_key: Option<BackupKey>,
+    #[serde(default)]
+    pub restore_key: Option<RestoreKey>,
+    #[serde(default)]
+    pub reshare: Option<Reshare>,
     #[serde(default)]
     pub attest: Option<Attest>,
     #[serde(default)]
@@ -238,6 +256,10 @@ pub struct GenerateKey {
     pub algorithm: KeyAlgorithm,
     pub usage: KeyUsage,
     pub user_pin: String,
+    /// `none` (default): the key can never leave the HSM. `wrapped`: it can
+    /// leave only wrapped under a trusted KEK (a backup-key step).
+    #[serde(default)]
+    pub backup: Backup,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -245,6 +267,47 @@ pub struct GenerateKey {
 pub struct ExportPublicKey {
     pub label: String,
     pub user_pin: String,
+}
+
+/// The SO creates the backup key-encryption key on the token as a trusted
+/// AES key, from a quorum secret: the only key a wrapped-backup key may
+/// leave the HSM under.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ImportKek {
+    /// The quorum secret the KEK is derived from.
+    pub secret: String,
+    pub so_pin: String,
+    /// The KEK's label on the token.
+    pub label: String,
+}
+
+/// The key, wrapped under the trusted KEK, written to the backup directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BackupKey {
+    pub label: String,
+    /// The label of the KEK an import-kek step created.
+    pub kek: String,
+    pub user_pin: String,
+}
+
+/// The original ceremony's backup of `label`, unwrapped under the KEK into
+/// this token as a non-extractable key, and proven to be the same key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RestoreKey {
+    pub label: String,
+    pub kek: String,
+    pub user_pin: String,
+}
+
+/// A recombined secret split afresh among this ceremony's custodians; every
+/// one proves their copy, and the old shares are recorded as void.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Reshare {
+    pub secret: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -273,6 +336,10 @@ pub enum Action<'a> {
     GenerateKey(&'a GenerateKey),
     ExportPublicKey(&'a ExportPublicKey),
     ListObjects(&'a ListObjects),
+    ImportKek(&'a ImportKek),
+    BackupKey(&'a BackupKey),
+    RestoreKey(&'a RestoreKey),
+    Reshare(&'a Reshare),
     Attest(&'a Attest),
     Close(&'a Close),
 }
@@ -319,6 +386,18 @@ impl Step {
         if let Some(a) = &self.list_objects {
             found.push(Action::ListObjects(a));
         }
+        if let Some(a) = &self.import_kek {
+            found.push(Action::ImportKek(a));
+        }
+        if let Some(a) = &self.backup_key {
+            found.push(Action::BackupKey(a));
+        }
+        if let Some(a) = &self.restore_key {
+            found.push(Action::RestoreKey(a));
+        }
+        if let Some(a) = &self.reshare {
+            found.push(Action::Reshare(a));
+        }
         if let Some(a) = &self.attest {
             found.push(Action::Attest(a));
         }
@@ -352,6 +431,10 @@ impl Action<'_> {
             Action::GenerateKey(_) => "generate-key",
             Action::ExportPublicKey(_) => "export-public-key",
             Action::ListObjects(_) => "list-objects",
+            Action::ImportKek(_) => "import-kek",
+            Action::BackupKey(_) => "backup-key",
+            Action::RestoreKey(_) => "restore-key",
+            Action::Reshare(_) => "reshare",
             Action::Attest(_) => "attest",
             Action::Close(_) => "close",
         }
@@ -363,6 +446,7 @@ impl Action<'_> {
         match self {
             Action::InitToken(_) => Some("initialize"),
             Action::GenerateKey(_) => Some("generate"),
+            Action::RestoreKey(_) => Some("restore"),
             _ => None,
         }
     }

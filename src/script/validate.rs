@@ -9,7 +9,7 @@ use super::{
     Action, Bindings, Loaded, LoginRole, Mode, Problem, Role, SCRIPT_FORMAT, Script, ScriptError,
     YamlPath, load_script, load_yaml,
 };
-use crate::hsm::{KeyAlgorithm, KeyUsage};
+use crate::hsm::{Backup, KeyAlgorithm, KeyUsage};
 use crate::identity::PublicIdentity;
 
 /// PKCS#11 token labels are 32 bytes; SoftHSM2 cuts longer ones silently.
@@ -145,7 +145,20 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
     };
 
     let mut ids = BTreeSet::new();
-    let mut split = BTreeSet::new();
+    // A secret from the original ceremony was split there.
+    let mut split: BTreeSet<&str> = s
+        .secrets
+        .iter()
+        .filter(|d| d.from.is_some())
+        .map(|d| d.name.as_str())
+        .collect();
+    let from_original = split.clone();
+    let mut recombined: BTreeSet<&str> = BTreeSet::new();
+    let mut keks: BTreeSet<&str> = BTreeSet::new();
+    // Keys restored from the original ceremony's backup; their algorithm is
+    // known only from the original transcript, at run time.
+    let mut restored: BTreeSet<&str> = BTreeSet::new();
+    let mut wrapped_keys: BTreeSet<&str> = BTreeSet::new();
     let mut hsm_checked = false;
     let mut so_pin: Option<&str> = None;
     let mut user_pin: Option<&str> = None;
@@ -245,6 +258,9 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                 | Action::GenerateKey(_)
                 | Action::ExportPublicKey(_)
                 | Action::ListObjects(_)
+                | Action::ImportKek(_)
+                | Action::BackupKey(_)
+                | Action::RestoreKey(_)
         );
         if touches_hsm && !hsm_checked {
             refs.push((
@@ -307,6 +323,14 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                             a.secret
                         ),
                     ));
+                } else if from_original.contains(a.secret.as_str()) {
+                    refs.push((
+                        p,
+                        format!(
+                            "{here}: secret `{}` comes from the original ceremony; to give it new custodians, recombine it and reshare it",
+                            a.secret
+                        ),
+                    ));
                 } else if !split.insert(a.secret.as_str()) {
                     refs.push((p, format!("{here}: secret `{}` is split twice", a.secret)));
                 }
@@ -332,13 +356,16 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
             Action::Recombine(a) => {
                 let p = sp.key("recombine");
                 need_split(&a.secret, p.key("secret"), &mut refs);
+                recombined.insert(a.secret.as_str());
                 let installed = match a.login {
                     None => None,
                     Some(LoginRole::SecurityOfficer) => Some((so_pin, "init-token")),
                     Some(LoginRole::User) => Some((user_pin, "set-user-pin")),
                 };
+                // A secret of the original ceremony was installed there.
                 if let Some((pin, by)) = installed
                     && pin != Some(a.secret.as_str())
+                    && !from_original.contains(a.secret.as_str())
                 {
                     refs.push((
                             p.key("login"),
@@ -388,6 +415,9 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                         format!("{here}: key label `{}` is generated twice", a.label),
                     ));
                 }
+                if a.backup == Backup::Wrapped {
+                    wrapped_keys.insert(&a.label);
+                }
                 if !usage_fits(a.algorithm, a.usage) {
                     refs.push((
                         p.key("usage"),
@@ -401,6 +431,7 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
             Action::ExportPublicKey(a) => {
                 let p = sp.key("export-public-key");
                 match keys.get(a.label.as_str()) {
+                    None if restored.contains(a.label.as_str()) => {}
                     None => refs.push((
                         p.key("label"),
                         format!(
@@ -421,6 +452,108 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                     refs.push((
                         p.key("user-pin"),
                         format!("{here}: `{}` is not the user PIN an earlier set-user-pin step installed", a.user_pin),
+                    ));
+                }
+            }
+            Action::ImportKek(a) => {
+                let p = sp.key("import-kek");
+                need_split(&a.secret, p.key("secret"), &mut refs);
+                if so_pin != Some(a.so_pin.as_str()) {
+                    refs.push((
+                        p.key("so-pin"),
+                        format!(
+                            "{here}: `{}` is not the SO PIN an earlier init-token step installed",
+                            a.so_pin
+                        ),
+                    ));
+                }
+                if so_pin == Some(a.secret.as_str()) || user_pin == Some(a.secret.as_str()) {
+                    refs.push((
+                        p.key("secret"),
+                        format!(
+                            "{here}: the backup KEK must come from its own secret, not a PIN's"
+                        ),
+                    ));
+                }
+                if a.label.is_empty() || a.label.len() > MAX_KEY_LABEL {
+                    refs.push((
+                        p.key("label"),
+                        format!("{here}: a key label is 1 to {MAX_KEY_LABEL} bytes"),
+                    ));
+                } else if !keks.insert(a.label.as_str()) || keys.contains_key(a.label.as_str()) {
+                    refs.push((
+                        p.key("label"),
+                        format!("{here}: label `{}` is already used on the token", a.label),
+                    ));
+                }
+            }
+            Action::BackupKey(a) => {
+                let p = sp.key("backup-key");
+                if !keys.contains_key(a.label.as_str()) {
+                    refs.push((
+                        p.key("label"),
+                        format!(
+                            "{here}: no earlier generate-key step makes key `{}`",
+                            a.label
+                        ),
+                    ));
+                } else if !wrapped_keys.contains(a.label.as_str()) {
+                    refs.push((
+                        p.key("label"),
+                        format!(
+                            "{here}: key `{}` is generated with `backup: none`: it can never leave the HSM, so it cannot be backed up (set `backup: wrapped` on its generate-key step)",
+                            a.label
+                        ),
+                    ));
+                }
+                if !keks.contains(a.kek.as_str()) {
+                    refs.push((
+                        p.key("kek"),
+                        format!("{here}: no earlier import-kek step creates KEK `{}`", a.kek),
+                    ));
+                }
+                if user_pin != Some(a.user_pin.as_str()) {
+                    refs.push((
+                        p.key("user-pin"),
+                        format!("{here}: `{}` is not the user PIN an earlier set-user-pin step installed", a.user_pin),
+                    ));
+                }
+            }
+            Action::RestoreKey(a) => {
+                let p = sp.key("restore-key");
+                if !keks.contains(a.kek.as_str()) {
+                    refs.push((
+                        p.key("kek"),
+                        format!("{here}: no earlier import-kek step creates KEK `{}`", a.kek),
+                    ));
+                }
+                if user_pin != Some(a.user_pin.as_str()) {
+                    refs.push((
+                        p.key("user-pin"),
+                        format!("{here}: `{}` is not the user PIN an earlier set-user-pin step installed", a.user_pin),
+                    ));
+                }
+                if a.label.is_empty() || a.label.len() > MAX_KEY_LABEL {
+                    refs.push((
+                        p.key("label"),
+                        format!("{here}: a key label is 1 to {MAX_KEY_LABEL} bytes"),
+                    ));
+                } else if keys.contains_key(a.label.as_str()) || !restored.insert(&a.label) {
+                    refs.push((
+                        p.key("label"),
+                        format!("{here}: key label `{}` is used twice", a.label),
+                    ));
+                }
+            }
+            Action::Reshare(a) => {
+                let p = sp.key("reshare").key("secret");
+                if !recombined.contains(a.secret.as_str()) {
+                    refs.push((
+                        p,
+                        format!(
+                            "{here}: secret `{}` must be recombined by an earlier step before it is reshared",
+                            a.secret
+                        ),
                     ));
                 }
             }
@@ -460,6 +593,39 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
     out
 }
 
+/// What a reviewer must see but that does not stop a script: choices that
+/// trade a guarantee away.
+pub fn warnings(script: &Loaded<Script>) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for (i, step) in script.value.steps.iter().enumerate() {
+        let Some(g) = &step.generate_key else {
+            continue;
+        };
+        if g.backup != Backup::Wrapped {
+            continue;
+        }
+        let at = YamlPath::root()
+            .key("steps")
+            .index(i)
+            .key("generate-key")
+            .key("backup");
+        out.push(script.problem(
+            &at,
+            format!(
+                "warning: `backup: wrapped` trades non-extractability for recoverability: key `{}` is created extractable (only under a trusted KEK). Anyone who gets k custodians' KEK shares and the wrapped blob can restore it into another HSM",
+                g.label
+            ),
+        ));
+        if g.algorithm == KeyAlgorithm::Ed25519 {
+            out.push(script.problem(
+                &at,
+                "warning: SoftHSM2 2.6 refuses to wrap Ed25519 keys (CKR_KEY_NOT_WRAPPABLE) even under a trusted KEK; rehearse the backup on the production HSM before relying on it".to_string(),
+            ));
+        }
+    }
+    out
+}
+
 /// A person of the roster, with their key checked.
 #[derive(Debug, Clone)]
 pub struct Participant {
@@ -493,6 +659,26 @@ impl Ceremony {
             bindings,
             roster,
         })
+    }
+
+    /// The original ceremony's transcript, resolved against the bindings'
+    /// directory.
+    pub fn original_transcript(&self) -> Option<PathBuf> {
+        let base = self.bindings.path.parent().unwrap_or(Path::new("."));
+        self.bindings
+            .value
+            .original
+            .as_ref()
+            .map(|o| base.join(&o.transcript))
+    }
+
+    /// Whether `secret` was split in the original ceremony.
+    pub fn from_original(&self, secret: &str) -> bool {
+        self.script
+            .value
+            .secrets
+            .iter()
+            .any(|d| d.name == secret && d.from.is_some())
     }
 
     pub fn participant(&self, name: &str) -> Option<&Participant> {
@@ -669,6 +855,14 @@ fn check_bindings(
                 format!("the script needs {count} {role}(s); the roster has {have}"),
             );
         }
+    }
+    let needs_original = s.secrets.iter().any(|d| d.from.is_some())
+        || s.steps.iter().any(|st| st.restore_key.is_some());
+    if needs_original && b.original.is_none() {
+        bad(
+            root.clone(),
+            "the script continues an earlier ceremony (secrets `from: original` or a restore-key step): name its transcript under `original: { transcript: ... }`".into(),
+        );
     }
     (roster, out)
 }

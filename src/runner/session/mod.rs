@@ -22,6 +22,7 @@ mod test_hooks;
 use super::RunError;
 use super::artifacts;
 use super::jobs::{self, Done};
+use super::original::Original;
 use super::vault::Vault;
 use super::worker::Worker;
 use crate::engine::{Effect, Engine, Exception, Input, Need, Outcome, Purpose, Work};
@@ -79,6 +80,8 @@ pub struct Session {
     redo_step: Option<usize>,
     durations: Vec<(String, std::time::Duration)>,
     checkpoint: Option<WrittenCheckpoint>,
+    /// The earlier ceremony this one continues (a restore, a rotation).
+    original: Option<Original>,
 }
 
 /// The checkpoint note written at the close: `<out>/<ceremony-id>.checkpoint`.
@@ -141,6 +144,9 @@ impl Session {
         hsm: &PreparedHsm,
         out_dir: &Path,
     ) -> Result<Session, RunError> {
+        // Before anything is written: a restore of a key without a backup,
+        // or shares the original never made, stop here.
+        let original = load_original(&ceremony)?;
         let started = now();
         let mut nonce = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
@@ -198,6 +204,10 @@ impl Session {
         let writer = TranscriptWriter::create(&transcript_path, key, &genesis, started)
             .map_err(|e| RunError::Output(e.to_string()))?;
         let engine = Engine::new(&ceremony);
+        let mut vault = Vault::default();
+        if let Some(original) = &original {
+            seed_vault(&mut vault, &ceremony, original);
+        }
         let mut session = Session {
             ceremony,
             engine,
@@ -206,7 +216,7 @@ impl Session {
             transcript_path,
             artifacts_dir,
             present: BTreeMap::new(),
-            vault: Vault::default(),
+            vault,
             worker: Worker::spawn(hsm.module.clone()),
             dispatched: None,
             notes: Vec::new(),
@@ -216,9 +226,19 @@ impl Session {
             redo_step: None,
             durations: Vec::new(),
             checkpoint: None,
+            original,
         };
         session.note_head("genesis", "keyceremony");
         test_hooks::crash_after_entry(0);
+        if let Some(original) = &session.original {
+            let body = original.record();
+            session.write(crate::engine::Record {
+                actor: "keyceremony".into(),
+                kind: "original-ceremony",
+                body,
+                signers: vec![],
+            })?;
+        }
         Ok(session)
     }
 
@@ -266,9 +286,21 @@ impl Session {
 
     /// Where a custodian's sealed share of `secret` is written.
     pub fn share_file(&self, custodian: &str, secret: &str) -> PathBuf {
-        self.artifacts_dir
-            .join("shares")
-            .join(format!("{custodian}.{secret}.age"))
+        // Shares of the original ceremony's secrets are where it wrote them,
+        // until this ceremony reshares them.
+        let dir = match &self.original {
+            Some(original)
+                if self.ceremony.from_original(secret) && !self.vault.reshared(secret) =>
+            {
+                &original.artifacts_dir
+            }
+            _ => &self.artifacts_dir,
+        };
+        dir.join("shares").join(format!("{custodian}.{secret}.age"))
+    }
+
+    pub fn original(&self) -> Option<&Original> {
+        self.original.as_ref()
     }
 
     /// Identifies `participant` with their OpenSSH private key file. The key
@@ -800,4 +832,56 @@ fn binary_sha256() -> Result<String, RunError> {
         hasher.update(&buffer[..read]);
     }
     Ok(hex::encode(hasher.finalize()))
+}
+
+/// Reads the original ceremony the bindings name, and checks that it has
+/// what this script will ask of it: every `from: original` secret split,
+/// and a backup of every key a restore-key step restores.
+pub(super) fn load_original(ceremony: &Ceremony) -> Result<Option<Original>, RunError> {
+    let Some(path) = ceremony.original_transcript() else {
+        return Ok(None);
+    };
+    let original = Original::load(&path)?;
+    // The key's backup first: without one, no share matters.
+    for step in &ceremony.script.value.steps {
+        if let Some(restore) = &step.restore_key {
+            let (_, wrapped) = original.backup(&restore.label).map_err(RunError::Setup)?;
+            if !wrapped.file.is_file() {
+                return Err(RunError::Setup(format!(
+                    "the backup of `{}` should be at {}, and is not: bring the original ceremony's backup directory",
+                    restore.label,
+                    wrapped.file.display()
+                )));
+            }
+        }
+    }
+    for secret in ceremony
+        .script
+        .value
+        .secrets
+        .iter()
+        .filter(|d| d.from.is_some())
+    {
+        original.split(&secret.name).map_err(RunError::Setup)?;
+    }
+    Ok(Some(original))
+}
+
+/// The original's splits, as if they had been made here: the custodians
+/// recombine them with their original shares.
+pub(super) fn seed_vault(vault: &mut Vault, ceremony: &Ceremony, original: &Original) {
+    for secret in ceremony
+        .script
+        .value
+        .secrets
+        .iter()
+        .filter(|d| d.from.is_some())
+    {
+        if let Ok(split) = original.split(&secret.name) {
+            vault.restore_split(&secret.name, split.record.clone(), split.holders.clone());
+            if let Some(length) = split.pin_length {
+                vault.fix_pin_length(&secret.name, length);
+            }
+        }
+    }
 }

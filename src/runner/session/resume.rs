@@ -109,7 +109,11 @@ impl Session {
             .parent()
             .unwrap_or(Path::new("."))
             .join(&genesis.ceremony_id);
+        let original = super::load_original(&ceremony)?;
         let mut vault = Vault::default();
+        if let Some(original) = &original {
+            super::seed_vault(&mut vault, &ceremony, original);
+        }
         if let Some(length) = restored.pin_length {
             vault.set_pin_length(length);
         }
@@ -143,6 +147,7 @@ impl Session {
             redo_step: None,
             durations: Vec::new(),
             checkpoint: None,
+            original,
         };
         session.note_head("resume", "keyceremony");
         session.write(Record {

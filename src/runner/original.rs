@@ -1,0 +1,261 @@
+//! The original ceremony a restore or a custodian rotation continues from,
+//! read from its transcript: which shares exist (the split records and who
+//! holds them), which keys were made and how they were backed up.
+//!
+//! Only a transcript that verifies and closed as completed is accepted: a
+//! restore proves its key against the public key this transcript recorded,
+//! so the transcript itself must be beyond doubt.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::RunError;
+use super::vault::Holder;
+use crate::hsm::{KeyAlgorithm, KeyUsage};
+use crate::quorum::SplitRecord;
+use crate::transcript::{self, CloseOutcome, Outcome};
+
+/// A split of the original ceremony: its public record, who holds which
+/// share, and the PIN length its PINs were derived with.
+#[derive(Debug, Clone)]
+pub struct OriginalSplit {
+    pub record: SplitRecord,
+    pub holders: Vec<Holder>,
+    pub pin_length: Option<usize>,
+}
+
+/// A key the original ceremony generated.
+#[derive(Debug, Clone)]
+pub struct OriginalKey {
+    pub algorithm: KeyAlgorithm,
+    pub usage: KeyUsage,
+    pub id_hex: String,
+    pub spki_sha256: String,
+    /// "none" or "wrapped", as the generate-key entry recorded it.
+    pub backup: String,
+    pub wrapped: Option<WrappedBackup>,
+}
+
+/// A key's backup as the original's backup-key entry recorded it.
+#[derive(Debug, Clone)]
+pub struct WrappedBackup {
+    /// Absolute path of the wrapped blob.
+    pub file: PathBuf,
+    pub file_sha256: String,
+    pub mechanism: String,
+    pub kek: String,
+    /// The public key, DER (SubjectPublicKeyInfo), checked against the
+    /// fingerprint recorded at generation.
+    pub spki_der: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Original {
+    pub path: PathBuf,
+    pub ceremony_id: String,
+    pub head_hex: String,
+    pub entries: u64,
+    /// The RFC 6962 root over its lines: what its checkpoint signs.
+    pub tree_root_hex: String,
+    pub file_sha256: String,
+    /// Where the original's artifacts (share files, backups) are.
+    pub artifacts_dir: PathBuf,
+    pub splits: BTreeMap<String, OriginalSplit>,
+    pub keys: BTreeMap<String, OriginalKey>,
+}
+
+fn refused(message: impl Into<String>) -> RunError {
+    RunError::Setup(message.into())
+}
+
+impl Original {
+    pub fn load(path: &Path) -> Result<Original, RunError> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| refused(format!("the original transcript {}: {e}", path.display())))?;
+        let mut entries: Vec<(String, Value)> = Vec::new();
+        let outcome = transcript::verify_file_visiting(path, &mut |e| {
+            entries.push((e.kind.clone(), Value::Object(e.body.clone())))
+        })
+        .map_err(|e| refused(e.to_string()))?;
+        let summary = match outcome {
+            Outcome::Valid(summary) if summary.closed == Some(CloseOutcome::Completed) => summary,
+            Outcome::Valid(_) => {
+                return Err(refused(format!(
+                    "the original ceremony {} was aborted: nothing it made can be continued",
+                    path.display()
+                )));
+            }
+            Outcome::Incomplete(..) => {
+                return Err(refused(format!(
+                    "the original transcript {} is incomplete: finish it (run --resume) first",
+                    path.display()
+                )));
+            }
+            Outcome::Tampered(v) => {
+                return Err(refused(format!(
+                    "the original transcript {} does not verify ({v}): it cannot be trusted",
+                    path.display()
+                )));
+            }
+        };
+        let ceremony_id = summary.genesis.ceremony_id.clone();
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let mut original = Original {
+            path: path.to_path_buf(),
+            artifacts_dir: dir.join(&ceremony_id),
+            ceremony_id,
+            head_hex: summary.head.hex(),
+            entries: summary.entries,
+            tree_root_hex: hex::encode(summary.tree_root),
+            file_sha256: hex::encode(Sha256::digest(&bytes)),
+            splits: BTreeMap::new(),
+            keys: BTreeMap::new(),
+        };
+        for (kind, body) in &entries {
+            original.observe(kind, body, dir)?;
+        }
+        Ok(original)
+    }
+
+    fn observe(&mut self, kind: &str, b: &Value, dir: &Path) -> Result<(), RunError> {
+        match kind {
+            // A reshare replaces the split: the newest record is the one
+            // whose shares are valid.
+            "split-secret" | "reshare" => {
+                let record: SplitRecord = serde_json::from_value(b["split"].clone())
+                    .map_err(|e| refused(format!("a split record does not parse: {e}")))?;
+                let holders = b["holders"]
+                    .as_array()
+                    .map(|hs| {
+                        hs.iter()
+                            .filter_map(|h| {
+                                Some(Holder {
+                                    custodian: h["custodian"].as_str()?.to_string(),
+                                    index: u8::try_from(h["index"].as_u64()?).ok()?,
+                                })
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                self.splits.insert(
+                    record.secret.as_str().to_string(),
+                    OriginalSplit {
+                        record,
+                        holders,
+                        pin_length: b["pin_length"].as_u64().map(|n| n as usize),
+                    },
+                );
+            }
+            "generate-key" => {
+                let label = b["label"].as_str().unwrap_or_default().to_string();
+                let unreadable = |what: &str, e: serde_json::Error| {
+                    refused(format!("key `{label}`: {what} does not parse: {e}"))
+                };
+                let algorithm: KeyAlgorithm =
+                    serde_json::from_value(b["public_key"]["algorithm"].clone())
+                        .or_else(|_| serde_json::from_value(b["algorithm"].clone()))
+                        .map_err(|e| unreadable("its algorithm", e))?;
+                let usage: KeyUsage = serde_json::from_value(b["usage"].clone())
+                    .map_err(|e| unreadable("its usage", e))?;
+                self.keys.insert(
+                    label.clone(),
+                    OriginalKey {
+                        algorithm,
+                        usage,
+                        id_hex: b["id"].as_str().unwrap_or_default().to_string(),
+                        spki_sha256: b["public_key"]["spki_sha256"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                        backup: b["backup"].as_str().unwrap_or("none").to_string(),
+                        wrapped: None,
+                    },
+                );
+            }
+            "backup-key" => {
+                let label = b["label"].as_str().unwrap_or_default();
+                let pem = b["public_key"]["pem"].as_str().unwrap_or_default();
+                let spki_der = pem_body(pem).ok_or_else(|| {
+                    refused(format!(
+                        "the backup of `{label}` records no readable public key"
+                    ))
+                })?;
+                let Some(key) = self.keys.get_mut(label) else {
+                    return Err(refused(format!(
+                        "the original backs up `{label}`, which it never generated"
+                    )));
+                };
+                if hex::encode(Sha256::digest(&spki_der)) != key.spki_sha256 {
+                    return Err(refused(format!(
+                        "the public key recorded with the backup of `{label}` is not the one recorded at its generation"
+                    )));
+                }
+                key.wrapped = Some(WrappedBackup {
+                    file: dir.join(b["file"].as_str().unwrap_or_default()),
+                    file_sha256: b["file_sha256"].as_str().unwrap_or_default().to_string(),
+                    mechanism: b["mechanism"].as_str().unwrap_or_default().to_string(),
+                    kek: b["kek"].as_str().unwrap_or_default().to_string(),
+                    spki_der,
+                });
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The split of `secret`, or why there is none.
+    pub fn split(&self, secret: &str) -> Result<&OriginalSplit, String> {
+        self.splits.get(secret).ok_or_else(|| {
+            format!(
+                "the original ceremony {} never split a secret named `{secret}`",
+                self.ceremony_id
+            )
+        })
+    }
+
+    /// The key `label` and its backup, or why it cannot be restored.
+    pub fn backup(&self, label: &str) -> Result<(&OriginalKey, &WrappedBackup), String> {
+        let key = self.keys.get(label).ok_or_else(|| {
+            format!(
+                "the original ceremony {} never generated a key labelled `{label}`",
+                self.ceremony_id
+            )
+        })?;
+        match &key.wrapped {
+            Some(wrapped) => Ok((key, wrapped)),
+            None if key.backup == "none" => Err(format!(
+                "key `{label}` of ceremony {} was generated with `backup: none`: it never left its HSM and has no backup, so it cannot be restored. Only a key generated with `backup: wrapped` can be",
+                self.ceremony_id
+            )),
+            None => Err(format!(
+                "key `{label}` of ceremony {} may be backed up, but no backup-key step recorded a backup",
+                self.ceremony_id
+            )),
+        }
+    }
+
+    /// The public facts a restore or rotation records about its origin.
+    pub fn record(&self) -> Value {
+        json!({
+            "ceremony": self.ceremony_id,
+            "head": self.head_hex,
+            "entries": self.entries,
+            "tree_root": self.tree_root_hex,
+            "transcript_sha256": self.file_sha256,
+        })
+    }
+}
+
+/// The DER inside a PEM block.
+fn pem_body(pem: &str) -> Option<Vec<u8>> {
+    let body: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<Vec<_>>()
+        .concat();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
+}

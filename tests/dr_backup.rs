@@ -1,0 +1,527 @@
+//! Disaster recovery, end to end with the real binary on SoftHSM2: a root
+//! ceremony with a wrapped backup, its restore into a new token proven with
+//! openssl against the ORIGINAL public key, the refusals (too few KEK
+//! shares, a foreign KEK share, a key without backup), and a custodian
+//! rotation after which the old shares are void.
+
+mod ceremony_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use ceremony_support::*;
+use keyceremony::quorum::{self, Presented, SplitRecord};
+use serde_json::Value;
+use sha2::Digest;
+
+fn ceremonies() -> PathBuf {
+    repo().join("ceremonies")
+}
+
+fn rehearsal(file: &str) -> PathBuf {
+    ceremonies().join("rehearsal").join(file)
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A headless run of `script` in `state`, writing to `out`.
+fn run(script: &str, bindings: &Path, answers: &Path, state: &Path, out: &Path) -> Output {
+    keyceremony()
+        .arg("run")
+        .arg(ceremonies().join(format!("{script}.yaml")))
+        .arg("--bindings")
+        .arg(bindings)
+        .arg("--state-dir")
+        .arg(state)
+        .arg("--out")
+        .arg(out)
+        .arg("--headless")
+        .arg("--answers")
+        .arg(answers)
+        .output()
+        .expect("the binary runs")
+}
+
+fn transcript_in(out: &Path) -> PathBuf {
+    std::fs::read_dir(out)
+        .expect("out dir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .expect("a transcript")
+}
+
+fn body(transcript: &Path, kind: &str) -> Value {
+    entries(transcript)
+        .into_iter()
+        .find(|e| e["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} entry"))["body"]
+        .clone()
+}
+
+/// Bindings of `name` (from the rehearsal directory) whose `original`
+/// names `original` instead of the committed example.
+fn bindings_for(name: &str, original: &Path, dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(rehearsal(&format!("{name}.bindings.yaml")))
+        .expect("bindings")
+        .replace(
+            "../../transcripts/example-root-backup-rehearsal.jsonl",
+            &original.display().to_string(),
+        );
+    let path = dir.join(format!("{name}.bindings.yaml"));
+    std::fs::write(&path, text).expect("write bindings");
+    path
+}
+
+/// Answers of `name` with key paths made absolute and `extra` appended.
+fn answers_for(name: &str, dir: &Path, extra: &str) -> PathBuf {
+    let mut text = std::fs::read_to_string(rehearsal(&format!("{name}.answers.yaml")))
+        .expect("answers")
+        .replace(": keys/", &format!(": {}/", rehearsal("keys").display()));
+    text.push_str(extra);
+    let path = dir.join(format!("{name}.answers.yaml"));
+    std::fs::write(&path, text).expect("write answers");
+    path
+}
+
+struct Root {
+    dir: tempfile::TempDir,
+}
+
+impl Root {
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+    fn transcript(&self) -> PathBuf {
+        transcript_in(&self.dir.path().join("out"))
+    }
+    fn conf(&self) -> PathBuf {
+        self.state().join("softhsm2.conf")
+    }
+}
+
+/// One root ceremony with a wrapped backup, shared by the tests.
+fn root() -> &'static Root {
+    static ROOT: OnceLock<Root> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = run(
+            "root-key-generation-backup",
+            &rehearsal("root-key-generation-backup.bindings.yaml"),
+            &rehearsal("root-key-generation-backup.answers.yaml"),
+            &dir.path().join("state"),
+            &dir.path().join("out"),
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        Root { dir }
+    })
+}
+
+fn pkcs11(conf: &Path, args: &[&str]) -> Output {
+    Command::new("pkcs11-tool")
+        .args(["--module", SOFTHSM])
+        .args(args)
+        .env("SOFTHSM2_CONF", conf)
+        .output()
+        .expect("pkcs11-tool runs")
+}
+
+/// The PIN derived from `secret` as a transcript's split recorded it,
+/// recombined from the named custodians' share files next to it.
+fn pin_from(transcript: &Path, kind: &str, secret: &str, custodians: &[&str]) -> String {
+    let entry = entries(transcript)
+        .into_iter()
+        .rev()
+        .find(|e| e["kind"] == kind && e["body"]["split"]["secret_name"] == secret)
+        .expect("a split entry");
+    let record: SplitRecord =
+        serde_json::from_value(entry["body"]["split"].clone()).expect("record");
+    let length = entry["body"]["pin_length"].as_u64().expect("pin length") as usize;
+    let dir = transcript.parent().expect("dir");
+    let presented: Vec<Presented> = custodians
+        .iter()
+        .map(|c| {
+            let key = std::fs::read_to_string(demo_key(c)).expect("key");
+            let sealed = std::fs::read(
+                dir.join(entry["ceremony"].as_str().expect("id"))
+                    .join("shares")
+                    .join(format!("{c}.{secret}.age")),
+            )
+            .expect("share file");
+            Presented {
+                custodian: c.to_string(),
+                share: quorum::delivery::open(&key, &sealed).expect("opens"),
+            }
+        })
+        .collect();
+    quorum::combine(&record, &presented)
+        .expect("recombines")
+        .derive_pin(&secret.parse().expect("name"), length)
+        .expose()
+        .to_string()
+}
+
+#[test]
+fn a_backed_up_root_key_is_restored_into_a_new_token_and_openssl_accepts_its_signature() {
+    let root = root();
+    let generated = body(&root.transcript(), "generate-key");
+    assert_eq!(generated["attributes"]["extractable"], true);
+    assert_eq!(generated["attributes"]["wrap_with_trusted"], true);
+    let backup = body(&root.transcript(), "backup-key");
+    assert_eq!(backup["kek"], "backup-kek");
+    let blob = root
+        .dir
+        .path()
+        .join("out")
+        .join(backup["file"].as_str().expect("file"));
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(std::fs::read(&blob).expect("blob"))),
+        backup["file_sha256"].as_str().expect("hash")
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bindings = bindings_for("dr-restore-rehearsal", &root.transcript(), dir.path());
+    let answers = answers_for("dr-restore-rehearsal", dir.path(), "");
+    let out_dir = dir.path().join("out");
+    let restored = run(
+        "dr-restore-rehearsal",
+        &bindings,
+        &answers,
+        &dir.path().join("state"),
+        &out_dir,
+    );
+    assert_eq!(restored.status.code(), Some(0), "{}", text(&restored));
+    let transcript = transcript_in(&out_dir);
+    let (code, report) = verify(&transcript);
+    assert_eq!(code, 0, "{report}");
+
+    // verify checks the link to the original when given both.
+    let linked = keyceremony()
+        .arg("verify")
+        .arg(&transcript)
+        .arg("--original")
+        .arg(root.transcript())
+        .output()
+        .expect("verify");
+    assert_eq!(linked.status.code(), Some(0), "{}", text(&linked));
+    assert!(
+        text(&linked).contains("original: continues ceremony"),
+        "{}",
+        text(&linked)
+    );
+    let unlinked = keyceremony()
+        .arg("verify")
+        .arg(&transcript)
+        .arg("--original")
+        .arg(&transcript)
+        .output()
+        .expect("verify");
+    assert_eq!(unlinked.status.code(), Some(1), "{}", text(&unlinked));
+    assert!(
+        text(&unlinked).contains("NOT LINKED"),
+        "{}",
+        text(&unlinked)
+    );
+
+    // The restore names its original and proved the key in software.
+    let link = body(&transcript, "original-ceremony");
+    assert_eq!(link["ceremony"], entries(&root.transcript())[0]["ceremony"]);
+    let proof = body(&transcript, "restore-key");
+    assert_eq!(proof["spki_sha256"], generated["public_key"]["spki_sha256"]);
+    assert_eq!(proof["attributes"]["local"], false);
+    assert_eq!(proof["attributes"]["never_extractable"], false);
+    assert_eq!(proof["attributes"]["extractable"], false);
+    assert_eq!(proof["attributes"]["sensitive"], true);
+    let exported = body(&transcript, "export-public-key");
+    assert_eq!(
+        exported["public_key"]["spki_sha256"],
+        generated["public_key"]["spki_sha256"]
+    );
+
+    // openssl checks a signature of the restored key against the ORIGINAL PEM.
+    let original_pem = root.dir.path().join("out").join(
+        body(&root.transcript(), "export-public-key")["public_key"]["file"]
+            .as_str()
+            .expect("pem file"),
+    );
+    let pin = pin_from(
+        &transcript,
+        "split-secret",
+        "user-pin",
+        &["carol", "dave", "erin"],
+    );
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = work.path().join("data");
+    let digest = work.path().join("digest");
+    let sig = work.path().join("sig");
+    std::fs::write(&data, b"signed by the restored root key").expect("write");
+    std::fs::write(
+        &digest,
+        sha2::Sha384::digest(b"signed by the restored root key"),
+    )
+    .expect("write");
+    let conf = dir.path().join("state").join("softhsm2.conf");
+    let signed = pkcs11(
+        &conf,
+        &[
+            "--token-label",
+            "root-ca-restored",
+            "--login",
+            "--pin",
+            &pin,
+            "--sign",
+            "--mechanism",
+            "ECDSA",
+            "--label",
+            "root-ca-key",
+            "--input-file",
+            digest.to_str().expect("utf-8"),
+            "--output-file",
+            sig.to_str().expect("utf-8"),
+            "--signature-format",
+            "openssl",
+        ],
+    );
+    assert!(signed.status.success(), "{}", text(&signed));
+    let verified = Command::new("openssl")
+        .args(["dgst", "-sha384", "-verify"])
+        .arg(&original_pem)
+        .arg("-signature")
+        .arg(&sig)
+        .arg(&data)
+        .output()
+        .expect("openssl");
+    assert!(verified.status.success(), "{}", text(&verified));
+    assert!(text(&verified).contains("Verified OK"));
+}
+
+#[test]
+fn fewer_than_k_kek_shares_restore_nothing() {
+    let root = root();
+    // The tool refuses to start a restore whose answers bring k-1 shares.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bindings = bindings_for("dr-restore-rehearsal", &root.transcript(), dir.path());
+    let answers = answers_for("dr-restore-rehearsal", dir.path(), "");
+    let text_answers = std::fs::read_to_string(&answers).expect("answers").replace(
+        "recover-backup-kek: [dave, frank, grace]",
+        "recover-backup-kek: [dave, frank]",
+    );
+    std::fs::write(&answers, text_answers).expect("write");
+    let out_dir = dir.path().join("out");
+    let out = run(
+        "dr-restore-rehearsal",
+        &bindings,
+        &answers,
+        &dir.path().join("state"),
+        &out_dir,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("needs 3 custodians to present shares; 2 listed"),
+        "{}",
+        text(&out)
+    );
+    assert!(!out_dir.exists(), "nothing was started");
+
+    // And no two KEK shares recombine to anything: the blob stays sealed.
+    let transcript = root.transcript();
+    let entry = entries(&transcript)
+        .into_iter()
+        .find(|e| e["kind"] == "split-secret" && e["body"]["split"]["secret_name"] == "backup-kek")
+        .expect("the KEK split");
+    let record: SplitRecord =
+        serde_json::from_value(entry["body"]["split"].clone()).expect("record");
+    let shares_dir = transcript
+        .parent()
+        .expect("dir")
+        .join(entry["ceremony"].as_str().expect("id"))
+        .join("shares");
+    let presented: Vec<Presented> = ["dave", "frank"]
+        .iter()
+        .map(|c| Presented {
+            custodian: c.to_string(),
+            share: quorum::delivery::open(
+                &std::fs::read_to_string(demo_key(c)).expect("key"),
+                &std::fs::read(shares_dir.join(format!("{c}.backup-kek.age"))).expect("share"),
+            )
+            .expect("opens"),
+        })
+        .collect();
+    let refused = quorum::combine(&record, &presented).err().expect("refused");
+    assert!(refused.to_string().contains('3'), "{refused}");
+}
+
+#[test]
+fn a_kek_share_from_another_ceremony_is_refused_before_the_kek_exists() {
+    let root = root();
+    // A second, independent backup ceremony: its shares fit no other.
+    let other = tempfile::tempdir().expect("tempdir");
+    let made = run(
+        "root-key-generation-backup",
+        &rehearsal("root-key-generation-backup.bindings.yaml"),
+        &rehearsal("root-key-generation-backup.answers.yaml"),
+        &other.path().join("state"),
+        &other.path().join("out"),
+    );
+    assert_eq!(made.status.code(), Some(0), "{}", text(&made));
+    let foreign = transcript_in(&other.path().join("out"))
+        .parent()
+        .expect("dir")
+        .join(
+            entries(&transcript_in(&other.path().join("out")))[0]["ceremony"]
+                .as_str()
+                .expect("id"),
+        )
+        .join("shares")
+        .join("frank.backup-kek.age");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bindings = bindings_for("dr-restore-rehearsal", &root.transcript(), dir.path());
+    let answers = answers_for(
+        "dr-restore-rehearsal",
+        dir.path(),
+        &format!(
+            "share-files:\n  recover-backup-kek:\n    frank: {}\n",
+            foreign.display()
+        ),
+    );
+    let state = dir.path().join("state");
+    let out = run(
+        "dr-restore-rehearsal",
+        &bindings,
+        &answers,
+        &state,
+        &dir.path().join("out"),
+    );
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("REFUSED: frank's share"), "{shown}");
+    assert!(shown.contains("ceremony"), "{shown}");
+    let kinds: Vec<String> = entries(&transcript_in(&dir.path().join("out")))
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(kinds.contains(&"share-rejected".to_string()), "{kinds:?}");
+    assert!(!kinds.contains(&"import-kek".to_string()), "{kinds:?}");
+}
+
+#[test]
+fn a_key_generated_without_backup_cannot_be_restored_and_the_tool_says_why() {
+    // The plain root ceremony: backup none.
+    let plain = run_root(&answers());
+    assert_eq!(plain.code(), Some(0), "{}", plain.stderr());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bindings = bindings_for("dr-restore-rehearsal", &plain.transcript(), dir.path());
+    let answers = answers_for("dr-restore-rehearsal", dir.path(), "");
+    let out = run(
+        "dr-restore-rehearsal",
+        &bindings,
+        &answers,
+        &dir.path().join("state"),
+        &dir.path().join("out"),
+    );
+    let shown = text(&out);
+    assert_ne!(out.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("backup: none"), "{shown}");
+    assert!(shown.contains("has no backup"), "{shown}");
+    // Refused before anything was written or anyone was asked for a share.
+    assert!(
+        !dir.path().join("out").exists()
+            || std::fs::read_dir(dir.path().join("out"))
+                .expect("out")
+                .next()
+                .is_none(),
+        "no transcript was started"
+    );
+}
+
+#[test]
+fn after_rotation_k_new_shares_open_the_token_and_the_old_shares_are_void() {
+    let root = root();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bindings = bindings_for("custodian-rotation", &root.transcript(), dir.path());
+    let answers = answers_for("custodian-rotation", dir.path(), "");
+    let out_dir = dir.path().join("out");
+    // The rotation works on the root ceremony's token.
+    let out = run(
+        "custodian-rotation",
+        &bindings,
+        &answers,
+        &root.state(),
+        &out_dir,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let transcript = transcript_in(&out_dir);
+    let (code, report) = verify(&transcript);
+    assert_eq!(code, 0, "{report}");
+    let reshare = body(&transcript, "reshare");
+    assert_eq!(reshare["split"]["k"], 3);
+    assert_eq!(reshare["split"]["n"], 4);
+    assert_eq!(
+        reshare["void"]["ceremony"],
+        entries(&root.transcript())[0]["ceremony"]
+    );
+    let delivered = entries(&transcript)
+        .iter()
+        .filter(|e| e["kind"] == "share-delivered")
+        .count();
+    assert_eq!(delivered, 4, "every new custodian proved their copy");
+
+    // Any 3 of the 4 new shares give the SO PIN that opens the token.
+    let pin = pin_from(&transcript, "reshare", "so-pin", &["dave", "erin", "frank"]);
+    let login = pkcs11(
+        &root.conf(),
+        &[
+            "--token-label",
+            "root-ca",
+            "--session-rw",
+            "--login",
+            "--login-type",
+            "so",
+            "--so-pin",
+            &pin,
+            "--list-objects",
+        ],
+    );
+    assert!(login.status.success(), "{}", text(&login));
+    assert_eq!(
+        pin,
+        pin_from(
+            &root.transcript(),
+            "split-secret",
+            "so-pin",
+            &["carol", "erin", "grace"]
+        ),
+        "the secret itself did not change"
+    );
+
+    // An old share is refused as void, by name.
+    let old = root
+        .transcript()
+        .parent()
+        .expect("dir")
+        .join(
+            entries(&root.transcript())[0]["ceremony"]
+                .as_str()
+                .expect("id"),
+        )
+        .join("shares")
+        .join("grace.so-pin.age");
+    let checked = keyceremony()
+        .args(["shares", "check"])
+        .arg(&old)
+        .arg("--transcript")
+        .arg(&transcript)
+        .arg("-i")
+        .arg(demo_key("grace"))
+        .output()
+        .expect("runs");
+    assert_eq!(checked.status.code(), Some(1), "{}", text(&checked));
+    assert!(text(&checked).contains("VOID"), "{}", text(&checked));
+}
