@@ -59,10 +59,24 @@ test: deps
 # Regenerates the committed example transcript (and its artifacts) from a
 # headless rehearsal. The ceremony id changes each time.
 example: build
-	rm -rf .keyceremony/example transcripts/example-root-rehearsal.jsonl transcripts/root-key-generation-*
-	./target/release/keyceremony run ceremonies/root-key-generation.yaml \
-	    --bindings ceremonies/rehearsal/root-key-generation.bindings.yaml \
-	    --state-dir .keyceremony/example --out transcripts \
-	    --headless --answers ceremonies/rehearsal/root-key-generation.answers.yaml
-	mv transcripts/root-key-generation-*.jsonl transcripts/example-root-rehearsal.jsonl
-	./target/release/keyceremony verify transcripts/example-root-rehearsal.jsonl
+	rm -rf .keyceremony/example .keyceremony/example-backup .keyceremony/example-dr \
+	    transcripts/example-*.jsonl transcripts/root-key-generation-* \
+	    transcripts/dr-restore-rehearsal-* transcripts/custodian-rotation-*
+	$(call rehearse,root-key-generation,.keyceremony/example,example-root-rehearsal)
+	$(call rehearse,root-key-generation-backup,.keyceremony/example-backup,example-root-backup-rehearsal)
+	$(call rehearse,dr-restore-rehearsal,.keyceremony/example-dr,example-dr-restore-rehearsal)
+	# The rotation works on the backup ceremony's token.
+	$(call rehearse,custodian-rotation,.keyceremony/example-backup,example-custodian-rotation)
+	./target/release/keyceremony verify transcripts/example-dr-restore-rehearsal.jsonl \
+	    --original transcripts/example-root-backup-rehearsal.jsonl
+
+# $(call rehearse,SCRIPT,STATE,NAME): a headless rehearsal of SCRIPT whose
+# transcript becomes transcripts/NAME.jsonl, then verified.
+define rehearse
+	./target/release/keyceremony run ceremonies/$(1).yaml \
+	    --bindings ceremonies/rehearsal/$(1).bindings.yaml \
+	    --state-dir $(2) --out transcripts \
+	    --headless --answers ceremonies/rehearsal/$(1).answers.yaml
+	mv transcripts/$(1)-2*.jsonl transcripts/$(3).jsonl
+	./target/release/keyceremony verify transcripts/$(3).jsonl
+endef

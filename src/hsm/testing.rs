@@ -82,11 +82,14 @@ pub fn fresh_token(name: &str) -> Result<TestToken, HsmError> {
     label.push_str(&format!("-{suffix:06}"));
     let so_pin = pin("so-pin-0123456789");
     let user_pin = pin("user-pin-9876543210");
-    let info = {
-        let _guard = INITIALIZING.lock().unwrap_or_else(PoisonError::into_inner);
-        module.uninitialized_token()?.initialize(&so_pin, &label)?
-    };
-    let token = module.token_by_serial(&info.serial)?;
+    // SoftHSM2 2.6 aborts (SlotManager.cpp:82, `result.second`) when one
+    // thread lists slots while another initializes a token: every slot
+    // listing of these helpers waits its turn.
+    let (info, token) = while_no_token_initializes(|| {
+        let info = module.uninitialized_token()?.initialize(&so_pin, &label)?;
+        let token = module.token_by_serial(&info.serial)?;
+        Ok::<_, HsmError>((info, token))
+    })?;
     Ok(TestToken {
         module,
         serial: info.serial,
@@ -102,7 +105,7 @@ pub fn fresh_user_token(name: &str) -> Result<TestToken, HsmError> {
     let fresh = fresh_token(name)?;
     fresh.login_so()?.init_user_pin(&fresh.user_pin)?;
     // Re-read so the token's info shows the user PIN as set.
-    let token = fresh.module.token_by_serial(&fresh.serial)?;
+    let token = while_no_token_initializes(|| fresh.module.token_by_serial(&fresh.serial))?;
     Ok(TestToken { token, ..fresh })
 }
 
