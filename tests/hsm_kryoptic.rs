@@ -584,3 +584,57 @@ kryoptic_test! {
         assert!(wrapped.len() > 32, "{} bytes", wrapped.len());
     }
 }
+
+kryoptic_test! {
+    /// The whole root ceremony, headless, by the real binary, on kryoptic
+    /// (which states no maximum PIN length: ulMaxPinLen = 0).
+    fn the_root_ceremony_runs_headless_on_kryoptic() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let rehearsal = repo.join("ceremonies/rehearsal");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let module = std::env::var(MODULE_ENV).expect("the parent sets KRYOPTIC_MODULE");
+        let bindings = std::fs::read_to_string(rehearsal.join("root-key-generation.bindings.yaml"))
+            .expect("bindings")
+            .replace("hsm:\n", &format!("hsm:\n  module: {module}\n"))
+            .replace("  expect: { model: SoftHSM v2 }\n", "");
+        let bindings_path = dir.path().join("bindings.yaml");
+        std::fs::write(&bindings_path, bindings).expect("write bindings");
+        let answers = std::fs::read_to_string(rehearsal.join("root-key-generation.answers.yaml"))
+            .expect("answers")
+            .replace(": keys/", &format!(": {}/", rehearsal.join("keys").display()));
+        let answers_path = dir.path().join("answers.yaml");
+        std::fs::write(&answers_path, answers).expect("write answers");
+        let out_dir = dir.path().join("out");
+        let output = run(
+            Command::new(env!("CARGO_BIN_EXE_keyceremony"))
+                .arg("run")
+                .arg(repo.join("ceremonies/root-key-generation.yaml"))
+                .arg("--bindings")
+                .arg(&bindings_path)
+                .arg("--state-dir")
+                .arg(dir.path().join("state"))
+                .arg("--out")
+                .arg(&out_dir)
+                .arg("--headless")
+                .arg("--answers")
+                .arg(&answers_path),
+        );
+        assert!(output.status.success(), "{}", text(&output));
+        let transcript = std::fs::read_dir(&out_dir)
+            .expect("out")
+            .map(|e| e.expect("entry").path())
+            .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .expect("transcript");
+        let verified = run(
+            Command::new(env!("CARGO_BIN_EXE_keyceremony"))
+                .arg("verify")
+                .arg(&transcript),
+        );
+        assert!(verified.status.success(), "{}", text(&verified));
+        let shown = text(&verified);
+        assert!(shown.starts_with("VALID: ceremony completed"), "{shown}");
+        // The transcript names kryoptic as the HSM, not SoftHSM2.
+        let lines = std::fs::read_to_string(&transcript).expect("read");
+        assert!(lines.contains("\"manufacturer\":\"Kryoptic"), "the token is kryoptic");
+    }
+}

@@ -168,7 +168,15 @@ impl CeremonySecret {
 
 /// Chooses the PIN length for a token: [`PREFERRED_PIN_LEN`] clamped to the
 /// token's limits, refusing tokens that cannot take [`MIN_STRONG_PIN_LEN`].
+///
+/// A maximum of 0 means the token states none: kryoptic 1.5 reports
+/// ulMaxPinLen = 0 beside a minimum of 8, and takes long PINs.
 pub fn pin_length(token_min: usize, token_max: usize) -> Result<usize, QuorumError> {
+    let token_max = if token_max == 0 {
+        usize::MAX
+    } else {
+        token_max
+    };
     if token_min > token_max {
         return Err(QuorumError::TokenPinLimits {
             min: token_min,
@@ -277,6 +285,8 @@ mod tests {
         assert_eq!(pin_length(4, 20).ok(), Some(20));
         assert_eq!(pin_length(32, 64).ok(), Some(32));
         assert_eq!(pin_length(16, 16).ok(), Some(16));
+        // kryoptic: no maximum stated.
+        assert_eq!(pin_length(8, 0).ok(), Some(26));
         let too_short = pin_length(4, 8).expect_err("8 characters are too few");
         let message = too_short.to_string();
         assert!(message.contains("at most 8 characters"), "{message}");
