@@ -256,3 +256,188 @@ fn root_certificate_is_what_openssl_expects() {
         );
     }
 }
+
+/// An EC P-256 CSR made by openssl, PEM.
+fn openssl_csr(dir: &Path, curve: &str) -> Vec<u8> {
+    let key = dir.join("intermediate.key");
+    let csr = dir.join("intermediate.csr");
+    openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        &format!("ec_paramgen_curve:{curve}"),
+        "-nodes",
+        "-keyout",
+        path(&key),
+        "-out",
+        path(&csr),
+        "-subj",
+        "/CN=Requested Name",
+    ]);
+    std::fs::read(&csr).unwrap()
+}
+
+fn intermediate_policy() -> CsrPolicy {
+    CsrPolicy {
+        profile: CertProfile {
+            subject: "CN=Example Issuing CA 1,O=Example,C=NL".to_string(),
+            validity_days: 3650,
+            path_length: Some(0),
+        },
+        allowed_keys: vec![KeyAlgorithm::EcP256, KeyAlgorithm::EcP384],
+    }
+}
+
+#[test]
+fn intermediate_from_an_openssl_csr_verifies_under_the_root() {
+    let key = SoftKey::new(KeyAlgorithm::EcP384);
+    let root = make_root(&key);
+    let dir = tempfile::tempdir().unwrap();
+    let root_pem = write(dir.path(), "root.pem", &root.pem);
+    let csr = openssl_csr(dir.path(), "P-256");
+    let spki = key.spki_der();
+    let issuer = Issuer {
+        algorithm: key.algorithm(),
+        spki_der: &spki,
+        certificate_der: Some(&root.der),
+    };
+    let calls = Cell::new(0);
+    let intermediate = ca::sign_csr(
+        &csr,
+        &intermediate_policy(),
+        &issuer,
+        [0x11; 16],
+        now() + Duration::days(1),
+        &mut counting_signer(&key, &calls),
+    )
+    .expect("intermediate");
+    assert_eq!(calls.get(), 1);
+    let intermediate_pem = write(dir.path(), "intermediate.pem", &intermediate.pem);
+
+    let verify = openssl(&[
+        "verify",
+        "-CAfile",
+        path(&root_pem),
+        path(&intermediate_pem),
+    ]);
+    assert!(verify.contains("intermediate.pem: OK"), "{verify}");
+    let text = openssl(&["x509", "-in", path(&intermediate_pem), "-noout", "-text"]);
+    assert!(
+        text.contains("Subject: C = NL, O = Example, CN = Example Issuing CA 1"),
+        "the subject comes from the profile, not the CSR: {text}"
+    );
+    assert!(text.contains("Issuer: C = NL, O = Example, OU = PKI, CN = Example Root CA"));
+    assert!(text.contains("CA:TRUE, pathlen:0"), "{text}");
+    assert!(text.contains("Public-Key: (256 bit)"), "{text}");
+
+    // The certificate carries the CSR's key; AKI is the root's SKI.
+    let root_certificate = Certificate::from_der(&root.der).unwrap();
+    let certificate = Certificate::from_der(&intermediate.der).unwrap();
+    let root_ski: SubjectKeyIdentifier = extension(&root_certificate);
+    let aki: AuthorityKeyIdentifier = extension(&certificate);
+    assert_eq!(aki.key_identifier, Some(root_ski.0));
+    let csr_der = der::pem::decode_vec(&csr).unwrap().1;
+    let request = x509_cert::request::CertReq::from_der(&csr_der).unwrap();
+    assert_eq!(
+        certificate.tbs_certificate.subject_public_key_info,
+        request.info.public_key
+    );
+
+    // DER input works as well as PEM.
+    let again = ca::sign_csr(
+        &csr_der,
+        &intermediate_policy(),
+        &issuer,
+        [0x12; 16],
+        now() + Duration::days(1),
+        &mut counting_signer(&key, &calls),
+    )
+    .expect("from DER");
+    assert_ne!(again.serial_hex, intermediate.serial_hex);
+}
+
+#[test]
+fn crl_shows_number_reasons_serials_and_verifies_under_the_root() {
+    let key = SoftKey::new(KeyAlgorithm::EcP256);
+    let root = make_root(&key);
+    let dir = tempfile::tempdir().unwrap();
+    let root_pem = write(dir.path(), "root.pem", &root.pem);
+    let spki = key.spki_der();
+    let issuer = Issuer {
+        algorithm: key.algorithm(),
+        spki_der: &spki,
+        certificate_der: Some(&root.der),
+    };
+    let profile = CrlProfile {
+        number: 7,
+        next_update_days: 365,
+        revoked: vec![
+            Revoked {
+                serial: "0a:bc:de:f0:12".to_string(),
+                reason: RevocationReason::KeyCompromise,
+                date: "2026-02-01T08:30:00Z".to_string(),
+            },
+            Revoked {
+                serial: "7fffffffffffffffffffffffffffffff".to_string(),
+                reason: RevocationReason::CessationOfOperation,
+                date: "2026-02-02T00:00:00+01:00".to_string(),
+            },
+            Revoked {
+                serial: "123".to_string(),
+                reason: RevocationReason::Unspecified,
+                date: "2026-02-03T00:00:00Z".to_string(),
+            },
+        ],
+    };
+    let calls = Cell::new(0);
+    let crl = ca::crl(&profile, &issuer, now(), &mut counting_signer(&key, &calls)).expect("crl");
+    assert_eq!(calls.get(), 1);
+    assert!(crl.pem.starts_with("-----BEGIN X509 CRL-----\n"));
+    assert_eq!(crl.serial_hex, "07");
+    assert_eq!(crl.not_before, "2026-03-01T12:00:00Z");
+    assert_eq!(crl.not_after, "2027-03-01T12:00:00Z");
+    let crl_pem = write(dir.path(), "crl.pem", &crl.pem);
+
+    let text = openssl(&["crl", "-in", path(&crl_pem), "-noout", "-text"]);
+    for expected in [
+        "Version 2 (0x1)",
+        "Issuer: C = NL, O = Example, OU = PKI, CN = Example Root CA",
+        "Last Update: Mar  1 12:00:00 2026 GMT",
+        "Next Update: Mar  1 12:00:00 2027 GMT",
+        "X509v3 CRL Number: \n                7\n",
+        "X509v3 Authority Key Identifier:",
+        "Serial Number: 0ABCDEF012\n        Revocation Date: Feb  1 08:30:00 2026 GMT\n        CRL entry extensions:\n            X509v3 CRL Reason Code: \n                Key Compromise",
+        "Serial Number: 7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF\n        Revocation Date: Feb  1 23:00:00 2026 GMT\n        CRL entry extensions:\n            X509v3 CRL Reason Code: \n                Cessation Of Operation",
+        "Serial Number: 0123\n        Revocation Date: Feb  3 00:00:00 2026 GMT\n    Signature Algorithm",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+    let verify = openssl(&[
+        "crl",
+        "-in",
+        path(&crl_pem),
+        "-CAfile",
+        path(&root_pem),
+        "-verify",
+        "-noout",
+    ]);
+    assert!(verify.contains("verify OK"), "{verify}");
+
+    // The CRL's AKI is the root's SKI.
+    let listing = x509_cert::crl::CertificateList::from_der(&crl.der).unwrap();
+    let aki = listing
+        .tbs_cert_list
+        .crl_extensions
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|extension| {
+            extension.extn_id == <AuthorityKeyIdentifier as der::oid::AssociatedOid>::OID
+        })
+        .map(|extension| AuthorityKeyIdentifier::from_der(extension.extn_value.as_bytes()).unwrap())
+        .unwrap();
+    let root_ski: SubjectKeyIdentifier = extension(&Certificate::from_der(&root.der).unwrap());
+    assert_eq!(aki.key_identifier, Some(root_ski.0));
+}
