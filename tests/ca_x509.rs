@@ -441,3 +441,456 @@ fn crl_shows_number_reasons_serials_and_verifies_under_the_root() {
     let root_ski: SubjectKeyIdentifier = extension(&Certificate::from_der(&root.der).unwrap());
     assert_eq!(aki.key_identifier, Some(root_ski.0));
 }
+
+/// The error names `field` and came before any signature.
+fn assert_refused(result: Result<Issued, CaError>, calls: &Cell<u32>, field: &str, words: &str) {
+    let error = result.expect_err("must be refused");
+    let text = error.to_string();
+    assert!(
+        matches!(&error, CaError::Profile { field: named, .. } if named == field),
+        "expected a profile error on {field}, got {error:?}"
+    );
+    assert!(text.starts_with(&format!("{field}: ")), "{text}");
+    assert!(text.contains(words), "{text:?} lacks {words:?}");
+    assert_eq!(
+        calls.get(),
+        0,
+        "nothing may be signed before a profile error: {text}"
+    );
+}
+
+/// A root key, its SPKI and its certificate, for the refusal tests.
+struct Fixture {
+    key: SoftKey,
+    spki: Vec<u8>,
+    root: Issued,
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let key = SoftKey::new(KeyAlgorithm::EcP384);
+        let spki = key.spki_der();
+        let root = make_root(&key);
+        Fixture {
+            key,
+            spki,
+            root,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn issuer(&self) -> Issuer<'_> {
+        Issuer {
+            algorithm: self.key.algorithm(),
+            spki_der: &self.spki,
+            certificate_der: Some(&self.root.der),
+        }
+    }
+}
+
+#[test]
+fn intermediate_validity_past_the_issuers_is_refused_before_signing() {
+    let fixture = Fixture::new();
+    let csr = openssl_csr(fixture.dir.path(), "P-256");
+    let mut policy = intermediate_policy();
+    policy.profile.validity_days = 7300; // the root's own length, starting a day later
+    let calls = Cell::new(0);
+    let result = ca::sign_csr(
+        &csr,
+        &policy,
+        &fixture.issuer(),
+        [1; 16],
+        now() + Duration::days(1),
+        &mut counting_signer(&fixture.key, &calls),
+    );
+    assert_refused(
+        result,
+        &calls,
+        "validity.not-after",
+        "2046-02-25T12:00:00Z is after the issuer certificate's not-after 2046-02-24T12:00:00Z",
+    );
+    // Starting before the issuer does is refused too.
+    let result = ca::sign_csr(
+        &csr,
+        &intermediate_policy(),
+        &fixture.issuer(),
+        [1; 16],
+        now() - Duration::seconds(1),
+        &mut counting_signer(&fixture.key, &calls),
+    );
+    assert_refused(result, &calls, "validity.not-before", "before the issuer");
+}
+
+#[test]
+fn csr_with_a_bad_signature_is_refused_before_signing() {
+    let fixture = Fixture::new();
+    let pem = openssl_csr(fixture.dir.path(), "P-256");
+    let mut der = der::pem::decode_vec(&pem).unwrap().1;
+    // The signature BIT STRING ends the CSR: flip a bit of its last byte.
+    let last = der.len() - 1;
+    der[last] ^= 0x01;
+    let calls = Cell::new(0);
+    let result = ca::sign_csr(
+        &der,
+        &intermediate_policy(),
+        &fixture.issuer(),
+        [1; 16],
+        now(),
+        &mut counting_signer(&fixture.key, &calls),
+    );
+    assert_refused(
+        result,
+        &calls,
+        "csr.signature",
+        "does not verify against the CSR's own ec-p256 public key (subject CN=Requested Name)",
+    );
+}
+
+#[test]
+fn csr_key_type_not_allowed_is_refused_before_signing() {
+    let fixture = Fixture::new();
+    // openssl signs a P-384 request with SHA-256 by default: it must still verify.
+    let csr = openssl_csr(fixture.dir.path(), "P-384");
+    let mut policy = intermediate_policy();
+    policy.allowed_keys = vec![KeyAlgorithm::EcP256, KeyAlgorithm::Ed25519];
+    let calls = Cell::new(0);
+    let result = ca::sign_csr(
+        &csr,
+        &policy,
+        &fixture.issuer(),
+        [1; 16],
+        now(),
+        &mut counting_signer(&fixture.key, &calls),
+    );
+    assert_refused(
+        result,
+        &calls,
+        "csr.key",
+        "an ec-p384 key is not among the allowed-keys [ec-p256, ed25519]",
+    );
+    // The same CSR passes once P-384 is allowed.
+    policy.allowed_keys.push(KeyAlgorithm::EcP384);
+    ca::sign_csr(
+        &csr,
+        &policy,
+        &fixture.issuer(),
+        [1; 16],
+        now(),
+        &mut counting_signer(&fixture.key, &calls),
+    )
+    .expect("allowed now");
+}
+
+#[test]
+fn unparsable_subjects_are_refused_before_signing() {
+    let key = SoftKey::new(KeyAlgorithm::Ed25519);
+    let spki = key.spki_der();
+    let issuer = Issuer {
+        algorithm: key.algorithm(),
+        spki_der: &spki,
+        certificate_der: None,
+    };
+    for (subject, words) in [
+        ("CN=Root,EMAIL=a@b.example", "unknown attribute \"EMAIL\""),
+        ("CN=Root,O", "is not one KEY=VALUE"),
+        ("CN=Root,,O=Example", "an empty part"),
+        ("O=Example", "a CN is required"),
+        ("CN=Root,C=Netherlands", "must have 1 to 2 characters"),
+        ("CN=Root,C=nl", "two-letter upper-case country code"),
+        ("CN=Root+O=Example", "multi-valued RDNs"),
+        ("CN=A,CN=B", "CN appears twice"),
+        ("CN=Root\\", "lone backslash"),
+    ] {
+        let profile = CertProfile {
+            subject: subject.to_string(),
+            ..root_profile()
+        };
+        let calls = Cell::new(0);
+        let result = ca::root_certificate(
+            &profile,
+            &issuer,
+            [1; 16],
+            now(),
+            &mut counting_signer(&key, &calls),
+        );
+        assert_refused(result, &calls, "subject", words);
+    }
+    // Escapes are honoured: a comma inside the CN.
+    let profile = CertProfile {
+        subject: "CN=Example\\, Inc. Root,O=Example".to_string(),
+        ..root_profile()
+    };
+    let calls = Cell::new(0);
+    let root = ca::root_certificate(
+        &profile,
+        &issuer,
+        [1; 16],
+        now(),
+        &mut counting_signer(&key, &calls),
+    )
+    .expect("escaped comma");
+    let subject = Certificate::from_der(&root.der)
+        .unwrap()
+        .tbs_certificate
+        .subject;
+    assert_eq!(subject.to_string(), "CN=Example\\, Inc. Root,O=Example");
+}
+
+#[test]
+fn crl_next_update_past_the_issuers_validity_is_refused_before_signing() {
+    let fixture = Fixture::new();
+    let profile = CrlProfile {
+        number: 1,
+        next_update_days: 7300,
+        revoked: vec![],
+    };
+    let calls = Cell::new(0);
+    let result = ca::crl(
+        &profile,
+        &fixture.issuer(),
+        now() + Duration::days(1),
+        &mut counting_signer(&fixture.key, &calls),
+    );
+    assert_refused(
+        result,
+        &calls,
+        "next-update",
+        "after the issuer certificate's not-after",
+    );
+}
+
+#[test]
+fn other_profile_errors_are_refused_before_signing() {
+    let fixture = Fixture::new();
+    let calls = Cell::new(0);
+    let mut sign = counting_signer(&fixture.key, &calls);
+    let crl_with = |revoked: Revoked| CrlProfile {
+        number: 2,
+        next_update_days: 30,
+        revoked: vec![revoked],
+    };
+    let revoked = |serial: &str, date: &str| Revoked {
+        serial: serial.to_string(),
+        reason: RevocationReason::Superseded,
+        date: date.to_string(),
+    };
+    let cases: Vec<(Result<Issued, CaError>, &str, &str)> = vec![
+        (
+            ca::crl(
+                &crl_with(revoked("zz", "2026-01-01T00:00:00Z")),
+                &fixture.issuer(),
+                now(),
+                &mut sign,
+            ),
+            "revoked[0].serial",
+            "is not hex",
+        ),
+        (
+            ca::crl(
+                &crl_with(revoked("00", "2026-01-01T00:00:00Z")),
+                &fixture.issuer(),
+                now(),
+                &mut sign,
+            ),
+            "revoked[0].serial",
+            "empty or zero",
+        ),
+        (
+            ca::crl(
+                &crl_with(revoked("01", "2026-03-02T00:00:00Z")),
+                &fixture.issuer(),
+                now(),
+                &mut sign,
+            ),
+            "revoked[0].date",
+            "after this CRL's thisUpdate",
+        ),
+        (
+            ca::crl(
+                &crl_with(revoked("01", "yesterday")),
+                &fixture.issuer(),
+                now(),
+                &mut sign,
+            ),
+            "revoked[0].date",
+            "is not RFC 3339",
+        ),
+        (
+            ca::root_certificate(
+                &CertProfile {
+                    validity_days: 0,
+                    ..root_profile()
+                },
+                &Issuer {
+                    certificate_der: None,
+                    ..fixture.issuer()
+                },
+                [1; 16],
+                now(),
+                &mut sign,
+            ),
+            "validity-days",
+            "outside 1..=36500",
+        ),
+        (
+            ca::root_certificate(
+                &root_profile(),
+                &fixture.issuer(),
+                [1; 16],
+                now(),
+                &mut sign,
+            ),
+            "issuer.certificate",
+            "a self-signed root has no issuer certificate",
+        ),
+        (
+            ca::crl(
+                &crl_with(revoked("01", "2026-01-01T00:00:00Z")),
+                &Issuer {
+                    algorithm: KeyAlgorithm::EcP256,
+                    ..fixture.issuer()
+                },
+                now(),
+                &mut sign,
+            ),
+            "issuer.public-key",
+            "holds an ec-p384 key, not the ec-p256 key named",
+        ),
+    ];
+    drop(sign);
+    for (result, field, words) in cases {
+        assert_refused(result, &calls, field, words);
+    }
+
+    // A path length not below the issuer's (the root has pathlen 1).
+    let csr = openssl_csr(fixture.dir.path(), "P-256");
+    for path_length in [None, Some(1)] {
+        let mut policy = intermediate_policy();
+        policy.profile.path_length = path_length;
+        let result = ca::sign_csr(
+            &csr,
+            &policy,
+            &fixture.issuer(),
+            [1; 16],
+            now(),
+            &mut counting_signer(&fixture.key, &calls),
+        );
+        assert_refused(
+            result,
+            &calls,
+            "path-length",
+            "is not below the issuer's path length 1",
+        );
+    }
+
+    // An issuer certificate that belongs to another key.
+    let other = SoftKey::new(KeyAlgorithm::EcP384);
+    let other_spki = other.spki_der();
+    let result = ca::sign_csr(
+        &csr,
+        &intermediate_policy(),
+        &Issuer {
+            spki_der: &other_spki,
+            ..fixture.issuer()
+        },
+        [1; 16],
+        now(),
+        &mut counting_signer(&other, &calls),
+    );
+    assert_refused(
+        result,
+        &calls,
+        "issuer.certificate",
+        "its public key is not the issuer's key",
+    );
+
+    // RSA issuers are refused outright.
+    let error = ca::crl(
+        &crl_with(revoked("01", "2026-01-01T00:00:00Z")),
+        &Issuer {
+            algorithm: KeyAlgorithm::Rsa3072,
+            ..fixture.issuer()
+        },
+        now(),
+        &mut counting_signer(&fixture.key, &calls),
+    )
+    .expect_err("RSA issuer");
+    assert!(
+        matches!(error, CaError::UnsupportedIssuer(KeyAlgorithm::Rsa3072)),
+        "{error:?}"
+    );
+    assert_eq!(calls.get(), 0);
+}
+
+#[test]
+fn a_signature_by_another_key_is_refused_after_signing() {
+    let fixture = Fixture::new();
+    let impostor = SoftKey::new(KeyAlgorithm::EcP384);
+    let csr = openssl_csr(fixture.dir.path(), "P-256");
+    let calls = Cell::new(0);
+    let rejected = |result: Result<Issued, CaError>| {
+        let error = result.expect_err("a foreign signature must be refused");
+        assert!(
+            matches!(
+                error,
+                CaError::SignatureRejected {
+                    algorithm: KeyAlgorithm::EcP384,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("does not verify against the issuer's ec-p384 public key")
+        );
+        error
+    };
+    let root_issuer = Issuer {
+        certificate_der: None,
+        ..fixture.issuer()
+    };
+    rejected(ca::root_certificate(
+        &root_profile(),
+        &root_issuer,
+        [1; 16],
+        now(),
+        &mut counting_signer(&impostor, &calls),
+    ));
+    rejected(ca::sign_csr(
+        &csr,
+        &intermediate_policy(),
+        &fixture.issuer(),
+        [1; 16],
+        now(),
+        &mut counting_signer(&impostor, &calls),
+    ));
+    let crl = CrlProfile {
+        number: 1,
+        next_update_days: 30,
+        revoked: vec![],
+    };
+    let error = rejected(ca::crl(
+        &crl,
+        &fixture.issuer(),
+        now(),
+        &mut counting_signer(&impostor, &calls),
+    ));
+    assert!(error.to_string().contains("CRL"), "{error}");
+    assert_eq!(
+        calls.get(),
+        3,
+        "each operation signed once, then refused the result"
+    );
+
+    // A failing signer is reported as such.
+    let mut failing =
+        |_: &[u8]| -> Result<Vec<u8>, String> { Err("CKR_DEVICE_REMOVED".to_string()) };
+    let error = ca::crl(&crl, &fixture.issuer(), now(), &mut failing).expect_err("signer failed");
+    assert_eq!(
+        error.to_string(),
+        "the issuer's key did not sign the CRL: CKR_DEVICE_REMOVED"
+    );
+}

@@ -36,17 +36,17 @@ pub(crate) fn parse_subject(text: &str, field: &str) -> Result<Name, CaError> {
     let mut seen: Vec<&str> = Vec::new();
     let mut rdns = Vec::new();
     for part in split_unescaped(text, ',').map_err(&refuse)? {
+        if split_unescaped(&part, '+').map_err(&refuse)?.len() > 1 {
+            return Err(refuse(format!(
+                "{part:?}: multi-valued RDNs are not supported (escape '+' as \\+)"
+            )));
+        }
         let pieces = split_unescaped(&part, '=').map_err(&refuse)?;
         let [key, value] = pieces.as_slice() else {
             return Err(refuse(format!(
                 "{part:?} is not one KEY=VALUE (escape '=' as \\=)"
             )));
         };
-        if split_unescaped(&part, '+').map_err(&refuse)?.len() > 1 {
-            return Err(refuse(format!(
-                "{part:?}: multi-valued RDNs are not supported (escape '+' as \\+)"
-            )));
-        }
         let key = key.trim();
         let value = unescape(value.trim());
         let Some(&(name, oid, max, repeatable)) = ATTRIBUTES
