@@ -8,6 +8,7 @@
 // before any thread starts) is allowed locally with its justification.
 #![deny(unsafe_code)]
 
+pub mod ca;
 pub mod engine;
 pub mod hsm;
 pub mod identity;

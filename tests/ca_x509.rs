@@ -1,0 +1,896 @@
+//! The X.509 core (src/ca) with software keys standing in for the HSM in the
+//! signing callback, checked by openssl as an independent reader.
+
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use der::asn1::{BitString, ObjectIdentifier};
+use der::{Any, Decode, Encode};
+use keyceremony::ca::{
+    self, CaError, CertProfile, CrlProfile, CsrPolicy, Issued, Issuer, RevocationReason, Revoked,
+};
+use keyceremony::hsm::KeyAlgorithm;
+use p384::ecdsa::signature::Signer;
+use rand::rngs::OsRng;
+use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use x509_cert::Certificate;
+use x509_cert::ext::pkix::{AuthorityKeyIdentifier, SubjectKeyIdentifier};
+
+const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const ID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+
+/// A software key in the role of the HSM-resident issuer key.
+enum SoftKey {
+    P256(p256::ecdsa::SigningKey),
+    P384(p384::ecdsa::SigningKey),
+    Ed25519(ed25519_dalek::SigningKey),
+}
+
+impl SoftKey {
+    fn new(algorithm: KeyAlgorithm) -> Self {
+        match algorithm {
+            KeyAlgorithm::EcP256 => SoftKey::P256(p256::ecdsa::SigningKey::random(&mut OsRng)),
+            KeyAlgorithm::EcP384 => SoftKey::P384(p384::ecdsa::SigningKey::random(&mut OsRng)),
+            KeyAlgorithm::Ed25519 => {
+                SoftKey::Ed25519(ed25519_dalek::SigningKey::generate(&mut OsRng))
+            }
+            other => panic!("no software key for {other}"),
+        }
+    }
+
+    fn algorithm(&self) -> KeyAlgorithm {
+        match self {
+            SoftKey::P256(_) => KeyAlgorithm::EcP256,
+            SoftKey::P384(_) => KeyAlgorithm::EcP384,
+            SoftKey::Ed25519(_) => KeyAlgorithm::Ed25519,
+        }
+    }
+
+    fn spki_der(&self) -> Vec<u8> {
+        let ec = |curve: ObjectIdentifier, point: &[u8]| SubjectPublicKeyInfoOwned {
+            algorithm: AlgorithmIdentifierOwned {
+                oid: ID_EC_PUBLIC_KEY,
+                parameters: Some(Any::encode_from(&curve).unwrap()),
+            },
+            subject_public_key: BitString::from_bytes(point).unwrap(),
+        };
+        let spki = match self {
+            SoftKey::P256(key) => ec(
+                SECP256R1,
+                key.verifying_key().to_encoded_point(false).as_bytes(),
+            ),
+            SoftKey::P384(key) => ec(
+                SECP384R1,
+                key.verifying_key().to_encoded_point(false).as_bytes(),
+            ),
+            SoftKey::Ed25519(key) => SubjectPublicKeyInfoOwned {
+                algorithm: AlgorithmIdentifierOwned {
+                    oid: ID_ED25519,
+                    parameters: None,
+                },
+                subject_public_key: BitString::from_bytes(key.verifying_key().as_bytes()).unwrap(),
+            },
+        };
+        spki.to_der().unwrap()
+    }
+
+    /// Signs as LoggedIn::sign returns signatures: DER ECDSA, raw Ed25519.
+    fn sign(&self, message: &[u8]) -> Vec<u8> {
+        match self {
+            SoftKey::P256(key) => {
+                let signature: p256::ecdsa::Signature = key.sign(message);
+                signature.to_der().as_bytes().to_vec()
+            }
+            SoftKey::P384(key) => {
+                let signature: p384::ecdsa::Signature = key.sign(message);
+                signature.to_der().as_bytes().to_vec()
+            }
+            SoftKey::Ed25519(key) => key.sign(message).to_bytes().to_vec(),
+        }
+    }
+}
+
+/// A callback that signs with `key` and counts its calls.
+fn counting_signer<'a>(
+    key: &'a SoftKey,
+    calls: &'a Cell<u32>,
+) -> impl FnMut(&[u8]) -> Result<Vec<u8>, String> + 'a {
+    move |tbs: &[u8]| {
+        calls.set(calls.get() + 1);
+        Ok(key.sign(tbs))
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
+}
+
+fn root_profile() -> CertProfile {
+    CertProfile {
+        subject: "CN=Example Root CA,OU=PKI,O=Example,C=NL".to_string(),
+        validity_days: 7300,
+        path_length: Some(1),
+    }
+}
+
+/// A root made by the code under test, signed by `key`.
+fn make_root(key: &SoftKey) -> Issued {
+    let spki = key.spki_der();
+    let issuer = Issuer {
+        algorithm: key.algorithm(),
+        spki_der: &spki,
+        certificate_der: None,
+    };
+    let calls = Cell::new(0);
+    let issued = ca::root_certificate(
+        &root_profile(),
+        &issuer,
+        [0xA5; 16],
+        now(),
+        &mut counting_signer(key, &calls),
+    )
+    .expect("root certificate");
+    assert_eq!(calls.get(), 1, "the issuer key signs exactly once");
+    issued
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs openssl; returns stdout + stderr, asserting success.
+fn openssl(args: &[&str]) -> String {
+    let output = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "openssl {args:?} failed:\n{text}");
+    text
+}
+
+fn path(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn extension<T: for<'a> Decode<'a> + der::oid::AssociatedOid>(certificate: &Certificate) -> T {
+    let extension = certificate
+        .tbs_certificate
+        .extensions
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|extension| extension.extn_id == T::OID)
+        .expect("extension present");
+    T::from_der(extension.extn_value.as_bytes()).unwrap()
+}
+
+#[test]
+fn root_certificate_is_what_openssl_expects() {
+    for algorithm in [
+        KeyAlgorithm::EcP384,
+        KeyAlgorithm::EcP256,
+        KeyAlgorithm::Ed25519,
+    ] {
+        let key = SoftKey::new(algorithm);
+        let root = make_root(&key);
+        let dir = tempfile::tempdir().unwrap();
+        let root_pem = write(dir.path(), "root.pem", &root.pem);
+        assert!(root.pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
+
+        let text = openssl(&["x509", "-in", path(&root_pem), "-noout", "-text"]);
+        assert!(
+            text.contains("Subject: C = NL, O = Example, OU = PKI, CN = Example Root CA"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Issuer: C = NL, O = Example, OU = PKI, CN = Example Root CA"),
+            "{text}"
+        );
+        assert!(
+            text.contains("X509v3 Basic Constraints: critical\n                CA:TRUE, pathlen:1"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "X509v3 Key Usage: critical\n                Certificate Sign, CRL Sign\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("X509v3 Subject Key Identifier:"), "{text}");
+        assert!(
+            text.contains("Not Before: Mar  1 12:00:00 2026 GMT"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Not After : Feb 24 12:00:00 2046 GMT"),
+            "{text}"
+        );
+        let signature_name = match algorithm {
+            KeyAlgorithm::EcP384 => "ecdsa-with-SHA384",
+            KeyAlgorithm::EcP256 => "ecdsa-with-SHA256",
+            _ => "ED25519",
+        };
+        assert!(
+            text.contains(&format!("Signature Algorithm: {signature_name}")),
+            "{text}"
+        );
+        let verify = openssl(&["verify", "-CAfile", path(&root_pem), path(&root_pem)]);
+        assert!(verify.contains(": OK"), "{verify}");
+
+        // What Issued reports matches the certificate.
+        let certificate = Certificate::from_der(&root.der).unwrap();
+        let ski: SubjectKeyIdentifier = extension(&certificate);
+        let aki: AuthorityKeyIdentifier = extension(&certificate);
+        assert_eq!(aki.key_identifier, Some(ski.0));
+        assert_eq!(root.serial_hex, format!("25{}", "a5".repeat(15)));
+        assert_eq!(root.not_before, "2026-03-01T12:00:00Z");
+        assert_eq!(root.not_after, "2046-02-24T12:00:00Z");
+        let fingerprint = openssl(&[
+            "x509",
+            "-in",
+            path(&root_pem),
+            "-noout",
+            "-fingerprint",
+            "-sha256",
+        ]);
+        assert_eq!(
+            fingerprint
+                .trim()
+                .rsplit('=')
+                .next()
+                .unwrap()
+                .replace(':', "")
+                .to_lowercase(),
+            root.sha256_hex
+        );
+    }
+}
+
+/// An EC P-256 CSR made by openssl, PEM.
+fn openssl_csr(dir: &Path, curve: &str) -> Vec<u8> {
+    let key = dir.join("intermediate.key");
+    let csr = dir.join("intermediate.csr");
+    openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        &format!("ec_paramgen_curve:{curve}"),
+        "-nodes",
+        "-keyout",
+        path(&key),
+        "-out",
+        path(&csr),
+        "-subj",
+        "/CN=Requested Name",
+    ]);
+    std::fs::read(&csr).unwrap()
+}
+
+fn intermediate_policy() -> CsrPolicy {
+    CsrPolicy {
+        profile: CertProfile {
+            subject: "CN=Example Issuing CA 1,O=Example,C=NL".to_string(),
+            validity_days: 3650,
+            path_length: Some(0),
+        },
+        allowed_keys: vec![KeyAlgorithm::EcP256, KeyAlgorithm::EcP384],
+    }
+}
+
+#[test]
+fn intermediate_from_an_openssl_csr_verifies_under_the_root() {
+    let key = SoftKey::new(KeyAlgorithm::EcP384);
+    let root = make_root(&key);
+    let dir = tempfile::tempdir().unwrap();
+    let root_pem = write(dir.path(), "root.pem", &root.pem);
+    let csr = openssl_csr(dir.path(), "P-256");
+    let spki = key.spki_der();
+    let issuer = Issuer {
+        algorithm: key.algorithm(),
+        spki_der: &spki,
+        certificate_der: Some(&root.der),
+    };
+    let calls = Cell::new(0);
+    let intermediate = ca::sign_csr(
+        &csr,
+        &intermediate_policy(),
+        &issuer,
+        [0x11; 16],
+        now() + Duration::days(1),
+        &mut counting_signer(&key, &calls),
+    )
+    .expect("intermediate");
+    assert_eq!(calls.get(), 1);
+    let intermediate_pem = write(dir.path(), "intermediate.pem", &intermediate.pem);
+
+    let verify = openssl(&[
+        "verify",
+        "-CAfile",
+        path(&root_pem),
+        path(&intermediate_pem),
+    ]);
+    assert!(verify.contains("intermediate.pem: OK"), "{verify}");
+    let text = openssl(&["x509", "-in", path(&intermediate_pem), "-noout", "-text"]);
+    assert!(
+        text.contains("Subject: C = NL, O = Example, CN = Example Issuing CA 1"),
+        "the subject comes from the profile, not the CSR: {text}"
+    );
+    assert!(text.contains("Issuer: C = NL, O = Example, OU = PKI, CN = Example Root CA"));
+    assert!(text.contains("CA:TRUE, pathlen:0"), "{text}");
+    assert!(text.contains("Public-Key: (256 bit)"), "{text}");
+
+    // The certificate carries the CSR's key; AKI is the root's SKI.
+    let root_certificate = Certificate::from_der(&root.der).unwrap();
+    let certificate = Certificate::from_der(&intermediate.der).unwrap();
+    let root_ski: SubjectKeyIdentifier = extension(&root_certificate);
+    let aki: AuthorityKeyIdentifier = extension(&certificate);
+    assert_eq!(aki.key_identifier, Some(root_ski.0));
+    let csr_der = der::pem::decode_vec(&csr).unwrap().1;
+    let request = x509_cert::request::CertReq::from_der(&csr_der).unwrap();
+    assert_eq!(
+        certificate.tbs_certificate.subject_public_key_info,
+        request.info.public_key
+    );
+
+    // DER input works as well as PEM.
+    let again = ca::sign_csr(
+        &csr_der,
+        &intermediate_policy(),
+        &issuer,
+        [0x12; 16],
+        now() + Duration::days(1),
+        &mut counting_signer(&key, &calls),
+    )
+    .expect("from DER");
+    assert_ne!(again.serial_hex, intermediate.serial_hex);
+}
+
+#[test]
+fn crl_shows_number_reasons_serials_and_verifies_under_the_root() {
+    let key = SoftKey::new(KeyAlgorithm::EcP256);
+    let root = make_root(&key);
+    let dir = tempfile::tempdir().unwrap();
+    let root_pem = write(dir.path(), "root.pem", &root.pem);
+    let spki = key.spki_der();
+    let issuer = Issuer {
+        algorithm: key.algorithm(),
+        spki_der: &spki,
+        certificate_der: Some(&root.der),
+    };
+    let profile = CrlProfile {
+        number: 7,
+        next_update_days: 365,
+        revoked: vec![
+            Revoked {
+                serial: "0a:bc:de:f0:12".to_string(),
+                reason: RevocationReason::KeyCompromise,
+                date: "2026-02-01T08:30:00Z".to_string(),
+            },
+            Revoked {
+                serial: "7fffffffffffffffffffffffffffffff".to_string(),
+                reason: RevocationReason::CessationOfOperation,
+                date: "2026-02-02T00:00:00+01:00".to_string(),
+            },
+            Revoked {
+                serial: "123".to_string(),
+                reason: RevocationReason::Unspecified,
+                date: "2026-02-03T00:00:00Z".to_string(),
+            },
+        ],
+    };
+    let calls = Cell::new(0);
+    let crl = ca::crl(&profile, &issuer, now(), &mut counting_signer(&key, &calls)).expect("crl");
+    assert_eq!(calls.get(), 1);
+    assert!(crl.pem.starts_with("-----BEGIN X509 CRL-----\n"));
+    assert_eq!(crl.serial_hex, "07");
+    assert_eq!(crl.not_before, "2026-03-01T12:00:00Z");
+    assert_eq!(crl.not_after, "2027-03-01T12:00:00Z");
+    let crl_pem = write(dir.path(), "crl.pem", &crl.pem);
+
+    let text = openssl(&["crl", "-in", path(&crl_pem), "-noout", "-text"]);
+    for expected in [
+        "Version 2 (0x1)",
+        "Issuer: C = NL, O = Example, OU = PKI, CN = Example Root CA",
+        "Last Update: Mar  1 12:00:00 2026 GMT",
+        "Next Update: Mar  1 12:00:00 2027 GMT",
+        "X509v3 CRL Number: \n                7\n",
+        "X509v3 Authority Key Identifier:",
+        "Serial Number: 0ABCDEF012\n        Revocation Date: Feb  1 08:30:00 2026 GMT\n        CRL entry extensions:\n            X509v3 CRL Reason Code: \n                Key Compromise",
+        "Serial Number: 7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF\n        Revocation Date: Feb  1 23:00:00 2026 GMT\n        CRL entry extensions:\n            X509v3 CRL Reason Code: \n                Cessation Of Operation",
+        "Serial Number: 0123\n        Revocation Date: Feb  3 00:00:00 2026 GMT\n    Signature Algorithm",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+    let verify = openssl(&[
+        "crl",
+        "-in",
+        path(&crl_pem),
+        "-CAfile",
+        path(&root_pem),
+        "-verify",
+        "-noout",
+    ]);
+    assert!(verify.contains("verify OK"), "{verify}");
+
+    // The CRL's AKI is the root's SKI.
+    let listing = x509_cert::crl::CertificateList::from_der(&crl.der).unwrap();
+    let aki = listing
+        .tbs_cert_list
+        .crl_extensions
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|extension| {
+            extension.extn_id == <AuthorityKeyIdentifier as der::oid::AssociatedOid>::OID
+        })
+        .map(|extension| AuthorityKeyIdentifier::from_der(extension.extn_value.as_bytes()).unwrap())
+        .unwrap();
+    let root_ski: SubjectKeyIdentifier = extension(&Certificate::from_der(&root.der).unwrap());
+    assert_eq!(aki.key_identifier, Some(root_ski.0));
+}
+
+/// The error names `field` and came before any signature.
+fn assert_refused(result: Result<Issued, CaError>, calls: &Cell<u32>, field: &str, words: &str) {
+    let error = result.expect_err("must be refused");
+    let text = error.to_string();
+    assert!(
+        matches!(&error, CaError::Profile { field: named, .. } if named == field),
+        "expected a profile error on {field}, got {error:?}"
+    );
+    assert!(text.starts_with(&format!("{field}: ")), "{text}");
+    assert!(text.contains(words), "{text:?} lacks {words:?}");
+    assert_eq!(
+        calls.get(),
+        0,
+        "nothing may be signed before a profile error: {text}"
+    );
+}
+
+/// A root key, its SPKI and its certificate, for the refusal tests.
+struct Fixture {
+    key: SoftKey,
+    spki: Vec<u8>,
+    root: Issued,
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let key = SoftKey::new(KeyAlgorithm::EcP384);
+        let spki = key.spki_der();
+        let root = make_root(&key);
+        Fixture {
+            key,
+            spki,
+            root,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn issuer(&self) -> Issuer<'_> {
+        Issuer {
+            algorithm: self.key.algorithm(),
+            spki_der: &self.spki,
+            certificate_der: Some(&self.root.der),
+        }
+    }
+}
+
+#[test]
+fn intermediate_validity_past_the_issuers_is_refused_before_signing() {
+    let fixture = Fixture::new();
+    let csr = openssl_csr(fixture.dir.path(), "P-256");
+    let mut policy = intermediate_policy();
+    policy.profile.validity_days = 7300; // the root's own length, starting a day later
+    let calls = Cell::new(0);
+    let result = ca::sign_csr(
+        &csr,
+        &policy,
+        &fixture.issuer(),
+        [1; 16],
+        now() + Duration::days(1),
+        &mut counting_signer(&fixture.key, &calls),
+    );
+    assert_refused(
+        result,
+        &calls,
+        "validity.not-after",
+        "2046-02-25T12:00:00Z is after the issuer certificate's not-after 2046-02-24T12:00:00Z",
+    );
+    // Starting before the issuer does is refused too.
+    let result = ca::sign_csr(
+        &csr,
+        &intermediate_policy(),
+        &fixture.issuer(),
+        [1; 16],
+        now() - Duration::seconds(1),
+        &mut counting_signer(&fixture.key, &calls),
+    );
+    assert_refused(result, &calls, "validity.not-before", "before the issuer");
+}
+
+#[test]
+fn csr_with_a_bad_signature_is_refused_before_signing() {
+    let fixture = Fixture::new();
+    let pem = openssl_csr(fixture.dir.path(), "P-256");
+    let mut der = der::pem::decode_vec(&pem).unwrap().1;
+    // The signature BIT STRING ends the CSR: flip a bit of its last byte.
+    let last = der.len() - 1;
+    der[last] ^= 0x01;
+    let calls = Cell::new(0);
+    let result = ca::sign_csr(
+        &der,
+        &intermediate_policy(),
+        &fixture.issuer(),
+        [1; 16],
+        now(),
+        &mut counting_signer(&fixture.key, &calls),
+    );
+    assert_refused(
+        result,
+        &calls,
+        "csr.signature",
+        "does not verify against the CSR's own ec-p256 public key (subject CN=Requested Name)",
+    );
+}
+
+#[test]
+fn csr_key_type_not_allowed_is_refused_before_signing() {
+    let fixture = Fixture::new();
+    // openssl signs a P-384 request with SHA-256 by default: it must still verify.
+    let csr = openssl_csr(fixture.dir.path(), "P-384");
+    let mut policy = intermediate_policy();
+    policy.allowed_keys = vec![KeyAlgorithm::EcP256, KeyAlgorithm::Ed25519];
+    let calls = Cell::new(0);
+    let result = ca::sign_csr(
+        &csr,
+        &policy,
+        &fixture.issuer(),
+        [1; 16],
+        now(),
+        &mut counting_signer(&fixture.key, &calls),
+    );
+    assert_refused(
+        result,
+        &calls,
+        "csr.key",
+        "an ec-p384 key is not among the allowed-keys [ec-p256, ed25519]",
+    );
+    // The same CSR passes once P-384 is allowed.
+    policy.allowed_keys.push(KeyAlgorithm::EcP384);
+    ca::sign_csr(
+        &csr,
+        &policy,
+        &fixture.issuer(),
+        [1; 16],
+        now(),
+        &mut counting_signer(&fixture.key, &calls),
+    )
+    .expect("allowed now");
+}
+
+#[test]
+fn unparsable_subjects_are_refused_before_signing() {
+    let key = SoftKey::new(KeyAlgorithm::Ed25519);
+    let spki = key.spki_der();
+    let issuer = Issuer {
+        algorithm: key.algorithm(),
+        spki_der: &spki,
+        certificate_der: None,
+    };
+    for (subject, words) in [
+        ("CN=Root,EMAIL=a@b.example", "unknown attribute \"EMAIL\""),
+        ("CN=Root,O", "is not one KEY=VALUE"),
+        ("CN=Root,,O=Example", "an empty part"),
+        ("O=Example", "a CN is required"),
+        ("CN=Root,C=Netherlands", "must have 1 to 2 characters"),
+        ("CN=Root,C=nl", "two-letter upper-case country code"),
+        ("CN=Root+O=Example", "multi-valued RDNs"),
+        ("CN=A,CN=B", "CN appears twice"),
+        ("CN=Root\\", "lone backslash"),
+    ] {
+        let profile = CertProfile {
+            subject: subject.to_string(),
+            ..root_profile()
+        };
+        let calls = Cell::new(0);
+        let result = ca::root_certificate(
+            &profile,
+            &issuer,
+            [1; 16],
+            now(),
+            &mut counting_signer(&key, &calls),
+        );
+        assert_refused(result, &calls, "subject", words);
+    }
+    // Escapes are honoured: a comma inside the CN.
+    let profile = CertProfile {
+        subject: "CN=Example\\, Inc. Root,O=Example".to_string(),
+        ..root_profile()
+    };
+    let calls = Cell::new(0);
+    let root = ca::root_certificate(
+        &profile,
+        &issuer,
+        [1; 16],
+        now(),
+        &mut counting_signer(&key, &calls),
+    )
+    .expect("escaped comma");
+    let subject = Certificate::from_der(&root.der)
+        .unwrap()
+        .tbs_certificate
+        .subject;
+    assert_eq!(subject.to_string(), "CN=Example\\, Inc. Root,O=Example");
+}
+
+#[test]
+fn crl_next_update_past_the_issuers_validity_is_refused_before_signing() {
+    let fixture = Fixture::new();
+    let profile = CrlProfile {
+        number: 1,
+        next_update_days: 7300,
+        revoked: vec![],
+    };
+    let calls = Cell::new(0);
+    let result = ca::crl(
+        &profile,
+        &fixture.issuer(),
+        now() + Duration::days(1),
+        &mut counting_signer(&fixture.key, &calls),
+    );
+    assert_refused(
+        result,
+        &calls,
+        "next-update",
+        "after the issuer certificate's not-after",
+    );
+}
+
+#[test]
+fn other_profile_errors_are_refused_before_signing() {
+    let fixture = Fixture::new();
+    let calls = Cell::new(0);
+    let mut sign = counting_signer(&fixture.key, &calls);
+    let crl_with = |revoked: Revoked| CrlProfile {
+        number: 2,
+        next_update_days: 30,
+        revoked: vec![revoked],
+    };
+    let revoked = |serial: &str, date: &str| Revoked {
+        serial: serial.to_string(),
+        reason: RevocationReason::Superseded,
+        date: date.to_string(),
+    };
+    let cases: Vec<(Result<Issued, CaError>, &str, &str)> = vec![
+        (
+            ca::crl(
+                &crl_with(revoked("zz", "2026-01-01T00:00:00Z")),
+                &fixture.issuer(),
+                now(),
+                &mut sign,
+            ),
+            "revoked[0].serial",
+            "is not hex",
+        ),
+        (
+            ca::crl(
+                &crl_with(revoked("00", "2026-01-01T00:00:00Z")),
+                &fixture.issuer(),
+                now(),
+                &mut sign,
+            ),
+            "revoked[0].serial",
+            "empty or zero",
+        ),
+        (
+            ca::crl(
+                &crl_with(revoked("01", "2026-03-02T00:00:00Z")),
+                &fixture.issuer(),
+                now(),
+                &mut sign,
+            ),
+            "revoked[0].date",
+            "after this CRL's thisUpdate",
+        ),
+        (
+            ca::crl(
+                &crl_with(revoked("01", "yesterday")),
+                &fixture.issuer(),
+                now(),
+                &mut sign,
+            ),
+            "revoked[0].date",
+            "is not RFC 3339",
+        ),
+        (
+            ca::root_certificate(
+                &CertProfile {
+                    validity_days: 0,
+                    ..root_profile()
+                },
+                &Issuer {
+                    certificate_der: None,
+                    ..fixture.issuer()
+                },
+                [1; 16],
+                now(),
+                &mut sign,
+            ),
+            "validity-days",
+            "outside 1..=36500",
+        ),
+        (
+            ca::root_certificate(
+                &root_profile(),
+                &fixture.issuer(),
+                [1; 16],
+                now(),
+                &mut sign,
+            ),
+            "issuer.certificate",
+            "a self-signed root has no issuer certificate",
+        ),
+        (
+            ca::crl(
+                &crl_with(revoked("01", "2026-01-01T00:00:00Z")),
+                &Issuer {
+                    algorithm: KeyAlgorithm::EcP256,
+                    ..fixture.issuer()
+                },
+                now(),
+                &mut sign,
+            ),
+            "issuer.public-key",
+            "holds an ec-p384 key, not the ec-p256 key named",
+        ),
+    ];
+    drop(sign);
+    for (result, field, words) in cases {
+        assert_refused(result, &calls, field, words);
+    }
+
+    // A path length not below the issuer's (the root has pathlen 1).
+    let csr = openssl_csr(fixture.dir.path(), "P-256");
+    for path_length in [None, Some(1)] {
+        let mut policy = intermediate_policy();
+        policy.profile.path_length = path_length;
+        let result = ca::sign_csr(
+            &csr,
+            &policy,
+            &fixture.issuer(),
+            [1; 16],
+            now(),
+            &mut counting_signer(&fixture.key, &calls),
+        );
+        assert_refused(
+            result,
+            &calls,
+            "path-length",
+            "is not below the issuer's path length 1",
+        );
+    }
+
+    // An issuer certificate that belongs to another key.
+    let other = SoftKey::new(KeyAlgorithm::EcP384);
+    let other_spki = other.spki_der();
+    let result = ca::sign_csr(
+        &csr,
+        &intermediate_policy(),
+        &Issuer {
+            spki_der: &other_spki,
+            ..fixture.issuer()
+        },
+        [1; 16],
+        now(),
+        &mut counting_signer(&other, &calls),
+    );
+    assert_refused(
+        result,
+        &calls,
+        "issuer.certificate",
+        "its public key is not the issuer's key",
+    );
+
+    // RSA issuers are refused outright.
+    let error = ca::crl(
+        &crl_with(revoked("01", "2026-01-01T00:00:00Z")),
+        &Issuer {
+            algorithm: KeyAlgorithm::Rsa3072,
+            ..fixture.issuer()
+        },
+        now(),
+        &mut counting_signer(&fixture.key, &calls),
+    )
+    .expect_err("RSA issuer");
+    assert!(
+        matches!(error, CaError::UnsupportedIssuer(KeyAlgorithm::Rsa3072)),
+        "{error:?}"
+    );
+    assert_eq!(calls.get(), 0);
+}
+
+#[test]
+fn a_signature_by_another_key_is_refused_after_signing() {
+    let fixture = Fixture::new();
+    let impostor = SoftKey::new(KeyAlgorithm::EcP384);
+    let csr = openssl_csr(fixture.dir.path(), "P-256");
+    let calls = Cell::new(0);
+    let rejected = |result: Result<Issued, CaError>| {
+        let error = result.expect_err("a foreign signature must be refused");
+        assert!(
+            matches!(
+                error,
+                CaError::SignatureRejected {
+                    algorithm: KeyAlgorithm::EcP384,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("does not verify against the issuer's ec-p384 public key")
+        );
+        error
+    };
+    let root_issuer = Issuer {
+        certificate_der: None,
+        ..fixture.issuer()
+    };
+    rejected(ca::root_certificate(
+        &root_profile(),
+        &root_issuer,
+        [1; 16],
+        now(),
+        &mut counting_signer(&impostor, &calls),
+    ));
+    rejected(ca::sign_csr(
+        &csr,
+        &intermediate_policy(),
+        &fixture.issuer(),
+        [1; 16],
+        now(),
+        &mut counting_signer(&impostor, &calls),
+    ));
+    let crl = CrlProfile {
+        number: 1,
+        next_update_days: 30,
+        revoked: vec![],
+    };
+    let error = rejected(ca::crl(
+        &crl,
+        &fixture.issuer(),
+        now(),
+        &mut counting_signer(&impostor, &calls),
+    ));
+    assert!(error.to_string().contains("CRL"), "{error}");
+    assert_eq!(
+        calls.get(),
+        3,
+        "each operation signed once, then refused the result"
+    );
+
+    // A failing signer is reported as such.
+    let mut failing =
+        |_: &[u8]| -> Result<Vec<u8>, String> { Err("CKR_DEVICE_REMOVED".to_string()) };
+    let error = ca::crl(&crl, &fixture.issuer(), now(), &mut failing).expect_err("signer failed");
+    assert_eq!(
+        error.to_string(),
+        "the issuer's key did not sign the CRL: CKR_DEVICE_REMOVED"
+    );
+}
