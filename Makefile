@@ -61,10 +61,13 @@ test: deps
 example: build
 	rm -rf .keyceremony/example .keyceremony/example-backup .keyceremony/example-dr \
 	    transcripts/example-*.jsonl transcripts/root-key-generation-* \
-	    transcripts/dr-restore-rehearsal-* transcripts/custodian-rotation-*
+	    transcripts/dr-restore-rehearsal-* transcripts/custodian-rotation-* \
+	    transcripts/intermediate-ca-*
 	$(call rehearse,root-key-generation,.keyceremony/example,example-root-rehearsal)
 	$(call rehearse,root-key-generation-backup,.keyceremony/example-backup,example-root-backup-rehearsal)
 	$(call rehearse,dr-restore-rehearsal,.keyceremony/example-dr,example-dr-restore-rehearsal)
+	# The intermediate ceremony signs with the root token of the first one.
+	$(call rehearse,intermediate-ca,.keyceremony/example,example-intermediate-ca)
 	# The rotation works on the backup ceremony's token.
 	$(call rehearse,custodian-rotation,.keyceremony/example-backup,example-custodian-rotation)
 	./target/release/keyceremony verify transcripts/example-dr-restore-rehearsal.jsonl \

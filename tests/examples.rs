@@ -1,5 +1,5 @@
 //! The committed example transcripts (`make example` regenerates them): each
-//! of the four ceremonies verifies against its script, and the restore is
+//! of the five ceremonies verifies against its script, and the restore is
 //! linked to the ceremony it restores from.
 
 mod ceremony_support;
@@ -38,6 +38,7 @@ fn every_example_verifies_against_its_script_and_checkpoint() {
         ),
         ("example-dr-restore-rehearsal", "dr-restore-rehearsal"),
         ("example-custodian-rotation", "custodian-rotation"),
+        ("example-intermediate-ca", "intermediate-ca"),
     ] {
         let transcript = example(name);
         let script = repo().join("ceremonies").join(format!("{script}.yaml"));
@@ -94,4 +95,44 @@ fn the_example_restore_is_linked_to_the_example_backup_ceremony() {
     ]);
     assert_eq!(code, 1, "{report}");
     assert!(report.contains("NOT LINKED"), "{report}");
+}
+
+#[test]
+fn the_example_intermediate_certificate_chains_to_the_example_root() {
+    let file = |name: &str, kind: &str| {
+        let entry = entries(&example(name))
+            .into_iter()
+            .find(|e| e["kind"] == kind)
+            .unwrap_or_else(|| panic!("{name}: no {kind}"));
+        repo()
+            .join("transcripts")
+            .join(entry["body"]["file"].as_str().expect("file"))
+    };
+    let root = file("example-root-rehearsal", "root-certificate");
+    let intermediate = file("example-intermediate-ca", "sign-csr");
+    let crl = file("example-intermediate-ca", "crl");
+    let out = std::process::Command::new("openssl")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(&root)
+        .arg(&intermediate)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = std::process::Command::new("openssl")
+        .args(["crl", "-noout", "-verify", "-CAfile"])
+        .arg(&root)
+        .arg("-in")
+        .arg(&crl)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -230,6 +230,9 @@ fn the_whole_root_ceremony_runs_in_the_terminal_without_showing_a_secret() {
         } else if screen.contains("type generate and press Enter") {
             tmux.confirm_word("generate");
             continue;
+        } else if screen.contains("type sign and press Enter") {
+            tmux.confirm_word("sign");
+            continue;
         } else if screen.contains("Press their number") {
             tmux.act(&["1"]);
             continue;
@@ -541,6 +544,9 @@ fn drive_until(tmux: &mut Tmux, stop: impl Fn(&str) -> bool) -> String {
             continue;
         } else if screen.contains("type generate and press Enter") {
             tmux.confirm_word("generate");
+            continue;
+        } else if screen.contains("type sign and press Enter") {
+            tmux.confirm_word("sign");
             continue;
         } else if screen.contains("Press their number") {
             tmux.act(&["1"]);

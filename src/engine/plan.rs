@@ -66,6 +66,14 @@ pub enum Work {
     Reshare {
         secret: String,
     },
+    /// A certificate or CRL signed by `key` inside the HSM; the profile is
+    /// the step's, read from the script by `step` (its id).
+    Sign {
+        step: String,
+        kind: &'static str,
+        key: String,
+        user_pin: String,
+    },
     Identify {
         roles: Vec<Role>,
     },
@@ -98,6 +106,9 @@ impl Work {
             Work::Reshare { secret } => {
                 format!("splitting `{secret}` afresh for the new custodians")
             }
+            Work::Sign { kind, key, .. } => {
+                format!("signing the {kind} with `{key}` inside the HSM")
+            }
             Work::Identify { .. } => "checking identities".into(),
             Work::Attest { .. } => "collecting attestations".into(),
             Work::Close => "closing".into(),
@@ -113,6 +124,7 @@ impl Work {
             | Work::ExportPublicKey { user_pin, .. }
             | Work::BackupKey { user_pin, .. }
             | Work::RestoreKey { user_pin, .. }
+            | Work::Sign { user_pin, .. }
             | Work::ListObjects { user_pin } => vec![user_pin],
             Work::ImportKek { secret, so_pin, .. } => vec![secret, so_pin],
             Work::Reshare { secret } => vec![secret],
@@ -230,6 +242,24 @@ pub(super) fn plan(ceremony: &Ceremony) -> Vec<StepPlan> {
                 }),
                 Action::Reshare(a) => Some(Work::Reshare {
                     secret: a.secret.clone(),
+                }),
+                Action::RootCertificate(a) => Some(Work::Sign {
+                    step: step.id.clone(),
+                    kind: "root-certificate",
+                    key: a.key.clone(),
+                    user_pin: a.user_pin.clone(),
+                }),
+                Action::SignCsr(a) => Some(Work::Sign {
+                    step: step.id.clone(),
+                    kind: "sign-csr",
+                    key: a.key.clone(),
+                    user_pin: a.user_pin.clone(),
+                }),
+                Action::Crl(a) => Some(Work::Sign {
+                    step: step.id.clone(),
+                    kind: "crl",
+                    key: a.key.clone(),
+                    user_pin: a.user_pin.clone(),
                 }),
                 Action::Attest(a) => Some(Work::Attest {
                     roles: a.roles.clone(),

@@ -2,6 +2,7 @@
 //! runs (moving in only the PIN it needs), `record` turns the worker's
 //! result into files and the public facts the transcript records.
 
+use chrono::SubsecRound;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -59,6 +60,11 @@ pub enum Done {
     },
     Reshared {
         shares: Vec<Share>,
+    },
+    Signed {
+        issued: crate::ca::Issued,
+        /// The SHA-256 of the CSR signed, for a sign-csr step.
+        csr_sha256: Option<String>,
     },
     /// A job whose result travels another way (the resume's reconciliation).
     Nothing,
@@ -466,6 +472,90 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
                 Ok(Done::Reshared { shares })
             }))
         }
+        Work::Sign {
+            step,
+            kind,
+            key,
+            user_pin,
+        } => {
+            let pin = session.vault().pin(&user_pin)?;
+            let expected = session
+                .key_fingerprint(&key)
+                .ok_or_else(|| format!("the transcript records no public key for `{key}`"))?
+                .to_string();
+            let certificate = session.certificate(&key).map(<[u8]>::to_vec);
+            let action = ceremony
+                .script
+                .value
+                .steps
+                .iter()
+                .find(|s| s.id == step)
+                .ok_or("internal error: the step is not in the script")?
+                .clone();
+            let csr = match &action.sign_csr {
+                Some(a) => {
+                    let path = ceremony.input(&a.csr).ok_or_else(|| {
+                        format!("the bindings name no input `{}` (under `inputs`)", a.csr)
+                    })?;
+                    Some(std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?)
+                }
+                None => None,
+            };
+            if kind != "root-certificate" && certificate.is_none() {
+                return Err(format!(
+                    "`{key}` has no CA certificate in this ceremony or its original"
+                ));
+            }
+            Ok(Box::new(move |state: &mut HsmState| {
+                let token = state.token()?;
+                let user = token
+                    .login(HsmRole::User, &pin)
+                    .map_err(|e| e.to_string())?;
+                // The key is the one the transcript recorded, by its public
+                // key: a label alone could name another key.
+                let found = user.find_key(&key).map_err(|e| e.to_string())?;
+                let public = user.public_key(&found).map_err(|e| e.to_string())?;
+                if public.sha256_hex != expected {
+                    return Err(format!(
+                        "the key labelled `{key}` on this token has public key SHA-256 {}, not {expected} as the transcript recorded: it is not the ceremony's key",
+                        public.sha256_hex
+                    ));
+                }
+                let issuer = crate::ca::Issuer {
+                    algorithm: found.algorithm,
+                    spki_der: &public.spki_der,
+                    certificate_der: certificate.as_deref(),
+                };
+                let mut sign = |tbs: &[u8]| user.sign(&found, tbs).map_err(|e| e.to_string());
+                let now = chrono::Utc::now().trunc_subsecs(0);
+                let serial = || -> Result<[u8; 16], String> {
+                    let random = token.random(16).map_err(|e| e.to_string())?;
+                    let mut serial = [0u8; 16];
+                    serial.copy_from_slice(&random);
+                    Ok(serial)
+                };
+                let issued = match (&action.root_certificate, &action.sign_csr, &action.crl) {
+                    (Some(a), _, _) => {
+                        crate::ca::root_certificate(&a.profile, &issuer, serial()?, now, &mut sign)
+                    }
+                    (_, Some(a), _) => crate::ca::sign_csr(
+                        csr.as_deref().unwrap_or_default(),
+                        &a.policy,
+                        &issuer,
+                        serial()?,
+                        now,
+                        &mut sign,
+                    ),
+                    (_, _, Some(a)) => crate::ca::crl(&a.profile, &issuer, now, &mut sign),
+                    _ => return Err("internal error: not a signing step".into()),
+                }
+                .map_err(|e| e.to_string())?;
+                Ok(Done::Signed {
+                    issued,
+                    csr_sha256: csr.as_deref().map(sha256_hex),
+                })
+            }))
+        }
         Work::Identify { .. } | Work::Attest { .. } | Work::Close => Err(
             "identity checks, attestations and the close are acts of people, not HSM work".into(),
         ),
@@ -609,6 +699,9 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
         })),
         (Work::GenerateKey { usage, backup, .. }, Done::Generated(generated)) => {
             let (key, evidence, removed) = *generated;
+            if let Some(public) = &key.public {
+                session.remember_key(&key.label, &public.sha256_hex);
+            }
             let mut body = json!({
                 "label": key.label,
                 "id": key.id_hex,
@@ -700,7 +793,8 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
                 .original()
                 .ok_or("a restore needs the original ceremony")?;
             let (key, _) = original.backup(label)?;
-            Ok(json!({
+            let spki_sha256 = key.spki_sha256.clone();
+            let body = json!({
                 "label": label,
                 "original_ceremony": original.ceremony_id,
                 "id": restored.key.id_hex,
@@ -715,7 +809,9 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
                     "signature": super::session::base64_encode(&signature),
                     "verified_against": "the original transcript's public key, in software",
                 },
-            }))
+            });
+            session.remember_key(label, &spki_sha256);
+            Ok(body)
         }
         (Work::Reshare { secret: name }, Done::Reshared { shares }) => {
             let (old, old_holders) = session.vault().split(name)?.clone();
@@ -745,6 +841,31 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
                     })).collect::<Vec<_>>(),
                 },
             }))
+        }
+        (
+            Work::Sign {
+                step, kind, key, ..
+            },
+            Done::Signed { issued, csr_sha256 },
+        ) => {
+            let path = session.artifacts_dir().join(format!("{step}.pem"));
+            artifacts::write_new(&path, issued.pem.as_bytes()).map_err(|e| e.to_string())?;
+            if *kind == "root-certificate" {
+                session.remember_certificate(key, issued.der.clone());
+            }
+            let mut body = json!({
+                "key": key,
+                "serial": issued.serial_hex,
+                "not_before": issued.not_before,
+                "not_after": issued.not_after,
+                "sha256": issued.sha256_hex,
+                "file": artifacts::relative(&out_dir, &path),
+                "file_sha256": sha256_hex(issued.pem.as_bytes()),
+            });
+            if let Some(csr) = csr_sha256 {
+                body["csr_sha256"] = json!(csr);
+            }
+            Ok(body)
         }
         _ => Err("internal error: a job returned a result for another kind of work".into()),
     }

@@ -66,6 +66,8 @@ pub struct Original {
     pub artifacts_dir: PathBuf,
     pub splits: BTreeMap<String, OriginalSplit>,
     pub keys: BTreeMap<String, OriginalKey>,
+    /// CA certificates its root-certificate steps made, by key label (DER).
+    pub certificates: BTreeMap<String, Vec<u8>>,
 }
 
 fn refused(message: impl Into<String>) -> RunError {
@@ -114,6 +116,7 @@ impl Original {
             file_sha256: hex::encode(Sha256::digest(&bytes)),
             splits: BTreeMap::new(),
             keys: BTreeMap::new(),
+            certificates: BTreeMap::new(),
         };
         for (kind, body) in &entries {
             original.observe(kind, body, dir)?;
@@ -202,9 +205,37 @@ impl Original {
                     spki_der,
                 });
             }
+            "root-certificate" => {
+                let key = b["key"].as_str().unwrap_or_default();
+                let file = dir.join(b["file"].as_str().unwrap_or_default());
+                let pem = std::fs::read_to_string(&file).map_err(|e| {
+                    refused(format!(
+                        "the certificate of `{key}` should be at {}: {e}",
+                        file.display()
+                    ))
+                })?;
+                let der = pem_body(&pem).ok_or_else(|| {
+                    refused(format!("{} is not a PEM certificate", file.display()))
+                })?;
+                if hex::encode(Sha256::digest(&der)) != b["sha256"].as_str().unwrap_or_default() {
+                    return Err(refused(format!(
+                        "{} is not the certificate the original recorded (SHA-256 differs)",
+                        file.display()
+                    )));
+                }
+                self.certificates.insert(key.to_string(), der);
+            }
             _ => {}
         }
         Ok(())
+    }
+
+    /// Its keys' public key fingerprints, by label.
+    pub fn fingerprints(&self) -> BTreeMap<String, String> {
+        self.keys
+            .iter()
+            .map(|(label, key)| (label.clone(), key.spki_sha256.clone()))
+            .collect()
     }
 
     /// The split of `secret`, or why there is none.

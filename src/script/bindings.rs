@@ -30,6 +30,10 @@ pub struct Bindings {
     /// The earlier ceremony a restore or rotation continues from.
     #[serde(default)]
     pub original: Option<OriginalCeremony>,
+    /// Files a script's steps take by name (a CSR to sign), relative to
+    /// the bindings file; their SHA-256 is recorded when used.
+    #[serde(default)]
+    pub inputs: std::collections::BTreeMap<String, PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

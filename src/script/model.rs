@@ -150,6 +150,12 @@ pub struct Step {
     #[serde(default)]
     pub reshare: Option<Reshare>,
     #[serde(default)]
+    pub root_certificate: Option<RootCertificate>,
+    #[serde(default)]
+    pub sign_csr: Option<SignCsr>,
+    #[serde(default)]
+    pub crl: Option<Crl>,
+    #[serde(default)]
     pub attest: Option<Attest>,
     #[serde(default)]
     pub close: Option<Close>,
@@ -310,6 +316,38 @@ pub struct Reshare {
     pub secret: String,
 }
 
+/// The key's self-signed CA certificate, signed inside the HSM.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RootCertificate {
+    /// The signing key's label; the key is found by the public key the
+    /// transcript recorded for it.
+    pub key: String,
+    pub user_pin: String,
+    pub profile: crate::ca::CertProfile,
+}
+
+/// A CA certificate for a CSR (an input named in the bindings), signed by
+/// `key` under the policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SignCsr {
+    pub key: String,
+    pub user_pin: String,
+    /// The name of the CSR file under the bindings' `inputs`.
+    pub csr: String,
+    pub policy: crate::ca::CsrPolicy,
+}
+
+/// A CRL signed by `key`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Crl {
+    pub key: String,
+    pub user_pin: String,
+    pub profile: crate::ca::CrlProfile,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Attest {
@@ -340,6 +378,9 @@ pub enum Action<'a> {
     BackupKey(&'a BackupKey),
     RestoreKey(&'a RestoreKey),
     Reshare(&'a Reshare),
+    RootCertificate(&'a RootCertificate),
+    SignCsr(&'a SignCsr),
+    Crl(&'a Crl),
     Attest(&'a Attest),
     Close(&'a Close),
 }
@@ -398,6 +439,15 @@ impl Step {
         if let Some(a) = &self.reshare {
             found.push(Action::Reshare(a));
         }
+        if let Some(a) = &self.root_certificate {
+            found.push(Action::RootCertificate(a));
+        }
+        if let Some(a) = &self.sign_csr {
+            found.push(Action::SignCsr(a));
+        }
+        if let Some(a) = &self.crl {
+            found.push(Action::Crl(a));
+        }
         if let Some(a) = &self.attest {
             found.push(Action::Attest(a));
         }
@@ -435,6 +485,9 @@ impl Action<'_> {
             Action::BackupKey(_) => "backup-key",
             Action::RestoreKey(_) => "restore-key",
             Action::Reshare(_) => "reshare",
+            Action::RootCertificate(_) => "root-certificate",
+            Action::SignCsr(_) => "sign-csr",
+            Action::Crl(_) => "crl",
             Action::Attest(_) => "attest",
             Action::Close(_) => "close",
         }
@@ -447,6 +500,7 @@ impl Action<'_> {
             Action::InitToken(_) => Some("initialize"),
             Action::GenerateKey(_) => Some("generate"),
             Action::RestoreKey(_) => Some("restore"),
+            Action::RootCertificate(_) | Action::SignCsr(_) | Action::Crl(_) => Some("sign"),
             _ => None,
         }
     }

@@ -159,6 +159,11 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
     // known only from the original transcript, at run time.
     let mut restored: BTreeSet<&str> = BTreeSet::new();
     let mut wrapped_keys: BTreeSet<&str> = BTreeSet::new();
+    // Keys with a CA certificate made earlier in this script.
+    let mut certified: BTreeSet<&str> = BTreeSet::new();
+    // A script continuing an earlier ceremony may use that ceremony's keys
+    // and certificates; the run checks them against its transcript.
+    let continues = !from_original.is_empty();
     let mut hsm_checked = false;
     let mut so_pin: Option<&str> = None;
     let mut user_pin: Option<&str> = None;
@@ -248,6 +253,34 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                 ));
             }
         };
+        let signing_key =
+            |key: &str, pin: &str, p: &YamlPath, out: &mut Vec<(YamlPath, String)>| {
+                let known = keys.get(key).is_some_and(|a| *a != KeyAlgorithm::Aes256)
+                    || restored.contains(key)
+                    || continues;
+                if !known {
+                    out.push((
+                        p.key("key"),
+                        format!("{here}: no earlier step makes a signing key `{key}`"),
+                    ));
+                }
+                if user_pin != Some(pin) && !from_original.contains(pin) {
+                    out.push((
+                    p.key("user-pin"),
+                    format!(
+                        "{here}: `{pin}` is not the user PIN an earlier set-user-pin step installed"
+                    ),
+                ));
+                }
+            };
+        let needs_certificate = |key: &str, p: &YamlPath, out: &mut Vec<(YamlPath, String)>| {
+            if !certified.contains(key) && !continues {
+                out.push((
+                    p.key("key"),
+                    format!("{here}: `{key}` has no CA certificate yet: a root-certificate step must come first"),
+                ));
+            }
+        };
         let mut refs: Vec<(YamlPath, String)> = Vec::new();
         let touches_hsm = matches!(
             action,
@@ -261,6 +294,9 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                 | Action::ImportKek(_)
                 | Action::BackupKey(_)
                 | Action::RestoreKey(_)
+                | Action::RootCertificate(_)
+                | Action::SignCsr(_)
+                | Action::Crl(_)
         );
         if touches_hsm && !hsm_checked {
             refs.push((
@@ -557,6 +593,27 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                     ));
                 }
             }
+            Action::RootCertificate(a) => {
+                let p = sp.key("root-certificate");
+                signing_key(&a.key, &a.user_pin, &p, &mut refs);
+                certified.insert(&a.key);
+            }
+            Action::SignCsr(a) => {
+                let p = sp.key("sign-csr");
+                signing_key(&a.key, &a.user_pin, &p, &mut refs);
+                needs_certificate(&a.key, &p, &mut refs);
+                if a.policy.allowed_keys.is_empty() {
+                    refs.push((
+                        p.key("policy").key("allowed-keys"),
+                        format!("{here}: list the key types a CSR may carry"),
+                    ));
+                }
+            }
+            Action::Crl(a) => {
+                let p = sp.key("crl");
+                signing_key(&a.key, &a.user_pin, &p, &mut refs);
+                needs_certificate(&a.key, &p, &mut refs);
+            }
             Action::Attest(a) => {
                 let p = sp.key("attest").key("roles");
                 if a.roles.is_empty() {
@@ -670,6 +727,13 @@ impl Ceremony {
             .original
             .as_ref()
             .map(|o| base.join(&o.transcript))
+    }
+
+    /// The file the bindings give for the input `name`, resolved against
+    /// the bindings' directory.
+    pub fn input(&self, name: &str) -> Option<PathBuf> {
+        let base = self.bindings.path.parent().unwrap_or(Path::new("."));
+        self.bindings.value.inputs.get(name).map(|p| base.join(p))
     }
 
     /// Whether `secret` was split in the original ceremony.
@@ -853,6 +917,21 @@ fn check_bindings(
             bad(
                 root.key("roster"),
                 format!("the script needs {count} {role}(s); the roster has {have}"),
+            );
+        }
+    }
+    for (i, step) in s.steps.iter().enumerate() {
+        if let Some(a) = &step.sign_csr
+            && !b.inputs.contains_key(&a.csr)
+        {
+            bad(
+                root.key("inputs"),
+                format!(
+                    "step {} `{}` signs the CSR `{}`: name its file under `inputs`",
+                    i + 1,
+                    step.id,
+                    a.csr
+                ),
             );
         }
     }

@@ -168,7 +168,9 @@ pub fn write_answers(dir: &Path, extra: &str) -> PathBuf {
     ] {
         text.push_str(&format!("  {name}: {}\n", demo_key(name).display()));
     }
-    text.push_str("confirm:\n  init-token: initialize\n  generate-root-key: generate\n");
+    text.push_str(
+        "confirm:\n  init-token: initialize\n  generate-root-key: generate\n  root-certificate: sign\n",
+    );
     text.push_str("shares:\n  prove-so-pin: [carol, erin, grace]\n");
     text.push_str(extra);
     let path = dir.join("answers.yaml");

@@ -82,6 +82,11 @@ pub struct Session {
     checkpoint: Option<WrittenCheckpoint>,
     /// The earlier ceremony this one continues (a restore, a rotation).
     original: Option<Original>,
+    /// Signing keys as the transcript recorded them (label -> SPKI SHA-256)
+    /// and their CA certificates (label -> DER), this ceremony's and the
+    /// original's: a CA step finds its key by this public key.
+    key_fingerprints: BTreeMap<String, String>,
+    certificates: BTreeMap<String, Vec<u8>>,
 }
 
 /// The checkpoint note written at the close: `<out>/<ceremony-id>.checkpoint`.
@@ -226,6 +231,14 @@ impl Session {
             redo_step: None,
             durations: Vec::new(),
             checkpoint: None,
+            key_fingerprints: original
+                .as_ref()
+                .map(|o| o.fingerprints())
+                .unwrap_or_default(),
+            certificates: original
+                .as_ref()
+                .map(|o| o.certificates.clone())
+                .unwrap_or_default(),
             original,
         };
         session.note_head("genesis", "keyceremony");
@@ -778,6 +791,23 @@ impl Session {
     }
 
     // Accessors for the job preparation and recording code in `jobs`.
+    pub(in crate::runner) fn key_fingerprint(&self, label: &str) -> Option<&str> {
+        self.key_fingerprints.get(label).map(String::as_str)
+    }
+
+    pub(in crate::runner) fn remember_key(&mut self, label: &str, spki_sha256: &str) {
+        self.key_fingerprints
+            .insert(label.to_string(), spki_sha256.to_string());
+    }
+
+    pub(in crate::runner) fn certificate(&self, label: &str) -> Option<&[u8]> {
+        self.certificates.get(label).map(Vec::as_slice)
+    }
+
+    pub(in crate::runner) fn remember_certificate(&mut self, label: &str, der: Vec<u8>) {
+        self.certificates.insert(label.to_string(), der);
+    }
+
     pub(in crate::runner) fn vault(&self) -> &Vault {
         &self.vault
     }

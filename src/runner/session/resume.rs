@@ -147,6 +147,16 @@ impl Session {
             redo_step: None,
             durations: Vec::new(),
             checkpoint: None,
+            // Keys and certificates recorded before the crash are not
+            // reloaded yet: a CA step after a resume needs them (not done).
+            key_fingerprints: original
+                .as_ref()
+                .map(|o| o.fingerprints())
+                .unwrap_or_default(),
+            certificates: original
+                .as_ref()
+                .map(|o| o.certificates.clone())
+                .unwrap_or_default(),
             original,
         };
         session.note_head("resume", "keyceremony");

@@ -41,6 +41,7 @@ fn kind(work: &Work) -> &'static str {
         Work::BackupKey { .. } => "backup-key",
         Work::RestoreKey { .. } => "restore-key",
         Work::Reshare { .. } => "reshare",
+        Work::Sign { kind, .. } => kind,
         Work::Identify { .. } => "identity-check",
         Work::Attest { .. } => "attest",
         Work::Close => "close",
