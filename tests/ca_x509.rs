@@ -894,3 +894,103 @@ fn a_signature_by_another_key_is_refused_after_signing() {
         "the issuer's key did not sign the CRL: CKR_DEVICE_REMOVED"
     );
 }
+
+#[test]
+fn ed25519_and_rsa_csrs_become_intermediates_that_openssl_verifies() {
+    let key = SoftKey::new(KeyAlgorithm::Ed25519);
+    let root = make_root(&key);
+    let dir = tempfile::tempdir().unwrap();
+    let root_pem = write(dir.path(), "root.pem", &root.pem);
+    let spki = key.spki_der();
+    let issuer = Issuer {
+        algorithm: key.algorithm(),
+        spki_der: &spki,
+        certificate_der: Some(&root.der),
+    };
+    let policy = CsrPolicy {
+        allowed_keys: vec![KeyAlgorithm::Ed25519, KeyAlgorithm::Rsa3072],
+        ..intermediate_policy()
+    };
+    for (name, newkey, expected_key) in [
+        ("ed25519", vec!["-newkey", "ed25519"], "ED25519 Public-Key"),
+        (
+            "rsa",
+            vec!["-newkey", "rsa:3072", "-sha384"],
+            "Public-Key: (3072 bit)",
+        ),
+    ] {
+        let key_file = dir.path().join(format!("{name}.key"));
+        let csr_file = dir.path().join(format!("{name}.csr"));
+        let mut args = vec!["req", "-new"];
+        args.extend(newkey);
+        args.extend([
+            "-nodes",
+            "-keyout",
+            path(&key_file),
+            "-out",
+            path(&csr_file),
+            "-subj",
+            "/CN=x",
+        ]);
+        openssl(&args);
+        let calls = Cell::new(0);
+        let issued = ca::sign_csr(
+            &std::fs::read(&csr_file).unwrap(),
+            &policy,
+            &issuer,
+            [0x42; 16],
+            now(),
+            &mut counting_signer(&key, &calls),
+        )
+        .unwrap_or_else(|error| panic!("{name}: {error}"));
+        assert_eq!(calls.get(), 1);
+        let pem = write(dir.path(), &format!("{name}.pem"), &issued.pem);
+        let verify = openssl(&["verify", "-CAfile", path(&root_pem), path(&pem)]);
+        assert!(verify.contains(": OK"), "{name}: {verify}");
+        let text = openssl(&["x509", "-in", path(&pem), "-noout", "-text"]);
+        assert!(text.contains(expected_key), "{name}: {text}");
+        assert!(
+            text.contains("Signature Algorithm: ED25519"),
+            "{name}: {text}"
+        );
+    }
+}
+
+#[test]
+fn profiles_deserialize_from_kebab_case_yaml_and_refuse_unknown_fields() {
+    let policy: CsrPolicy = serde_yaml::from_str(
+        "profile:\n  subject: CN=Issuing CA,O=Example\n  validity-days: 1825\n  path-length: 0\n\
+         allowed-keys: [ec-p256, ec-p384]\n",
+    )
+    .unwrap();
+    assert_eq!(policy.profile.validity_days, 1825);
+    assert_eq!(policy.profile.path_length, Some(0));
+    assert_eq!(
+        policy.allowed_keys,
+        vec![KeyAlgorithm::EcP256, KeyAlgorithm::EcP384]
+    );
+
+    let crl: CrlProfile = serde_yaml::from_str(
+        "number: 3\nnext-update-days: 90\nrevoked:\n  - serial: 0a1b\n    reason: ca-compromise\n    date: 2026-01-01T00:00:00Z\n",
+    )
+    .unwrap();
+    assert_eq!(crl.revoked[0].reason, RevocationReason::CaCompromise);
+    let profile: CertProfile =
+        serde_yaml::from_str("subject: CN=Root\nvalidity-days: 10\n").unwrap();
+    assert_eq!(profile.path_length, None);
+
+    let error = serde_yaml::from_str::<CertProfile>(
+        "subject: CN=Root\nvalidity-days: 10\nkey-usage: [digital-signature]\n",
+    )
+    .unwrap_err();
+    assert!(
+        error.to_string().contains("unknown field `key-usage`"),
+        "{error}"
+    );
+    let error =
+        serde_yaml::from_str::<Revoked>("serial: '01'\nreason: hold\ndate: x\n").unwrap_err();
+    assert!(
+        error.to_string().contains("unknown variant `hold`"),
+        "{error}"
+    );
+}

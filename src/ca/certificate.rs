@@ -36,6 +36,17 @@ pub fn root_certificate(
     now: DateTime<Utc>,
     sign: &mut Sign,
 ) -> Result<Issued, CaError> {
+    let (expected, public_key) = root_expectation(profile, issuer, serial, now)?;
+    issue(&expected, public_key, issuer, sign)
+}
+
+/// Step 1 for a root: what the certificate must be, and the key it carries.
+pub(crate) fn root_expectation(
+    profile: &CertProfile,
+    issuer: &Issuer,
+    serial: [u8; 16],
+    now: DateTime<Utc>,
+) -> Result<(CertExpectation, SubjectPublicKeyInfoOwned), CaError> {
     let signature_algorithm = signature_algorithm(issuer.algorithm)?;
     let public_key = read_root_issuer(issuer)?;
     let subject = parse_subject(&profile.subject, "subject")?;
@@ -54,7 +65,7 @@ pub fn root_certificate(
         subject_key_id: key_id.clone(),
         authority_key_id: key_id,
     };
-    issue(&expected, public_key, issuer, sign)
+    Ok((expected, public_key))
 }
 
 /// An intermediate CA certificate for the public key of a CSR (PEM or DER).
@@ -148,7 +159,7 @@ fn positive_serial(mut serial: [u8; 16]) -> Result<SerialNumber, CaError> {
     SerialNumber::new(&serial).map_err(encoding(OBJECT))
 }
 
-fn build_tbs(
+pub(crate) fn build_tbs(
     expected: &CertExpectation,
     public_key: SubjectPublicKeyInfoOwned,
 ) -> Result<TbsCertificate, CaError> {
@@ -234,7 +245,7 @@ fn issue(
     })
 }
 
-fn assemble(
+pub(crate) fn assemble(
     tbs: &TbsCertificate,
     expected: &CertExpectation,
     signature: &[u8],

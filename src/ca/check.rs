@@ -271,7 +271,11 @@ pub(crate) fn sign_and_verify(
 ) -> Result<Vec<u8>, CaError> {
     let signature = sign(tbs_der).map_err(|detail| CaError::Signer { object, detail })?;
     let verified = verify_with_spki(issuer.spki_der, issuer.algorithm, tbs_der, &signature)
-        .map_err(|error| CaError::profile("issuer.public-key", error.to_string()))?;
+        .map_err(|error| CaError::SelfCheck {
+            object,
+            field: "issuer.public-key".to_string(),
+            reason: error.to_string(),
+        })?;
     if !verified {
         return Err(CaError::SignatureRejected {
             object,

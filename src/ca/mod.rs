@@ -23,6 +23,8 @@
 mod algorithm;
 mod certificate;
 mod check;
+#[cfg(test)]
+mod check_tests;
 mod crl;
 mod csr;
 mod issuer;
