@@ -48,6 +48,13 @@ fn file_of(run_out: &Path, body: &Value) -> PathBuf {
 /// Runs `script` (a path) as the intermediate ceremony on the root's token,
 /// with the CSR `csr`; returns (output, out dir, tempdir).
 fn intermediate(script: &Path, csr: &Path) -> (Output, PathBuf, tempfile::TempDir) {
+    // These runs share the root token; SoftHSM2's file store is not safe for
+    // several processes at once (a run failed now and then when they
+    // overlapped), as it would not be in a real ceremony room either.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let run = root();
     let dir = tempfile::tempdir().expect("tempdir");
     let bindings = std::fs::read_to_string(rehearsal("intermediate-ca.bindings.yaml"))

@@ -214,7 +214,8 @@ fn the_example_says_its_checkpoint_was_checked() {
     let (code, report) = verify(&example());
     assert_eq!(code, 0, "{report}");
     assert!(
-        report.contains("checked: 50 lines") && report.contains("cosigned by bob, heidi"),
+        report.contains(&format!("checked: {} lines", lines().len()))
+            && report.contains("cosigned by bob, heidi"),
         "{report}"
     );
     let (dir, transcript, id) = example_copy();
@@ -226,7 +227,7 @@ fn the_example_says_its_checkpoint_was_checked() {
         "{report}"
     );
     assert!(
-        report.contains("1 match their recorded SHA-256, 0 differ, 10 not beside"),
+        report.contains("1 match their recorded SHA-256, 0 differ, 11 not beside"),
         "{report}"
     );
 }
@@ -248,7 +249,12 @@ fn a_changed_public_key_file_or_checkpoint_or_a_cut_close_fails() {
 
     let checkpoint = dir.path().join(format!("{id}.checkpoint"));
     let note = std::fs::read_to_string(&checkpoint).expect("note");
-    std::fs::write(&checkpoint, note.replacen("\n50\n", "\n49\n", 1)).expect("write");
+    let size = lines().len();
+    std::fs::write(
+        &checkpoint,
+        note.replacen(&format!("\n{size}\n"), &format!("\n{}\n", size - 1), 1),
+    )
+    .expect("write");
     let (code, report) = verify(&transcript);
     assert_eq!(code, 1, "{report}");
     assert!(
@@ -259,11 +265,14 @@ fn a_changed_public_key_file_or_checkpoint_or_a_cut_close_fails() {
 
     let mut cut = lines();
     cut.pop();
+    let left = cut.len();
     std::fs::write(&transcript, cut.join("\n") + "\n").expect("write");
     let (code, report) = verify(&transcript);
     assert_eq!(code, 1, "{report}");
     assert!(
-        report.starts_with("TAMPERED: line 49: checkpoint: tree size 50 but the transcript has 49 lines [checkpoint-size]"),
+        report.starts_with(&format!(
+            "TAMPERED: line {left}: checkpoint: tree size {size} but the transcript has {left} lines [checkpoint-size]"
+        )),
         "{report}"
     );
 }

@@ -849,6 +849,13 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
             Done::Signed { issued, csr_sha256 },
         ) => {
             let path = session.artifacts_dir().join(format!("{step}.pem"));
+            // After a crash in this step a file may exist that no entry
+            // records: it is kept as void, never taken.
+            let voided = if session.redoing() {
+                artifacts::void_existing(&path).map_err(|e| e.to_string())?
+            } else {
+                None
+            };
             artifacts::write_new(&path, issued.pem.as_bytes()).map_err(|e| e.to_string())?;
             if *kind == "root-certificate" {
                 session.remember_certificate(key, issued.der.clone());
@@ -864,6 +871,9 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
             });
             if let Some(csr) = csr_sha256 {
                 body["csr_sha256"] = json!(csr);
+            }
+            if let Some(v) = voided {
+                body["voided_files"] = json!([artifacts::relative(&out_dir, &v)]);
             }
             Ok(body)
         }

@@ -110,6 +110,30 @@ impl Session {
             .unwrap_or(Path::new("."))
             .join(&genesis.ceremony_id);
         let original = super::load_original(&ceremony)?;
+        let mut key_fingerprints = original
+            .as_ref()
+            .map(|o| o.fingerprints())
+            .unwrap_or_default();
+        key_fingerprints.extend(restored.keys.clone());
+        let mut certificates = original
+            .as_ref()
+            .map(|o| o.certificates.clone())
+            .unwrap_or_default();
+        let transcript_dir = transcript.parent().unwrap_or(Path::new("."));
+        for (key, (file, sha256)) in &restored.certificates {
+            let path = transcript_dir.join(file);
+            let pem = std::fs::read_to_string(&path)
+                .map_err(|e| refused(format!("the certificate {}: {e}", path.display())))?;
+            let der = pem_der(&pem)
+                .filter(|der| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(der)) == *sha256)
+                .ok_or_else(|| {
+                    refused(format!(
+                        "{} is not the certificate the transcript recorded",
+                        path.display()
+                    ))
+                })?;
+            certificates.insert(key.clone(), der);
+        }
         let mut vault = Vault::default();
         if let Some(original) = &original {
             super::seed_vault(&mut vault, &ceremony, original);
@@ -147,16 +171,10 @@ impl Session {
             redo_step: None,
             durations: Vec::new(),
             checkpoint: None,
-            // Keys and certificates recorded before the crash are not
-            // reloaded yet: a CA step after a resume needs them (not done).
-            key_fingerprints: original
-                .as_ref()
-                .map(|o| o.fingerprints())
-                .unwrap_or_default(),
-            certificates: original
-                .as_ref()
-                .map(|o| o.certificates.clone())
-                .unwrap_or_default(),
+            // The keys and certificates recorded before the crash, beside
+            // the original's: a CA step after the resume finds them.
+            key_fingerprints,
+            certificates,
             original,
         };
         session.note_head("resume", "keyceremony");
@@ -214,6 +232,8 @@ struct Restored {
     serial: Option<String>,
     /// Keys the transcript says were made: label -> SPKI SHA-256.
     keys: BTreeMap<String, String>,
+    /// Root certificates made: key label -> (file, SHA-256 of the DER).
+    certificates: BTreeMap<String, (String, String)>,
 }
 
 impl Restored {
@@ -253,6 +273,18 @@ impl Restored {
                     .unwrap_or_default();
                 r.splits
                     .insert(record.secret.as_str().to_string(), (record, holders));
+            }
+            if e.kind == "root-certificate"
+                && let (Some(key), Some(file), Some(sha)) =
+                    (b["key"].as_str(), b["file"].as_str(), b["sha256"].as_str())
+            {
+                r.certificates
+                    .insert(key.to_string(), (file.to_string(), sha.to_string()));
+            }
+            if e.kind == "restore-key"
+                && let (Some(label), Some(sha)) = (b["label"].as_str(), b["spki_sha256"].as_str())
+            {
+                r.keys.insert(label.to_string(), sha.to_string());
             }
             if e.kind == "generate-key"
                 && let (Some(label), Some(sha)) =
@@ -319,4 +351,11 @@ fn reconcile(
         // never adopted; a redone generation removes it.
         "unrecorded_keys": unrecorded,
     }))
+}
+
+/// The DER inside a PEM block.
+fn pem_der(pem: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
 }
