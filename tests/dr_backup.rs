@@ -174,7 +174,7 @@ fn a_backed_up_root_key_is_restored_into_a_new_token_and_openssl_accepts_its_sig
     assert_eq!(generated["attributes"]["extractable"], true);
     assert_eq!(generated["attributes"]["wrap_with_trusted"], true);
     let backup = body(&root.transcript(), "backup-key");
-    assert_eq!(backup["kek"], "backup-kek");
+    assert_eq!(backup["kek_label"], "backup-kek");
     let blob = root
         .dir
         .path()

@@ -56,4 +56,30 @@ fn an_exception_and_an_abort_appear_in_the_verified_record() {
         report.contains("aborted by alice at step `inventory`"),
         "{report}"
     );
+
+    // The ceremony report shows both too.
+    let rendered = keyceremony()
+        .args(["report", "--format", "md"])
+        .arg(run.transcript())
+        .output()
+        .expect("report runs");
+    let markdown = String::from_utf8_lossy(&rendered.stdout);
+    assert!(
+        rendered.status.success(),
+        "{markdown}{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    assert!(
+        markdown.contains("the bag's seal is torn at one corner"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("continue; photograph the seal for the record"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("the auditor must inspect the torn seal before the token is used"),
+        "{markdown}"
+    );
+    assert!(markdown.to_lowercase().contains("abort"), "{markdown}");
 }

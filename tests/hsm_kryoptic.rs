@@ -638,3 +638,24 @@ kryoptic_test! {
         assert!(lines.contains("\"manufacturer\":\"Kryoptic"), "the token is kryoptic");
     }
 }
+
+kryoptic_test! {
+    /// `keyceremony hsm selftest` on kryoptic: every row its mechanisms
+    /// allow passes, Ed25519 is named unsupported, and the exit is 0.
+    fn the_selftest_passes_what_kryoptic_supports_and_names_the_rest() {
+        let module = std::env::var(MODULE_ENV).expect("the parent sets KRYOPTIC_MODULE");
+        let output = run(
+            Command::new(env!("CARGO_BIN_EXE_keyceremony"))
+                .args(["hsm", "selftest", "--module", &module]),
+        );
+        let shown = text(&output);
+        assert!(output.status.success(), "{shown}");
+        assert!(shown.contains("23 passed, 0 failed, 3 unsupported"), "{shown}");
+        assert!(!shown.contains("FAIL "), "{shown}");
+        assert!(
+            shown.contains("UNSUPPORTED  ed25519 sign: generates inside the HSM"),
+            "{shown}"
+        );
+        assert!(shown.contains("CKM_EC_EDWARDS_KEY_PAIR_GEN"), "{shown}");
+    }
+}

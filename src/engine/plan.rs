@@ -66,6 +66,11 @@ pub enum Work {
     Reshare {
         secret: String,
     },
+    /// `key` signs a fresh test challenge, checked in software.
+    SignChallenge {
+        key: String,
+        user_pin: String,
+    },
     /// A certificate or CRL signed by `key` inside the HSM; the profile is
     /// the step's, read from the script by `step` (its id).
     Sign {
@@ -106,6 +111,9 @@ impl Work {
             Work::Reshare { secret } => {
                 format!("splitting `{secret}` afresh for the new custodians")
             }
+            Work::SignChallenge { key, .. } => {
+                format!("signing a test challenge with `{key}` inside the HSM")
+            }
             Work::Sign { kind, key, .. } => {
                 format!("signing the {kind} with `{key}` inside the HSM")
             }
@@ -125,6 +133,7 @@ impl Work {
             | Work::BackupKey { user_pin, .. }
             | Work::RestoreKey { user_pin, .. }
             | Work::Sign { user_pin, .. }
+            | Work::SignChallenge { user_pin, .. }
             | Work::ListObjects { user_pin } => vec![user_pin],
             Work::ImportKek { secret, so_pin, .. } => vec![secret, so_pin],
             Work::Reshare { secret } => vec![secret],
@@ -242,6 +251,10 @@ pub(super) fn plan(ceremony: &Ceremony) -> Vec<StepPlan> {
                 }),
                 Action::Reshare(a) => Some(Work::Reshare {
                     secret: a.secret.clone(),
+                }),
+                Action::SignChallenge(a) => Some(Work::SignChallenge {
+                    key: a.key.clone(),
+                    user_pin: a.user_pin.clone(),
                 }),
                 Action::RootCertificate(a) => Some(Work::Sign {
                     step: step.id.clone(),

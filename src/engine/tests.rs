@@ -104,6 +104,7 @@ fn the_root_ceremony_runs_in_script_order_and_closes() {
             "set-user-pin",
             "generate-key",
             "export-public-key",
+            "sign-challenge",
             "root-certificate",
             "list-objects",
             "attestation",

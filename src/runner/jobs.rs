@@ -61,6 +61,10 @@ pub enum Done {
     Reshared {
         shares: Vec<Share>,
     },
+    Challenged {
+        challenge: Vec<u8>,
+        signature: Vec<u8>,
+    },
     Signed {
         issued: crate::ca::Issued,
         /// The SHA-256 of the CSR signed, for a sign-csr step.
@@ -472,6 +476,53 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
                 Ok(Done::Reshared { shares })
             }))
         }
+        Work::SignChallenge { key, user_pin } => {
+            let pin = session.vault().pin(&user_pin)?;
+            let expected = session
+                .key_fingerprint(&key)
+                .ok_or_else(|| format!("the transcript records no public key for `{key}`"))?
+                .to_string();
+            // Domain-separated and bound to this ceremony's chain head: the
+            // signature can serve as nothing but this test.
+            let prefix = format!(
+                "keyceremony test challenge v1\n{}\n{}\n",
+                session.ceremony_id(),
+                session
+                    .notes()
+                    .last()
+                    .map(|n| n.hash_hex.clone())
+                    .unwrap_or_default()
+            );
+            Ok(Box::new(move |state: &mut HsmState| {
+                let token = state.token()?;
+                let user = token
+                    .login(HsmRole::User, &pin)
+                    .map_err(|e| e.to_string())?;
+                let found = user.find_key(&key).map_err(|e| e.to_string())?;
+                let public = user.public_key(&found).map_err(|e| e.to_string())?;
+                if public.sha256_hex != expected {
+                    return Err(format!(
+                        "the key labelled `{key}` on this token has public key SHA-256 {}, not {expected} as the transcript recorded: it is not the ceremony's key",
+                        public.sha256_hex
+                    ));
+                }
+                let nonce = token.random(32).map_err(|e| e.to_string())?;
+                let challenge =
+                    [prefix.as_bytes(), hex::encode(nonce.as_slice()).as_bytes()].concat();
+                let signature = user.sign(&found, &challenge).map_err(|e| e.to_string())?;
+                if !verify_with_spki(&public.spki_der, found.algorithm, &challenge, &signature)
+                    .map_err(|e| e.to_string())?
+                {
+                    return Err(
+                        "the HSM's signature does not verify against the key's public key".into(),
+                    );
+                }
+                Ok(Done::Challenged {
+                    challenge,
+                    signature,
+                })
+            }))
+        }
         Work::Sign {
             step,
             kind,
@@ -754,11 +805,11 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
             let (record, _) = session.vault().split(secret)?;
             Ok(json!({
                 "label": label,
-                "secret": secret,
+                "secret_name": secret,
                 // The secret's check value (public, recorded at its split):
                 // a restore recombines the same secret, hence the same KEK.
                 "secret_check_value": record.check_value,
-                "kek": to_record(&info)?,
+                "kek_object": to_record(&info)?,
             }))
         }
         (Work::BackupKey { label, kek, .. }, Done::Wrapped { wrapped, public }) => {
@@ -769,7 +820,7 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
             artifacts::write_new(&path, &wrapped.blob).map_err(|e| e.to_string())?;
             Ok(json!({
                 "label": label,
-                "kek": kek,
+                "kek_label": kek,
                 "kek_id": wrapped.kek_id_hex,
                 "mechanism": wrapped.mechanism,
                 "file": artifacts::relative(&out_dir, &path),
@@ -842,6 +893,19 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
                 },
             }))
         }
+        (
+            Work::SignChallenge { key, .. },
+            Done::Challenged {
+                challenge,
+                signature,
+            },
+        ) => Ok(json!({
+            "key": key,
+            "spki_sha256": session.key_fingerprint(key),
+            "challenge": String::from_utf8_lossy(&challenge),
+            "signature": super::session::base64_encode(&signature),
+            "verified_against": "the public key the transcript recorded, in software",
+        })),
         (
             Work::Sign {
                 step, kind, key, ..

@@ -201,7 +201,7 @@ impl Original {
                     file: dir.join(b["file"].as_str().unwrap_or_default()),
                     file_sha256: b["file_sha256"].as_str().unwrap_or_default().to_string(),
                     mechanism: b["mechanism"].as_str().unwrap_or_default().to_string(),
-                    kek: b["kek"].as_str().unwrap_or_default().to_string(),
+                    kek: b["kek_label"].as_str().unwrap_or_default().to_string(),
                     spki_der,
                 });
             }

@@ -150,6 +150,8 @@ pub struct Step {
     #[serde(default)]
     pub reshare: Option<Reshare>,
     #[serde(default)]
+    pub sign_challenge: Option<SignChallenge>,
+    #[serde(default)]
     pub root_certificate: Option<RootCertificate>,
     #[serde(default)]
     pub sign_csr: Option<SignCsr>,
@@ -316,6 +318,15 @@ pub struct Reshare {
     pub secret: String,
 }
 
+/// The key signs a fresh, domain-separated test challenge; the signature is
+/// verified in software against the public key the transcript recorded.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SignChallenge {
+    pub key: String,
+    pub user_pin: String,
+}
+
 /// The key's self-signed CA certificate, signed inside the HSM.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -378,6 +389,7 @@ pub enum Action<'a> {
     BackupKey(&'a BackupKey),
     RestoreKey(&'a RestoreKey),
     Reshare(&'a Reshare),
+    SignChallenge(&'a SignChallenge),
     RootCertificate(&'a RootCertificate),
     SignCsr(&'a SignCsr),
     Crl(&'a Crl),
@@ -439,6 +451,9 @@ impl Step {
         if let Some(a) = &self.reshare {
             found.push(Action::Reshare(a));
         }
+        if let Some(a) = &self.sign_challenge {
+            found.push(Action::SignChallenge(a));
+        }
         if let Some(a) = &self.root_certificate {
             found.push(Action::RootCertificate(a));
         }
@@ -485,6 +500,7 @@ impl Action<'_> {
             Action::BackupKey(_) => "backup-key",
             Action::RestoreKey(_) => "restore-key",
             Action::Reshare(_) => "reshare",
+            Action::SignChallenge(_) => "sign-challenge",
             Action::RootCertificate(_) => "root-certificate",
             Action::SignCsr(_) => "sign-csr",
             Action::Crl(_) => "crl",

@@ -294,6 +294,7 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                 | Action::ImportKek(_)
                 | Action::BackupKey(_)
                 | Action::RestoreKey(_)
+                | Action::SignChallenge(_)
                 | Action::RootCertificate(_)
                 | Action::SignCsr(_)
                 | Action::Crl(_)
@@ -592,6 +593,9 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                         ),
                     ));
                 }
+            }
+            Action::SignChallenge(a) => {
+                signing_key(&a.key, &a.user_pin, &sp.key("sign-challenge"), &mut refs);
             }
             Action::RootCertificate(a) => {
                 let p = sp.key("root-certificate");

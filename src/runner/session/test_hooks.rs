@@ -42,6 +42,7 @@ fn kind(work: &Work) -> &'static str {
         Work::RestoreKey { .. } => "restore-key",
         Work::Reshare { .. } => "reshare",
         Work::Sign { kind, .. } => kind,
+        Work::SignChallenge { .. } => "sign-challenge",
         Work::Identify { .. } => "identity-check",
         Work::Attest { .. } => "attest",
         Work::Close => "close",
