@@ -71,6 +71,24 @@ impl Tmux {
         text
     }
 
+    /// The screen once it has stopped changing (two captures 30 ms apart
+    /// agree below the ticking status line): a capture taken while the
+    /// program is still drawing, or between two quick frames, can miss the
+    /// line a test decides on.
+    fn settled(&mut self) -> String {
+        let below_status = |s: &str| s.lines().skip(1).collect::<Vec<_>>().join("\n");
+        let mut last = self.capture();
+        for _ in 0..30 {
+            std::thread::sleep(Duration::from_millis(30));
+            let now = self.capture();
+            if below_status(&now) == below_status(&last) {
+                return now;
+            }
+            last = now;
+        }
+        last
+    }
+
     /// The pane's whole history (what scrolled off the main screen).
     fn scrollback(&self) -> String {
         let out = Command::new("tmux")
@@ -215,7 +233,7 @@ fn the_whole_root_ceremony_runs_in_the_terminal_without_showing_a_secret() {
     tmux.wait_for("Hand the keyboard to administrator alice");
     let mut typed_code = None;
     for _ in 0..300 {
-        let screen = tmux.capture();
+        let screen = tmux.settled();
         let title = now_title(&screen);
         if title.contains("The ceremony is complete") {
             break;
@@ -438,7 +456,7 @@ fn a_share_shown_on_screen_is_wiped_then_typed_back() {
     tmux.wait_for("Hand the keyboard to administrator alice");
     let mut shown = Vec::new();
     for _ in 0..200 {
-        let screen = tmux.capture();
+        let screen = tmux.settled();
         let title = now_title(&screen);
         if title.contains("Initialize the token") || screen.contains("type initialize") {
             break;
@@ -530,7 +548,7 @@ fn a_share_shown_on_screen_is_wiped_then_typed_back() {
 /// answering every turn as the rehearsal roster would.
 fn drive_until(tmux: &mut Tmux, stop: impl Fn(&str) -> bool) -> String {
     for _ in 0..300 {
-        let screen = tmux.capture();
+        let screen = tmux.settled();
         if stop(&screen) {
             return screen;
         }
