@@ -419,15 +419,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             );
             // Bound to this ceremony and this moment, so the proof cannot
             // be a signature made earlier.
-            let prefix = format!(
-                "keyceremony restore proof v1\n{}\n{}\n",
-                session.ceremony_id(),
-                session
-                    .notes()
-                    .last()
-                    .map(|n| n.hash_hex.clone())
-                    .unwrap_or_default()
-            );
+            let prefix = challenge_prefix(session, "keyceremony restore proof v1");
             Ok(Box::new(move |state: &mut HsmState| {
                 let token = state.token()?;
                 let user = token
@@ -484,28 +476,13 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
                 .to_string();
             // Domain-separated and bound to this ceremony's chain head: the
             // signature can serve as nothing but this test.
-            let prefix = format!(
-                "keyceremony test challenge v1\n{}\n{}\n",
-                session.ceremony_id(),
-                session
-                    .notes()
-                    .last()
-                    .map(|n| n.hash_hex.clone())
-                    .unwrap_or_default()
-            );
+            let prefix = challenge_prefix(session, "keyceremony test challenge v1");
             Ok(Box::new(move |state: &mut HsmState| {
                 let token = state.token()?;
                 let user = token
                     .login(HsmRole::User, &pin)
                     .map_err(|e| e.to_string())?;
-                let found = user.find_key(&key).map_err(|e| e.to_string())?;
-                let public = user.public_key(&found).map_err(|e| e.to_string())?;
-                if public.sha256_hex != expected {
-                    return Err(format!(
-                        "the key labelled `{key}` on this token has public key SHA-256 {}, not {expected} as the transcript recorded: it is not the ceremony's key",
-                        public.sha256_hex
-                    ));
-                }
+                let (found, public) = recorded_key(&user, &key, &expected)?;
                 let nonce = token.random(32).map_err(|e| e.to_string())?;
                 let challenge =
                     [prefix.as_bytes(), hex::encode(nonce.as_slice()).as_bytes()].concat();
@@ -564,14 +541,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
                     .map_err(|e| e.to_string())?;
                 // The key is the one the transcript recorded, by its public
                 // key: a label alone could name another key.
-                let found = user.find_key(&key).map_err(|e| e.to_string())?;
-                let public = user.public_key(&found).map_err(|e| e.to_string())?;
-                if public.sha256_hex != expected {
-                    return Err(format!(
-                        "the key labelled `{key}` on this token has public key SHA-256 {}, not {expected} as the transcript recorded: it is not the ceremony's key",
-                        public.sha256_hex
-                    ));
-                }
+                let (found, public) = recorded_key(&user, &key, &expected)?;
                 let issuer = crate::ca::Issuer {
                     algorithm: found.algorithm,
                     spki_der: &public.spki_der,
@@ -943,6 +913,40 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
         }
         _ => Err("internal error: a job returned a result for another kind of work".into()),
     }
+}
+
+/// The start of a challenge a key signs: a domain string, this ceremony's
+/// id and chain head, so the signature proves a key now and serves as
+/// nothing else. The caller appends fresh bytes from the HSM.
+fn challenge_prefix(session: &Session, domain: &str) -> String {
+    format!(
+        "{domain}\n{}\n{}\n",
+        session.ceremony_id(),
+        session
+            .notes()
+            .last()
+            .map(|n| n.hash_hex.clone())
+            .unwrap_or_default()
+    )
+}
+
+/// The key labelled `label`, checked to be the one the transcript
+/// recorded (`expected`: its SPKI SHA-256): a label alone could name
+/// another key.
+fn recorded_key(
+    user: &crate::hsm::LoggedIn,
+    label: &str,
+    expected: &str,
+) -> Result<(crate::hsm::KeyRef, PublicKeyInfo), String> {
+    let found = user.find_key(label).map_err(|e| e.to_string())?;
+    let public = user.public_key(&found).map_err(|e| e.to_string())?;
+    if public.sha256_hex != expected {
+        return Err(format!(
+            "the key labelled `{label}` on this token has public key SHA-256 {}, not {expected} as the transcript recorded: it is not the ceremony's key",
+            public.sha256_hex
+        ));
+    }
+    Ok((found, public))
 }
 
 /// The sealed shares of a split: the holders as the transcript lists them,
