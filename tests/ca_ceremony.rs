@@ -13,14 +13,6 @@ use std::sync::OnceLock;
 use ceremony_support::*;
 use serde_json::Value;
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 fn root() -> &'static Run {
     static RUN: OnceLock<Run> = OnceLock::new();
     RUN.get_or_init(|| {
@@ -89,22 +81,6 @@ fn intermediate(script: &Path, csr: &Path) -> (Output, PathBuf, tempfile::TempDi
     (output, out_dir, dir)
 }
 
-fn transcript_in(out: &Path) -> PathBuf {
-    std::fs::read_dir(out)
-        .expect("out")
-        .map(|e| e.expect("entry").path())
-        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .expect("a transcript")
-}
-
-fn body_of(transcript: &Path, kind: &str) -> Value {
-    entries(transcript)
-        .into_iter()
-        .find(|e| e["kind"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} entry"))["body"]
-        .clone()
-}
-
 #[test]
 fn the_root_certificate_is_self_signed_by_the_hsm_with_the_scripts_profile() {
     let run = root();
@@ -112,7 +88,7 @@ fn the_root_certificate_is_self_signed_by_the_hsm_with_the_scripts_profile() {
     let pem = file_of(&run.out(), &cert);
     let pem_text = pem.to_str().expect("utf-8");
     let shown = openssl(&["x509", "-in", pem_text, "-noout", "-text"]);
-    let shown = text(&shown);
+    let shown = output_text(&shown);
     assert!(
         // RFC 4514 writes the RDNs last-first; openssl prints them in DER order.
         shown.contains("Subject: C = NL, O = Example Rehearsal, CN = Example Rehearsal Root CA"),
@@ -123,7 +99,7 @@ fn the_root_certificate_is_self_signed_by_the_hsm_with_the_scripts_profile() {
     assert!(shown.contains("Certificate Sign, CRL Sign"), "{shown}");
     assert!(shown.contains("ecdsa-with-SHA384"), "{shown}");
     let verified = openssl(&["verify", "-CAfile", pem_text, pem_text]);
-    assert!(verified.status.success(), "{}", text(&verified));
+    assert!(verified.status.success(), "{}", output_text(&verified));
     // The certificate's key is the root key the ceremony generated.
     let from_cert = openssl(&["x509", "-in", pem_text, "-noout", "-pubkey"]);
     let exported = body_of(&run.transcript(), "export-public-key")["public_key"]["pem"]
@@ -140,7 +116,7 @@ fn an_intermediate_ceremony_signs_the_csr_and_a_crl_that_openssl_accepts() {
         &repo().join("ceremonies/intermediate-ca.yaml"),
         &rehearsal("inputs/intermediate-ca.csr.pem"),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let transcript = transcript_in(&out_dir);
     let (code, report) = verify(&transcript);
     assert_eq!(code, 0, "{report}");
@@ -152,8 +128,8 @@ fn an_intermediate_ceremony_signs_the_csr_and_a_crl_that_openssl_accepts() {
     let cert = file_of(&out_dir, &signed);
     let cert = cert.to_str().expect("utf-8");
     let verified = openssl(&["verify", "-CAfile", root_pem, cert]);
-    assert!(verified.status.success(), "{}", text(&verified));
-    let shown = text(&openssl(&["x509", "-in", cert, "-noout", "-text"]));
+    assert!(verified.status.success(), "{}", output_text(&verified));
+    let shown = output_text(&openssl(&["x509", "-in", cert, "-noout", "-text"]));
     assert!(
         shown.contains(
             "Subject: C = NL, O = Example Rehearsal, CN = Example Rehearsal Intermediate CA"
@@ -171,7 +147,7 @@ fn an_intermediate_ceremony_signs_the_csr_and_a_crl_that_openssl_accepts() {
     let crl_check = openssl(&[
         "crl", "-in", crl, "-CAfile", root_pem, "-verify", "-noout", "-text",
     ]);
-    let crl_text = text(&crl_check);
+    let crl_text = output_text(&crl_check);
     assert!(crl_check.status.success(), "{crl_text}");
     assert!(crl_text.contains("verify OK"), "{crl_text}");
     assert!(crl_text.contains("X509v3 CRL Number"), "{crl_text}");
@@ -189,7 +165,7 @@ fn a_validity_past_the_issuers_stops_the_step_before_the_hsm_signs() {
     )
     .expect("write");
     let (out, out_dir, _dir) = intermediate(&script, &rehearsal("inputs/intermediate-ca.csr.pem"));
-    let shown = text(&out);
+    let shown = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{shown}");
     assert!(shown.contains("validity"), "{shown}");
     let transcript = transcript_in(&out_dir);
@@ -228,7 +204,7 @@ fn a_csr_with_a_bad_signature_is_refused_by_name() {
     std::fs::write(&bad_path, &bad).expect("write");
     let (out, out_dir, _dir) =
         intermediate(&repo().join("ceremonies/intermediate-ca.yaml"), &bad_path);
-    let shown = text(&out);
+    let shown = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{shown}");
     assert!(shown.to_lowercase().contains("csr"), "{shown}");
     assert!(shown.contains("signature"), "{shown}");

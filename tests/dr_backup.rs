@@ -12,7 +12,6 @@ use std::sync::OnceLock;
 
 use ceremony_support::*;
 use keyceremony::quorum::{self, Presented, SplitRecord};
-use serde_json::Value;
 use sha2::Digest;
 
 fn ceremonies() -> PathBuf {
@@ -21,14 +20,6 @@ fn ceremonies() -> PathBuf {
 
 fn rehearsal(file: &str) -> PathBuf {
     ceremonies().join("rehearsal").join(file)
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// A headless run of `script` in `state`, writing to `out`.
@@ -47,22 +38,6 @@ fn run(script: &str, bindings: &Path, answers: &Path, state: &Path, out: &Path) 
         .arg(answers)
         .output()
         .expect("the binary runs")
-}
-
-fn transcript_in(out: &Path) -> PathBuf {
-    std::fs::read_dir(out)
-        .expect("out dir")
-        .map(|e| e.expect("entry").path())
-        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .expect("a transcript")
-}
-
-fn body(transcript: &Path, kind: &str) -> Value {
-    entries(transcript)
-        .into_iter()
-        .find(|e| e["kind"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} entry"))["body"]
-        .clone()
 }
 
 /// Bindings of `name` (from the rehearsal directory) whose `original`
@@ -118,7 +93,7 @@ fn root() -> &'static Root {
             &dir.path().join("state"),
             &dir.path().join("out"),
         );
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
         Root { dir }
     })
 }
@@ -170,10 +145,10 @@ fn pin_from(transcript: &Path, kind: &str, secret: &str, custodians: &[&str]) ->
 #[test]
 fn a_backed_up_root_key_is_restored_into_a_new_token_and_openssl_accepts_its_signature() {
     let root = root();
-    let generated = body(&root.transcript(), "generate-key");
+    let generated = body_of(&root.transcript(), "generate-key");
     assert_eq!(generated["attributes"]["extractable"], true);
     assert_eq!(generated["attributes"]["wrap_with_trusted"], true);
-    let backup = body(&root.transcript(), "backup-key");
+    let backup = body_of(&root.transcript(), "backup-key");
     assert_eq!(backup["kek_label"], "backup-kek");
     let blob = root
         .dir
@@ -196,7 +171,12 @@ fn a_backed_up_root_key_is_restored_into_a_new_token_and_openssl_accepts_its_sig
         &dir.path().join("state"),
         &out_dir,
     );
-    assert_eq!(restored.status.code(), Some(0), "{}", text(&restored));
+    assert_eq!(
+        restored.status.code(),
+        Some(0),
+        "{}",
+        output_text(&restored)
+    );
     let transcript = transcript_in(&out_dir);
     let (code, report) = verify(&transcript);
     assert_eq!(code, 0, "{report}");
@@ -209,11 +189,11 @@ fn a_backed_up_root_key_is_restored_into_a_new_token_and_openssl_accepts_its_sig
         .arg(root.transcript())
         .output()
         .expect("verify");
-    assert_eq!(linked.status.code(), Some(0), "{}", text(&linked));
+    assert_eq!(linked.status.code(), Some(0), "{}", output_text(&linked));
     assert!(
-        text(&linked).contains("original: continues ceremony"),
+        output_text(&linked).contains("original: continues ceremony"),
         "{}",
-        text(&linked)
+        output_text(&linked)
     );
     let unlinked = keyceremony()
         .arg("verify")
@@ -222,23 +202,28 @@ fn a_backed_up_root_key_is_restored_into_a_new_token_and_openssl_accepts_its_sig
         .arg(&transcript)
         .output()
         .expect("verify");
-    assert_eq!(unlinked.status.code(), Some(1), "{}", text(&unlinked));
-    assert!(
-        text(&unlinked).contains("NOT LINKED"),
+    assert_eq!(
+        unlinked.status.code(),
+        Some(1),
         "{}",
-        text(&unlinked)
+        output_text(&unlinked)
+    );
+    assert!(
+        output_text(&unlinked).contains("NOT LINKED"),
+        "{}",
+        output_text(&unlinked)
     );
 
     // The restore names its original and proved the key in software.
-    let link = body(&transcript, "original-ceremony");
+    let link = body_of(&transcript, "original-ceremony");
     assert_eq!(link["ceremony"], entries(&root.transcript())[0]["ceremony"]);
-    let proof = body(&transcript, "restore-key");
+    let proof = body_of(&transcript, "restore-key");
     assert_eq!(proof["spki_sha256"], generated["public_key"]["spki_sha256"]);
     assert_eq!(proof["attributes"]["local"], false);
     assert_eq!(proof["attributes"]["never_extractable"], false);
     assert_eq!(proof["attributes"]["extractable"], false);
     assert_eq!(proof["attributes"]["sensitive"], true);
-    let exported = body(&transcript, "export-public-key");
+    let exported = body_of(&transcript, "export-public-key");
     assert_eq!(
         exported["public_key"]["spki_sha256"],
         generated["public_key"]["spki_sha256"]
@@ -246,7 +231,7 @@ fn a_backed_up_root_key_is_restored_into_a_new_token_and_openssl_accepts_its_sig
 
     // openssl checks a signature of the restored key against the ORIGINAL PEM.
     let original_pem = root.dir.path().join("out").join(
-        body(&root.transcript(), "export-public-key")["public_key"]["file"]
+        body_of(&root.transcript(), "export-public-key")["public_key"]["file"]
             .as_str()
             .expect("pem file"),
     );
@@ -288,7 +273,7 @@ fn a_backed_up_root_key_is_restored_into_a_new_token_and_openssl_accepts_its_sig
             "openssl",
         ],
     );
-    assert!(signed.status.success(), "{}", text(&signed));
+    assert!(signed.status.success(), "{}", output_text(&signed));
     let verified = Command::new("openssl")
         .args(["dgst", "-sha384", "-verify"])
         .arg(&original_pem)
@@ -297,8 +282,8 @@ fn a_backed_up_root_key_is_restored_into_a_new_token_and_openssl_accepts_its_sig
         .arg(&data)
         .output()
         .expect("openssl");
-    assert!(verified.status.success(), "{}", text(&verified));
-    assert!(text(&verified).contains("Verified OK"));
+    assert!(verified.status.success(), "{}", output_text(&verified));
+    assert!(output_text(&verified).contains("Verified OK"));
 }
 
 #[test]
@@ -321,11 +306,11 @@ fn fewer_than_k_kek_shares_restore_nothing() {
         &dir.path().join("state"),
         &out_dir,
     );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
     assert!(
-        text(&out).contains("needs 3 custodians to present shares; 2 listed"),
+        output_text(&out).contains("needs 3 custodians to present shares; 2 listed"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
     assert!(!out_dir.exists(), "nothing was started");
 
@@ -369,7 +354,7 @@ fn a_kek_share_from_another_ceremony_is_refused_before_the_kek_exists() {
         &other.path().join("state"),
         &other.path().join("out"),
     );
-    assert_eq!(made.status.code(), Some(0), "{}", text(&made));
+    assert_eq!(made.status.code(), Some(0), "{}", output_text(&made));
     let foreign = transcript_in(&other.path().join("out"))
         .parent()
         .expect("dir")
@@ -399,7 +384,7 @@ fn a_kek_share_from_another_ceremony_is_refused_before_the_kek_exists() {
         &state,
         &dir.path().join("out"),
     );
-    let shown = text(&out);
+    let shown = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{shown}");
     assert!(shown.contains("REFUSED: frank's share"), "{shown}");
     assert!(shown.contains("ceremony"), "{shown}");
@@ -426,7 +411,7 @@ fn a_key_generated_without_backup_cannot_be_restored_and_the_tool_says_why() {
         &dir.path().join("state"),
         &dir.path().join("out"),
     );
-    let shown = text(&out);
+    let shown = output_text(&out);
     assert_ne!(out.status.code(), Some(0), "{shown}");
     assert!(shown.contains("backup: none"), "{shown}");
     assert!(shown.contains("has no backup"), "{shown}");
@@ -456,11 +441,11 @@ fn after_rotation_k_new_shares_open_the_token_and_the_old_shares_are_void() {
         &root.state(),
         &out_dir,
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let transcript = transcript_in(&out_dir);
     let (code, report) = verify(&transcript);
     assert_eq!(code, 0, "{report}");
-    let reshare = body(&transcript, "reshare");
+    let reshare = body_of(&transcript, "reshare");
     assert_eq!(reshare["split"]["k"], 3);
     assert_eq!(reshare["split"]["n"], 4);
     assert_eq!(
@@ -489,7 +474,7 @@ fn after_rotation_k_new_shares_open_the_token_and_the_old_shares_are_void() {
             "--list-objects",
         ],
     );
-    assert!(login.status.success(), "{}", text(&login));
+    assert!(login.status.success(), "{}", output_text(&login));
     assert_eq!(
         pin,
         pin_from(
@@ -522,6 +507,10 @@ fn after_rotation_k_new_shares_open_the_token_and_the_old_shares_are_void() {
         .arg(demo_key("grace"))
         .output()
         .expect("runs");
-    assert_eq!(checked.status.code(), Some(1), "{}", text(&checked));
-    assert!(text(&checked).contains("VOID"), "{}", text(&checked));
+    assert_eq!(checked.status.code(), Some(1), "{}", output_text(&checked));
+    assert!(
+        output_text(&checked).contains("VOID"),
+        "{}",
+        output_text(&checked)
+    );
 }

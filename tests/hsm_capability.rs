@@ -97,11 +97,7 @@ fn a_key_the_module_cannot_make_stops_the_ceremony_before_the_token_is_touched()
         "nothing was written to the token"
     );
     // The transcript holds no split, no initialization.
-    let transcript = std::fs::read_dir(dir.path().join("out"))
-        .expect("out")
-        .map(|e| e.expect("entry").path())
-        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .expect("a transcript");
+    let transcript = transcript_in(&dir.path().join("out"));
     let kinds: Vec<String> = entries(&transcript)
         .iter()
         .map(|e| e["kind"].as_str().unwrap_or_default().to_string())
@@ -124,11 +120,7 @@ fn the_check_hsm_entry_records_the_mechanisms_found_for_each_key_step() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let transcript = std::fs::read_dir(dir.path().join("out"))
-        .expect("out")
-        .map(|e| e.expect("entry").path())
-        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .expect("a transcript");
+    let transcript = transcript_in(&dir.path().join("out"));
     let check = entries(&transcript)
         .into_iter()
         .find(|e| e["kind"] == "check-hsm")

@@ -11,14 +11,6 @@ use std::sync::OnceLock;
 
 use ceremony_support::*;
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// One completed root rehearsal whose token the listings read.
 fn completed() -> &'static Run {
     static RUN: OnceLock<Run> = OnceLock::new();
@@ -56,7 +48,7 @@ fn pkcs11_tool_objects(run: &Run, pin: Option<&str>) -> BTreeSet<(String, String
     }
     args.push("--list-objects");
     let out = tool(run, "pkcs11-tool", &args);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let mut objects = BTreeSet::new();
     let mut current: Option<(String, String, String, String)> = None;
     for line in String::from_utf8_lossy(&out.stdout).lines() {
@@ -103,7 +95,7 @@ fn our_objects(run: &Run, pin: Option<&str>) -> BTreeSet<(String, String, String
         args.push("--login");
     }
     let out = hsm(&args, &pin.map(|p| format!("{p}\n")).unwrap_or_default());
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let document: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(document["logged_in"], pin.is_some());
     document["objects"]
@@ -168,7 +160,7 @@ fn the_objects_table_shows_the_root_keys_flags_and_never_the_pin() {
         ],
         &format!("{pin}\n"),
     );
-    let shown = text(&out);
+    let shown = output_text(&out);
     assert!(out.status.success(), "{shown}");
     assert!(
         shown.contains("2 objects: every object (logged in as user)"),
@@ -204,9 +196,9 @@ fn the_objects_table_shows_the_root_keys_flags_and_never_the_pin() {
     );
     assert_eq!(wrong.status.code(), Some(2));
     assert!(
-        text(&wrong).contains("CKR_PIN_INCORRECT"),
+        output_text(&wrong).contains("CKR_PIN_INCORRECT"),
         "{}",
-        text(&wrong)
+        output_text(&wrong)
     );
 }
 
@@ -228,7 +220,7 @@ fn status_names_the_module_the_token_and_its_mechanisms() {
         ],
         "",
     );
-    let shown = text(&out);
+    let shown = output_text(&out);
     assert!(out.status.success(), "{shown}");
     assert!(
         shown.contains("module /usr/lib/") && shown.contains("libsofthsm2.so"),
@@ -256,8 +248,12 @@ fn status_names_the_module_the_token_and_its_mechanisms() {
         ],
         "",
     );
-    assert_eq!(blank.status.code(), Some(2), "{}", text(&blank));
-    assert!(text(&blank).contains("blank serial"), "{}", text(&blank));
+    assert_eq!(blank.status.code(), Some(2), "{}", output_text(&blank));
+    assert!(
+        output_text(&blank).contains("blank serial"),
+        "{}",
+        output_text(&blank)
+    );
 }
 
 fn rows(out: &Output) -> Vec<(String, String)> {
@@ -275,7 +271,7 @@ fn rows(out: &Output) -> Vec<(String, String)> {
 #[test]
 fn selftest_passes_every_row_on_softhsm2() {
     let out = hsm(&["selftest"], "");
-    let shown = text(&out);
+    let shown = output_text(&out);
     assert_eq!(out.status.code(), Some(0), "{shown}");
     let rows = rows(&out);
     // 4 token rows, 3 per key spec (7 specs), the listing.
@@ -331,7 +327,7 @@ fn selftest_never_touches_an_initialized_token_of_another_module() {
         .env("SOFTHSM2_CONF", &conf)
         .output()
         .expect("softhsm2-util");
-    assert!(init.status.success(), "{}", text(&init));
+    assert!(init.status.success(), "{}", output_text(&init));
     let run = |extra: &[&str]| {
         keyceremony()
             .args(["hsm", "selftest", "--module"])
@@ -342,18 +338,18 @@ fn selftest_never_touches_an_initialized_token_of_another_module() {
             .expect("runs")
     };
     let refused = run(&["--label", "precious"]);
-    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert_eq!(refused.status.code(), Some(2), "{}", output_text(&refused));
     assert!(
-        text(&refused).contains("already initialized"),
+        output_text(&refused).contains("already initialized"),
         "{}",
-        text(&refused)
+        output_text(&refused)
     );
     assert!(listing_has_precious_untouched(&conf));
 
     // Without a named token it takes the uninitialized one.
     let passed = run(&[]);
-    assert_eq!(passed.status.code(), Some(0), "{}", text(&passed));
-    assert!(text(&passed).contains("now holds the selftest's keys"));
+    assert_eq!(passed.status.code(), Some(0), "{}", output_text(&passed));
+    assert!(output_text(&passed).contains("now holds the selftest's keys"));
     assert!(listing_has_precious_untouched(&conf));
 }
 

@@ -63,13 +63,7 @@ impl Run {
 
     /// The one transcript the run wrote.
     pub fn transcript(&self) -> PathBuf {
-        let found: Vec<PathBuf> = std::fs::read_dir(self.out())
-            .expect("out dir exists")
-            .map(|e| e.expect("dir entry").path())
-            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-            .collect();
-        assert_eq!(found.len(), 1, "exactly one transcript in {:?}", self.out());
-        found.into_iter().next().expect("one")
+        transcript_in(&self.out())
     }
 
     pub fn entries(&self) -> Vec<Value> {
@@ -89,11 +83,7 @@ impl Run {
 
     /// The body of the first entry of `kind`.
     pub fn body(&self, kind: &str) -> Value {
-        self.entries()
-            .into_iter()
-            .find(|e| e["kind"] == kind)
-            .unwrap_or_else(|| panic!("no {kind} entry"))["body"]
-            .clone()
+        body_of(&self.transcript(), kind)
     }
 
     /// The split record of `secret` as the transcript holds it.
@@ -148,6 +138,35 @@ impl Run {
             .expose()
             .to_string()
     }
+}
+
+/// The one transcript a run wrote into `out`.
+pub fn transcript_in(out: &Path) -> PathBuf {
+    let found: Vec<PathBuf> = std::fs::read_dir(out)
+        .expect("out dir exists")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    assert_eq!(found.len(), 1, "exactly one transcript in {out:?}");
+    found.into_iter().next().expect("one")
+}
+
+/// The body of the first entry of `kind` in `transcript`.
+pub fn body_of(transcript: &Path, kind: &str) -> Value {
+    entries(transcript)
+        .into_iter()
+        .find(|e| e["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} entry"))["body"]
+        .clone()
+}
+
+/// A finished command's stdout and stderr, for assertion messages.
+pub fn output_text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 pub fn entries(transcript: &Path) -> Vec<Value> {
