@@ -281,10 +281,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             let so = session.vault().pin(&so_pin)?;
             let user = session.vault().pin(&user_pin)?;
             Ok(Box::new(move |state: &mut HsmState| {
-                let session = state
-                    .token()?
-                    .login(HsmRole::SecurityOfficer, &so)
-                    .map_err(|e| e.to_string())?;
+                let session = state.login(HsmRole::SecurityOfficer, &so)?;
                 session.init_user_pin(&user).map_err(|e| e.to_string())?;
                 Ok(Done::UserPinSet)
             }))
@@ -298,10 +295,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
         } => {
             let pin = session.vault().pin(&user_pin)?;
             Ok(Box::new(move |state: &mut HsmState| {
-                let session = state
-                    .token()?
-                    .login(HsmRole::User, &pin)
-                    .map_err(|e| e.to_string())?;
+                let session = state.login(HsmRole::User, &pin)?;
                 // After a crash in this step, a key with this label was made
                 // after the transcript's last entry: its making was not
                 // witnessed, so it is reported and destroyed, never adopted.
@@ -328,10 +322,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
         Work::ExportPublicKey { label, user_pin } => {
             let pin = session.vault().pin(&user_pin)?;
             Ok(Box::new(move |state: &mut HsmState| {
-                let session = state
-                    .token()?
-                    .login(HsmRole::User, &pin)
-                    .map_err(|e| e.to_string())?;
+                let session = state.login(HsmRole::User, &pin)?;
                 let key = session.find_key(&label).map_err(|e| e.to_string())?;
                 let public = session.public_key(&key).map_err(|e| e.to_string())?;
                 Ok(Done::Exported(public))
@@ -340,10 +331,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
         Work::ListObjects { user_pin } => {
             let pin = session.vault().pin(&user_pin)?;
             Ok(Box::new(move |state: &mut HsmState| {
-                let session = state
-                    .token()?
-                    .login(HsmRole::User, &pin)
-                    .map_err(|e| e.to_string())?;
+                let session = state.login(HsmRole::User, &pin)?;
                 Ok(Done::Listed(session.objects().map_err(|e| e.to_string())?))
             }))
         }
@@ -356,10 +344,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             let kek = session.vault().secret(&secret)?.derive_key(&name);
             let pin = session.vault().pin(&so_pin)?;
             Ok(Box::new(move |state: &mut HsmState| {
-                let so = state
-                    .token()?
-                    .login(HsmRole::SecurityOfficer, &pin)
-                    .map_err(|e| e.to_string())?;
+                let so = state.login(HsmRole::SecurityOfficer, &pin)?;
                 let info = so
                     .import_trusted_kek(&label, &kek)
                     .map_err(|e| e.to_string())?;
@@ -373,10 +358,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
         } => {
             let pin = session.vault().pin(&user_pin)?;
             Ok(Box::new(move |state: &mut HsmState| {
-                let user = state
-                    .token()?
-                    .login(HsmRole::User, &pin)
-                    .map_err(|e| e.to_string())?;
+                let user = state.login(HsmRole::User, &pin)?;
                 let key = user.find_key(&label).map_err(|e| e.to_string())?;
                 let public = user.public_key(&key).map_err(|e| e.to_string())?;
                 let wrapped = user.wrap_under_kek(&key, &kek).map_err(|e| e.to_string())?;
@@ -422,9 +404,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             let prefix = challenge_prefix(session, "keyceremony restore proof v1");
             Ok(Box::new(move |state: &mut HsmState| {
                 let token = state.token()?;
-                let user = token
-                    .login(HsmRole::User, &pin)
-                    .map_err(|e| e.to_string())?;
+                let user = state.login(HsmRole::User, &pin)?;
                 let restored = user
                     .unwrap_from_kek(&blob, &mechanism, &kek, &spec, &label, &id_hex, Some(&spki))
                     .map_err(|e| e.to_string())?;
@@ -479,9 +459,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             let prefix = challenge_prefix(session, "keyceremony test challenge v1");
             Ok(Box::new(move |state: &mut HsmState| {
                 let token = state.token()?;
-                let user = token
-                    .login(HsmRole::User, &pin)
-                    .map_err(|e| e.to_string())?;
+                let user = state.login(HsmRole::User, &pin)?;
                 let (found, public) = recorded_key(&user, &key, &expected)?;
                 let nonce = token.random(32).map_err(|e| e.to_string())?;
                 let challenge =
@@ -536,9 +514,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             }
             Ok(Box::new(move |state: &mut HsmState| {
                 let token = state.token()?;
-                let user = token
-                    .login(HsmRole::User, &pin)
-                    .map_err(|e| e.to_string())?;
+                let user = state.login(HsmRole::User, &pin)?;
                 // The key is the one the transcript recorded, by its public
                 // key: a label alone could name another key.
                 let (found, public) = recorded_key(&user, &key, &expected)?;

@@ -11,7 +11,7 @@ use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
-use crate::hsm::{Module, Token};
+use crate::hsm::{LoggedIn, Module, Token};
 
 /// What a job may touch: the module (loaded on first use, so that nothing
 /// talks to the HSM before the script has been checked) and the token the
@@ -51,6 +51,15 @@ impl HsmState {
         .map_err(|e| e.to_string())?;
         self.token = Some(token);
         Ok(())
+    }
+
+    /// Logs in to the chosen token; the session logs out when dropped.
+    pub fn login(
+        &self,
+        role: crate::hsm::Role,
+        pin: &crate::secret::Pin,
+    ) -> Result<LoggedIn, String> {
+        self.token()?.login(role, pin).map_err(|e| e.to_string())
     }
 
     pub fn token(&self) -> Result<&Token, String> {
