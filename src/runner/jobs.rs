@@ -267,12 +267,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
                         LoginRole::User => HsmRole::User,
                     };
                     // Logging in is the proof; the session logs out on drop.
-                    drop(
-                        state
-                            .token()?
-                            .login(role, &pin)
-                            .map_err(|e| e.to_string())?,
-                    );
+                    drop(state.login(role, &pin)?);
                 }
                 Ok(Done::Recombined { login })
             }))
