@@ -232,6 +232,13 @@ pub fn verify(transcript: &Path) -> (i32, String) {
 
 /// Runs a tool with the run's SoftHSM2 configuration.
 pub fn tool(run: &Run, program: &str, args: &[&str]) -> Output {
+    // One client at a time on a run's token: SoftHSM2's file store is not
+    // safe for several processes at once (a listing failed now and then
+    // while another test's client logged in).
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     Command::new(program)
         .args(args)
         .env("SOFTHSM2_CONF", run.softhsm_conf())
