@@ -30,6 +30,8 @@ enum Phase {
         presented: Vec<String>,
         working: bool,
     },
+    /// The performer types an existing PIN the work adopts.
+    TypePin,
     /// The runner is doing the step's work.
     Working,
     /// After an on-screen split: these custodians still receive their share.
@@ -183,12 +185,16 @@ impl Engine {
             .as_ref()
             .and_then(|w| w.needs().into_iter().find(|s| !self.in_memory.contains(*s)))
             .map(String::from);
+        let adopts = matches!(self.current().work, Some(Work::AdoptPin { .. }));
         self.phase = match missing {
             Some(secret) => Phase::Recover {
                 secret,
                 presented: Vec::new(),
                 working: false,
             },
+            // A typed PIN lives only in the runner's memory: it is asked for
+            // whenever the work is (re)started, never carried over.
+            None if adopts => Phase::TypePin,
             None => Phase::Working,
         };
     }
@@ -263,6 +269,18 @@ impl Engine {
                 login: None,
                 custodians: presented.clone(),
             }),
+            Phase::TypePin => {
+                let who = self.holder(step.performer);
+                let Some(Work::AdoptPin { role, secret }) = &step.work else {
+                    unreachable!("the PIN phase only for adopting steps")
+                };
+                self.sign_in_first(who)
+                    .unwrap_or_else(|| Need::ExistingPin {
+                        participant: who.to_string(),
+                        role: *role,
+                        secret: secret.clone(),
+                    })
+            }
             Phase::Working => Need::Work(
                 step.work
                     .clone()
@@ -332,6 +350,7 @@ impl Engine {
                 )])
             }
             Input::WorkDone { result } => self.on_work_done(result),
+            Input::PinTyped { participant } => self.on_pin_typed(participant),
             Input::ShareDelivered { custodian, details } => {
                 self.on_share_delivered(custodian, details)
             }
@@ -596,6 +615,39 @@ impl Engine {
         }
     }
 
+    fn on_pin_typed(&mut self, participant: String) -> Result<Vec<Effect>, EngineError> {
+        let need = self.need();
+        let Need::ExistingPin {
+            participant: p,
+            role,
+            secret,
+        } = &need
+        else {
+            return Err(EngineError::NotTheirTurn {
+                who: participant,
+                expected: describe(&need),
+            });
+        };
+        if *p != participant || self.exception_pending {
+            return Err(EngineError::NotTheirTurn {
+                who: participant,
+                expected: describe(&need),
+            });
+        }
+        let effect = self.record(
+            &participant,
+            "pin-typed",
+            json!({
+                "participant": participant,
+                "role": plan::login_name(*role),
+                "secret_name": secret,
+            }),
+            vec![(participant.clone(), Purpose::Confirm)],
+        );
+        self.phase = Phase::Working;
+        Ok(vec![effect])
+    }
+
     fn on_share_delivered(
         &mut self,
         custodian: String,
@@ -787,6 +839,7 @@ impl Engine {
             _ => None,
         };
         let redo_work = matches!(self.phase, Phase::Working | Phase::Recover { .. });
+        let typing = matches!(self.phase, Phase::TypePin);
         self.phase = match &self.phase {
             Phase::Shares { .. } | Phase::Attest { .. } => self.entry_phase(),
             Phase::Working | Phase::Recover { .. } => {
@@ -798,7 +851,9 @@ impl Engine {
             }
             other => other.clone(),
         };
-        if redo_work && self.phase == Phase::Working {
+        // A PIN being typed was lost with the old process, and so was the
+        // secret it would be sealed under.
+        if (redo_work && self.phase == Phase::Working) || typing {
             self.start_work();
         }
         interrupted

@@ -18,9 +18,9 @@ mod replay;
 use serde_json::Value;
 
 pub use machine::Engine;
-pub use plan::{StepPlan, Work};
+pub use plan::{StepPlan, Work, login_name};
 
-use crate::script::Role;
+use crate::script::{LoginRole, Role};
 
 /// Why a participant signs an entry. Each purpose is a separate signing
 /// domain, so a sign-in signature can never be replayed as an attestation.
@@ -122,6 +122,13 @@ pub enum Need {
         custodian: String,
         secret: String,
     },
+    /// `participant` types the existing PIN of `role` (set with the vendor's
+    /// tool) for sealing under `secret`. The PIN goes to the runner only.
+    ExistingPin {
+        participant: String,
+        role: LoginRole,
+        secret: String,
+    },
     /// The runner must carry out this work and report the result.
     Work(Work),
     /// `participant` must cosign the chain head.
@@ -173,6 +180,10 @@ pub enum Input {
     },
     WorkDone {
         result: Value,
+    },
+    /// `participant` typed the existing PIN; the runner holds it.
+    PinTyped {
+        participant: String,
     },
     /// The runner checked the copy `custodian` typed back after seeing
     /// their share; `details` are public facts (index, commitment).
@@ -278,6 +289,12 @@ pub fn describe(need: &Need) -> String {
         Need::DeliverShare { custodian, secret } => {
             format!("custodian {custodian} must receive their share of `{secret}`")
         }
+        Need::ExistingPin {
+            participant, role, ..
+        } => format!(
+            "{participant} must type the existing {} PIN",
+            plan::login_name(*role)
+        ),
         Need::Work(w) => format!("the tool is working: {}", w.describe()),
         Need::Attest { participant } => format!("{participant} must attest"),
         Need::Failed { error, .. } => format!("the step failed ({error})"),

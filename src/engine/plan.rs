@@ -30,6 +30,14 @@ pub enum Work {
         so_pin: String,
         user_pin: String,
     },
+    /// An init-token or set-user-pin step on a token whose PINs were set
+    /// with the vendor's tool (`hsm.existing-pins`): the performer types the
+    /// existing PIN of `role`; one login checks it, and it is sealed under
+    /// `secret`.
+    AdoptPin {
+        role: LoginRole,
+        secret: String,
+    },
     GenerateKey {
         label: String,
         algorithm: KeyAlgorithm,
@@ -96,6 +104,10 @@ impl Work {
             Work::InitToken { label, .. } => format!("initializing token `{label}`"),
             Work::Recombine { secret, .. } => format!("recombining `{secret}`"),
             Work::SetUserPin { .. } => "setting the user PIN".into(),
+            Work::AdoptPin { role, secret } => format!(
+                "checking the existing {} PIN and sealing it under `{secret}`",
+                login_name(*role)
+            ),
             Work::GenerateKey {
                 label, algorithm, ..
             } => format!("generating {algorithm} key `{label}` inside the HSM"),
@@ -136,7 +148,7 @@ impl Work {
             | Work::SignChallenge { user_pin, .. }
             | Work::ListObjects { user_pin } => vec![user_pin],
             Work::ImportKek { secret, so_pin, .. } => vec![secret, so_pin],
-            Work::Reshare { secret } => vec![secret],
+            Work::Reshare { secret } | Work::AdoptPin { secret, .. } => vec![secret],
             _ => vec![],
         }
     }
@@ -176,9 +188,18 @@ pub struct StepPlan {
     pub details: Option<Value>,
 }
 
+/// How the transcript and the screens name a login role.
+pub fn login_name(role: LoginRole) -> &'static str {
+    match role {
+        LoginRole::SecurityOfficer => "SO",
+        LoginRole::User => "user",
+    }
+}
+
 pub(super) fn plan(ceremony: &Ceremony) -> Vec<StepPlan> {
     let script = &ceremony.script.value;
     let numbers = &ceremony.bindings.value.materials;
+    let hsm = &ceremony.bindings.value.hsm;
     script
         .steps
         .iter()
@@ -210,6 +231,12 @@ pub(super) fn plan(ceremony: &Ceremony) -> Vec<StepPlan> {
                     secret: a.secret.clone(),
                     show_on_screen: a.show_on_screen,
                 }),
+                Action::InitToken(a) if hsm.existing_pin(LoginRole::SecurityOfficer) => {
+                    Some(Work::AdoptPin {
+                        role: LoginRole::SecurityOfficer,
+                        secret: a.so_pin.clone(),
+                    })
+                }
                 Action::InitToken(a) => Some(Work::InitToken {
                     so_pin: a.so_pin.clone(),
                     label: a.label.clone(),
@@ -219,6 +246,12 @@ pub(super) fn plan(ceremony: &Ceremony) -> Vec<StepPlan> {
                     login: a.login,
                     custodians: Vec::new(),
                 }),
+                Action::SetUserPin(a) if hsm.existing_pin(LoginRole::User) => {
+                    Some(Work::AdoptPin {
+                        role: LoginRole::User,
+                        secret: a.user_pin.clone(),
+                    })
+                }
                 Action::SetUserPin(a) => Some(Work::SetUserPin {
                     so_pin: a.so_pin.clone(),
                     user_pin: a.user_pin.clone(),
@@ -279,6 +312,17 @@ pub(super) fn plan(ceremony: &Ceremony) -> Vec<StepPlan> {
                 }),
                 Action::Close(_) => Some(Work::Close),
             };
+            // The script's instructions describe initializing or setting;
+            // the performer confirms, on the record, what happens instead.
+            let details = match &work {
+                Some(Work::AdoptPin { role, secret }) => Some(json!({
+                    "note": format!(
+                        "These bindings say the token was initialized with the vendor's tool (hsm.existing-pins): this step does not initialize the token or set a PIN. The performer types the existing {} PIN; one login checks it; it is sealed under `{secret}`.",
+                        login_name(*role)
+                    ),
+                })),
+                _ => details,
+            };
             StepPlan {
                 number: i + 1,
                 id: step.id.clone(),
@@ -287,7 +331,11 @@ pub(super) fn plan(ceremony: &Ceremony) -> Vec<StepPlan> {
                 kind: action.kind(),
                 performer: step.performer,
                 witness: step.witness,
-                word: action.confirm_word(),
+                // Adopting a PIN erases nothing: no word to type.
+                word: match work {
+                    Some(Work::AdoptPin { .. }) => None,
+                    _ => action.confirm_word(),
+                },
                 work,
                 details,
             }

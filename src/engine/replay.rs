@@ -63,6 +63,9 @@ impl Engine {
                 custodian: actor.into(),
                 details: Value::Null,
             },
+            "pin-typed" => Input::PinTyped {
+                participant: actor.into(),
+            },
             "share-rejected" => Input::ShareRejected {
                 custodian: actor.into(),
                 reason: text("reason"),

@@ -63,6 +63,7 @@ fn drive(engine: &mut Engine, stop: impl Fn(&Need) -> bool) -> Vec<&'static str>
                 details: json!({}),
             },
             Need::Attest { participant } => Input::Attested { participant },
+            Need::ExistingPin { participant, .. } => Input::PinTyped { participant },
             Need::Failed { .. } => panic!("no step fails here"),
             Need::Finished(_) => return kinds,
         };
@@ -400,6 +401,7 @@ fn step_once(engine: &mut Engine) -> Vec<(String, String, Value)> {
             details: json!({}),
         },
         Need::Attest { participant } => Input::Attested { participant },
+        Need::ExistingPin { participant, .. } => Input::PinTyped { participant },
         other => panic!("unexpected {other:?}"),
     };
     entries(&engine.handle(input).expect("accepted"))
@@ -421,7 +423,11 @@ fn drive_keeping(
 }
 
 fn replayed(log: &[(String, String, Value)]) -> Engine {
-    let mut e = Engine::new(&root_ceremony());
+    replayed_for(&root_ceremony(), log)
+}
+
+fn replayed_for(c: &Ceremony, log: &[(String, String, Value)]) -> Engine {
+    let mut e = Engine::new(c);
     for (kind, actor, body) in log {
         e.replay(kind, actor, body).expect("replays");
     }
@@ -704,4 +710,141 @@ fn an_on_screen_split_waits_for_every_custodian_to_prove_their_copy_in_turn() {
             ..
         }
     ));
+}
+
+/// The root ceremony on a token initialized with the vendor's tool: both
+/// PINs exist and are adopted.
+fn adopting_ceremony() -> (tempfile::TempDir, Ceremony) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("ceremonies");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bindings =
+        std::fs::read_to_string(repo.join("rehearsal/root-key-generation.bindings.yaml"))
+            .expect("bindings")
+            .replacen(
+                "hsm:\n",
+                "hsm:\n  token: { label: vendor }\n  existing-pins: [security-officer, user]\n",
+                1,
+            );
+    std::fs::write(dir.path().join("b.yaml"), bindings).expect("write");
+    let c = Ceremony::load(
+        &repo.join("root-key-generation.yaml"),
+        &dir.path().join("b.yaml"),
+    )
+    .expect("loads");
+    (dir, c)
+}
+
+#[test]
+fn an_adopting_step_asks_its_performer_for_the_existing_pin_before_the_work() {
+    let (_dir, c) = adopting_ceremony();
+    let mut e = Engine::new(&c);
+    let init = e
+        .steps()
+        .iter()
+        .find(|s| s.id == "init-token")
+        .expect("step");
+    assert_eq!(init.word, None, "adopting erases nothing: no word to type");
+    assert_eq!(
+        init.work,
+        Some(Work::AdoptPin {
+            role: crate::script::LoginRole::SecurityOfficer,
+            secret: "so-pin".into()
+        })
+    );
+    drive(&mut e, |n| matches!(n, Need::ExistingPin { .. }));
+    assert_eq!(e.current().id, "init-token");
+    assert_eq!(
+        e.need(),
+        Need::ExistingPin {
+            participant: "alice".into(),
+            role: crate::script::LoginRole::SecurityOfficer,
+            secret: "so-pin".into(),
+        }
+    );
+    // Only the performer types it.
+    assert!(matches!(
+        e.handle(Input::PinTyped {
+            participant: "bob".into()
+        }),
+        Err(EngineError::NotTheirTurn { .. })
+    ));
+    let effects = e
+        .handle(Input::PinTyped {
+            participant: "alice".into(),
+        })
+        .expect("accepted");
+    let logged = entries(&effects);
+    assert_eq!(logged.len(), 1);
+    let (kind, actor, body) = &logged[0];
+    assert_eq!((kind.as_str(), actor.as_str()), ("pin-typed", "alice"));
+    assert_eq!(body["role"], "SO");
+    assert_eq!(body["signatures"][0]["participant"], "alice");
+    assert!(matches!(e.need(), Need::Work(Work::AdoptPin { .. })));
+    // The user PIN is adopted too; the rest of the ceremony is unchanged.
+    let set = e
+        .steps()
+        .iter()
+        .find(|s| s.id == "set-user-pin")
+        .expect("step");
+    assert!(matches!(
+        set.work,
+        Some(Work::AdoptPin {
+            role: crate::script::LoginRole::User,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_restart_while_adopting_recovers_the_secret_then_asks_for_the_pin_again() {
+    let (_dir, c) = adopting_ceremony();
+    for stop_at_work in [false, true] {
+        let mut e = Engine::new(&c);
+        let log = drive_keeping(&mut e, |n| match n {
+            Need::ExistingPin { .. } => !stop_at_work,
+            Need::Work(Work::AdoptPin { .. }) => stop_at_work,
+            _ => false,
+        });
+        let mut resumed = replayed_for(&c, &log);
+        assert_eq!(resumed.need(), e.need(), "replayed to the same point");
+        resumed.restart();
+        // The typed PIN and the secret it is sealed under died with the
+        // process: the secret comes back from shares first.
+        match resumed.need() {
+            Need::Share {
+                secret, recovering, ..
+            } => {
+                assert_eq!(secret, "so-pin");
+                assert!(recovering);
+            }
+            other => panic!("expected a recovery, got {other:?}"),
+        }
+        drive(&mut resumed, |n| matches!(n, Need::ExistingPin { .. }));
+        assert_eq!(resumed.current().id, "init-token");
+    }
+}
+
+#[test]
+fn an_adopting_ceremony_replays_to_the_same_state_at_every_point() {
+    let (_dir, c) = adopting_ceremony();
+    let mut live = Engine::new(&c);
+    let mut log = Vec::new();
+    let mut typed = 0;
+    while !live.is_finished() {
+        let before = log.len();
+        log.extend(step_once(&mut live));
+        typed += log[before..]
+            .iter()
+            .filter(|(k, _, _)| k == "pin-typed")
+            .count();
+        if log.len() > before && !live.is_finished() {
+            assert_eq!(
+                replayed_for(&c, &log).need(),
+                live.need(),
+                "after {} entries",
+                log.len()
+            );
+        }
+    }
+    assert_eq!(typed, 2, "the SO PIN and the user PIN were typed");
 }

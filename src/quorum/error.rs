@@ -111,6 +111,15 @@ pub enum QuorumError {
     #[error("the decrypted share file is not UTF-8 text: it is not a share file")]
     SealedNotText,
 
+    #[error("the PIN is empty")]
+    EmptyPin,
+
+    #[error("the PIN is {len} bytes long; at most {max} can be sealed")]
+    PinTooLong { len: usize, max: usize },
+
+    #[error("the sealed PIN cannot be opened: {0}")]
+    SealedPin(String),
+
     #[error("the decrypted share file is not a valid share: {0}")]
     Share(#[from] ShareError),
 }

@@ -19,6 +19,7 @@ mod combine;
 pub mod delivery;
 mod error;
 mod names;
+mod sealed_pin;
 mod secret_bytes;
 mod share;
 mod split;
@@ -34,6 +35,7 @@ pub use names::{
     MAX_CEREMONY_ID_LEN, MAX_SECRET_NAME_LEN, MAX_SHARES, QuorumPolicy, SecretName,
     validate_ceremony_id,
 };
+pub use sealed_pin::{MAX_SEALED_PIN_LEN, SealedPin};
 use secret_bytes::SecretBytes;
 pub use share::{Share, ShareMetadata, TEXT_MAGIC};
 pub use split::{SplitRecord, split};

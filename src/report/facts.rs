@@ -135,18 +135,33 @@ impl Facts {
                         .collect(),
                 });
             }
-            "check-hsm" | "init-token" => {
+            "check-hsm" | "init-token" | "set-user-pin" => {
                 let mut fields = Vec::new();
+                // The token's PINs existed before this ceremony: whoever set
+                // them with the vendor's tool may still know them.
+                if e.body.get("adopted").and_then(Value::as_bool) == Some(true) {
+                    fields.push((
+                        "pin".to_string(),
+                        format!(
+                            "existing {} PIN, set outside this ceremony with the vendor's tool; typed by {}, checked by one login, sealed under `{}`",
+                            text("role"),
+                            text("typed_by"),
+                            text("secret_name")
+                        ),
+                    ));
+                }
                 for part in ["module", "token"] {
                     if let Some(Value::Object(map)) = e.body.get(part) {
                         flatten(part, map, &mut fields);
                     }
                 }
-                self.hsm.push(HsmFact {
-                    step: text("step").into(),
-                    line: e.line,
-                    fields,
-                });
+                if !fields.is_empty() {
+                    self.hsm.push(HsmFact {
+                        step: text("step").into(),
+                        line: e.line,
+                        fields,
+                    });
+                }
             }
             "resume" => self.cosigners_present.clear(),
             _ => {}

@@ -142,6 +142,19 @@ pub fn verify_summary(verdict: &Verdict) -> (String, bool) {
             let _ = writeln!(out, "    file: {}", clean(f));
         }
     }
+    // A PIN set outside the ceremony is a fact the auditor must not miss.
+    for h in &facts.hsm {
+        for (key, value) in &h.fields {
+            if key == "pin" {
+                let _ = writeln!(
+                    out,
+                    "adopted PIN: step {}: {}",
+                    clean(&h.step),
+                    clean(value)
+                );
+            }
+        }
+    }
     if !facts.attested_by.is_empty() {
         let _ = writeln!(out, "attested by: {}", facts.attested_by.join(", "));
     }

@@ -1,6 +1,7 @@
 //! The answers file of a headless run: who is sitting at the keyboard at
 //! each turn, as a file. It holds key file paths and typed words, never a
-//! secret: shares come from the custodians' sealed share files.
+//! secret: shares come from the custodians' sealed share files, and a PIN
+//! set with the vendor's tool from a file the answers only name.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,6 +42,12 @@ pub struct AnswersFile {
     /// Stop the ceremony at a step, as an administrator would.
     #[serde(default)]
     pub abort: Option<AbortAnswer>,
+    /// Files holding the PINs set with the vendor's tool (bindings
+    /// `hsm.existing-pins`), by role (`security-officer`, `user`), relative
+    /// to the answers file: the performer who would type each. The files
+    /// are secrets; a rehearsal convenience.
+    #[serde(default)]
+    pub existing_pins: BTreeMap<String, PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -138,9 +145,9 @@ impl Answers {
             }
         }
         let (k, _) = ceremony.quorum();
-        for step in &ceremony.script.value.steps {
-            let action = step.action();
-            if action.confirm_word().is_some() && !a.confirm.contains_key(&step.id) {
+        let planned = crate::engine::Engine::new(ceremony);
+        for (step, plan) in ceremony.script.value.steps.iter().zip(planned.steps()) {
+            if plan.word.is_some() && !a.confirm.contains_key(&step.id) {
                 problems.push(self.file.problem(
                     &root.key("confirm"),
                     format!("step `{}` needs a typed confirmation word", step.id),
@@ -157,6 +164,25 @@ impl Answers {
                         ),
                     ));
                 }
+            }
+        }
+        for role in &ceremony.bindings.value.hsm.existing_pins {
+            let name = existing_pin_key(*role);
+            if !a.existing_pins.contains_key(name) {
+                problems.push(self.file.problem(
+                    &root.key("existing-pins"),
+                    format!(
+                        "the bindings say the {name} PIN was set with the vendor's tool: name the file holding it under `existing-pins: {{{name}: FILE}}`"
+                    ),
+                ));
+            }
+        }
+        for name in a.existing_pins.keys() {
+            if !["security-officer", "user"].contains(&name.as_str()) {
+                problems.push(self.file.problem(
+                    &root.key("existing-pins").key(name),
+                    format!("`{name}` is not a PIN role (security-officer, user)"),
+                ));
             }
         }
         for (step, names) in &a.shares {
@@ -221,11 +247,44 @@ impl Answers {
             .map(|p| self.base().join(p))
     }
 
+    /// The PIN of `role` set with the vendor's tool, read from its file
+    /// (one trailing line end dropped).
+    pub fn existing_pin(
+        &self,
+        role: crate::script::LoginRole,
+    ) -> Result<crate::secret::Pin, String> {
+        let name = existing_pin_key(role);
+        let path = self
+            .file
+            .value
+            .existing_pins
+            .get(name)
+            .map(|p| self.base().join(p))
+            .ok_or_else(|| format!("the answers name no file for the existing {name} PIN"))?;
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+        );
+        let pin = text
+            .strip_suffix('\n')
+            .map(|t| t.strip_suffix('\r').unwrap_or(t))
+            .unwrap_or(&text);
+        Ok(crate::secret::Pin::new(zeroize::Zeroizing::new(
+            pin.to_string(),
+        )))
+    }
+
     pub fn exception_at(&self, step: &str) -> Option<&ExceptionAnswer> {
         self.file.value.exceptions.get(step)
     }
 
     pub fn abort_at(&self, step: &str) -> Option<&AbortAnswer> {
         self.file.value.abort.as_ref().filter(|a| a.at == step)
+    }
+}
+
+fn existing_pin_key(role: crate::script::LoginRole) -> &'static str {
+    match role {
+        crate::script::LoginRole::SecurityOfficer => "security-officer",
+        crate::script::LoginRole::User => "user",
     }
 }

@@ -125,6 +125,17 @@ pub fn run(
                 session.prove_copy(&custodian, ShareInput::SealedFile(file))?;
                 let _ = writeln!(log, "    {custodian} proved their copy");
             }
+            Need::ExistingPin {
+                participant, role, ..
+            } => {
+                let pin = answers.existing_pin(role).map_err(RunError::Answers)?;
+                session.type_existing_pin(&participant, pin)?;
+                let _ = writeln!(
+                    log,
+                    "    {participant} typed the existing {} PIN",
+                    crate::engine::login_name(role)
+                );
+            }
             Need::Work(work) => {
                 let _ = writeln!(log, "    {} ...", work.describe());
                 session.wait()?;

@@ -44,6 +44,11 @@ pub enum Done {
         login: Option<LoginRole>,
     },
     UserPinSet,
+    /// An existing PIN opened the token; it is sealed under its secret.
+    PinAdopted {
+        info: TokenInfo,
+        sealed: crate::quorum::SealedPin,
+    },
     // Boxed: the read-back evidence is large and crosses the channel once.
     Generated(Box<(GeneratedKey, NonExportableEvidence, Option<Value>)>),
     Exported(PublicKeyInfo),
@@ -279,6 +284,43 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
                 let session = state.login(HsmRole::SecurityOfficer, &so)?;
                 session.init_user_pin(&user).map_err(|e| e.to_string())?;
                 Ok(Done::UserPinSet)
+            }))
+        }
+        Work::AdoptPin { role, secret } => {
+            let name = secret_name(&secret)?;
+            let typed = session.vault_mut().take_typed_pin()?;
+            let role_text = match role {
+                LoginRole::SecurityOfficer => "security-officer",
+                LoginRole::User => "user",
+            };
+            // Sealed before the HSM sees the PIN: a PIN too long to seal
+            // is refused without spending one of the token's login tries.
+            let sealed = session
+                .vault()
+                .secret(&secret)?
+                .seal_pin(&name, role_text, &typed)
+                .map_err(|e| e.to_string())?;
+            let typist = performer_name(session);
+            Ok(Box::new(move |state: &mut HsmState| {
+                let info = state.token()?.refresh().map_err(|e| e.to_string())?;
+                if !info.initialized {
+                    return Err(format!(
+                        "the bindings say this token's PINs were set with the vendor's tool (hsm.existing-pins), but token `{}` is not initialized: nothing was typed into it",
+                        info.serial.trim()
+                    ));
+                }
+                let hsm_role = match role {
+                    LoginRole::SecurityOfficer => HsmRole::SecurityOfficer,
+                    LoginRole::User => HsmRole::User,
+                };
+                // One try, never repeated: the token counts failed logins.
+                drop(state.login(hsm_role, &typed).map_err(|e| {
+                    format!(
+                        "the {} PIN {typist} typed does not open the token ({e}); nothing was sealed",
+                        crate::engine::login_name(role)
+                    )
+                })?);
+                Ok(Done::PinAdopted { info, sealed })
             }))
         }
         Work::GenerateKey {
@@ -554,6 +596,17 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
     }
 }
 
+/// Who performs the current step (the roles that perform have one holder).
+fn performer_name(session: &Session) -> String {
+    let role = session.engine().current().performer;
+    session
+        .ceremony()
+        .holders(role)
+        .first()
+        .map(|p| p.name.clone())
+        .unwrap_or_default()
+}
+
 fn token_json(t: &TokenInfo) -> Value {
     json!({
         "label": t.label.trim(),
@@ -686,6 +739,20 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
                 None => "none",
             },
         })),
+        (Work::AdoptPin { role, secret }, Done::PinAdopted { info, sealed }) => {
+            session.set_token_serial(&info.serial);
+            session.vault_mut().store_sealed(sealed.clone());
+            Ok(json!({
+                "adopted": true,
+                "role": crate::engine::login_name(*role),
+                "secret_name": secret,
+                "typed_by": performer_name(session),
+                // Only a quorum's secret opens it; later ceremonies find it
+                // here (a rotation, a restore).
+                "sealed_pin": to_record(&sealed)?,
+                "token": token_json(&info),
+            }))
+        }
         (Work::SetUserPin { user_pin, .. }, Done::UserPinSet) => Ok(json!({
             "user_pin_from": user_pin,
         })),
@@ -817,7 +884,7 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
             session
                 .vault_mut()
                 .hold_for_delivery(custodians.into_iter().zip(shares).collect());
-            Ok(json!({
+            let mut body = json!({
                 "split": to_record(&record)?,
                 // The PIN derived from the secret keeps its length: the
                 // token's PIN does not change.
@@ -832,7 +899,13 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
                         "index": h.index,
                     })).collect::<Vec<_>>(),
                 },
-            }))
+            });
+            // A PIN sealed under the secret travels with it, so that a
+            // ceremony continuing this one finds it here.
+            if let Some(sealed) = session.vault().sealed(name) {
+                body["sealed_pin"] = to_record(sealed)?;
+            }
+            Ok(body)
         }
         (
             Work::SignChallenge { key, .. },

@@ -65,6 +65,8 @@ pub struct Original {
     /// Where the original's artifacts (share files, backups) are.
     pub artifacts_dir: PathBuf,
     pub splits: BTreeMap<String, OriginalSplit>,
+    /// PINs set with the vendor's tool, sealed under its secrets.
+    pub sealed_pins: BTreeMap<String, crate::quorum::SealedPin>,
     pub keys: BTreeMap<String, OriginalKey>,
     /// CA certificates its root-certificate steps made, by key label (DER).
     pub certificates: BTreeMap<String, Vec<u8>>,
@@ -115,6 +117,7 @@ impl Original {
             tree_root_hex: hex::encode(summary.tree_root),
             file_sha256: hex::encode(Sha256::digest(&bytes)),
             splits: BTreeMap::new(),
+            sealed_pins: BTreeMap::new(),
             keys: BTreeMap::new(),
             certificates: BTreeMap::new(),
         };
@@ -125,6 +128,9 @@ impl Original {
     }
 
     fn observe(&mut self, kind: &str, b: &Value, dir: &Path) -> Result<(), RunError> {
+        if let Some(sealed) = super::vault::sealed_pin_in(b) {
+            self.sealed_pins.insert(sealed.secret_name.clone(), sealed);
+        }
         match kind {
             // A reshare replaces the split: the newest record is the one
             // whose shares are valid.

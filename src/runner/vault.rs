@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::quorum::{CeremonySecret, Presented, SecretName, Share, SplitRecord};
+use crate::quorum::{CeremonySecret, Presented, SealedPin, SecretName, Share, SplitRecord};
 use crate::secret::Pin;
 
 /// Who received which share of a split.
@@ -33,6 +33,11 @@ pub struct Vault {
     /// Secrets split afresh in this ceremony: their valid shares are now
     /// this ceremony's.
     reshared: std::collections::BTreeSet<String>,
+    /// PINs set with the vendor's tool, sealed under the secret of the same
+    /// name: that secret opens the PIN instead of deriving one.
+    sealed: BTreeMap<String, SealedPin>,
+    /// An existing PIN just typed, until the adopting work takes it.
+    typed: Option<Pin>,
 }
 
 impl Vault {
@@ -109,12 +114,40 @@ impl Vault {
             .ok_or_else(|| format!("secret `{name}` has not been split in this ceremony"))
     }
 
-    /// The PIN derived from a secret held in memory, shaped for the token.
+    /// A PIN sealed under the secret `name` (recorded by this ceremony or
+    /// the original one).
+    pub fn store_sealed(&mut self, sealed: SealedPin) {
+        self.sealed.insert(sealed.secret_name.clone(), sealed);
+    }
+
+    pub fn sealed(&self, name: &str) -> Option<&SealedPin> {
+        self.sealed.get(name)
+    }
+
+    pub fn hold_typed_pin(&mut self, pin: Pin) {
+        self.typed = Some(pin);
+    }
+
+    /// The existing PIN typed for the current step; taken once.
+    pub fn take_typed_pin(&mut self) -> Result<Pin, String> {
+        self.typed
+            .take()
+            .ok_or_else(|| "no existing PIN has been typed for this step".to_string())
+    }
+
+    /// The PIN of a secret held in memory: the existing PIN sealed under it,
+    /// or else the PIN derived from it, shaped for the token.
     pub fn pin(&self, name: &str) -> Result<Pin, String> {
         let secret = self
             .secrets
             .get(name)
             .ok_or_else(|| format!("secret `{name}` is not in memory"))?;
+        if let Some(sealed) = self.sealed.get(name) {
+            let secret_name: SecretName = name.parse().map_err(|e| format!("{e}"))?;
+            return secret
+                .unseal_pin(&secret_name, sealed)
+                .map_err(|e| format!("`{name}`: {e}"));
+        }
         let length = match self.fixed_pin_lengths.get(name) {
             Some(length) => *length,
             None => self
@@ -139,4 +172,10 @@ impl Vault {
     pub fn store_recombined(&mut self, name: &str, secret: CeremonySecret) {
         self.secrets.insert(name.to_string(), secret);
     }
+}
+
+/// The sealed PIN an entry records (an adopting step, or a reshare that
+/// carries it forward), if any.
+pub fn sealed_pin_in(body: &serde_json::Value) -> Option<SealedPin> {
+    serde_json::from_value(body.get("sealed_pin")?.clone()).ok()
 }

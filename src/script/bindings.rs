@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::model::Role;
+use super::model::{LoginRole, Role};
 pub use crate::transcript::Mode;
 
 /// The only bindings format this version understands.
@@ -59,6 +59,21 @@ pub struct HsmBinding {
     /// anything is written to the token.
     #[serde(default)]
     pub expect: Option<ExpectedToken>,
+    /// The token was initialized with the vendor's tool, and these PINs
+    /// were set there. Instead of initializing the token (`init-token`) or
+    /// setting the user PIN (`set-user-pin`), such a step has its performer
+    /// type the existing PIN once; it is checked by one login and sealed
+    /// under the step's secret, so that from then on only a quorum of
+    /// custodians can use it. The token must be named under `token`.
+    #[serde(default)]
+    pub existing_pins: Vec<LoginRole>,
+}
+
+impl HsmBinding {
+    /// Whether the PIN of `role` was set outside the ceremony.
+    pub fn existing_pin(&self, role: LoginRole) -> bool {
+        self.existing_pins.contains(&role)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -765,6 +765,47 @@ impl Ceremony {
     }
 }
 
+/// `hsm.existing-pins`: the token must be named (the default token is the
+/// module's uninitialized one), and a script that initializes the token
+/// must adopt the SO PIN instead: an initialized token cannot be
+/// initialized without erasing it.
+fn check_existing_pins(s: &Script, b: &Bindings, bad: &mut impl FnMut(YamlPath, String)) {
+    let path = YamlPath::root().key("hsm").key("existing-pins");
+    let pins = &b.hsm.existing_pins;
+    if pins.is_empty() {
+        return;
+    }
+    if pins.len() == 2 && pins[0] == pins[1] {
+        bad(path.clone(), "a role is listed twice".into());
+    }
+    if b.hsm.token.is_none() {
+        bad(
+            path.clone(),
+            "a token whose PINs already exist must be named: give its serial or label under hsm.token".into(),
+        );
+    }
+    let initializes = s
+        .steps
+        .iter()
+        .any(|step| matches!(step.action(), Action::InitToken(_)));
+    let sets_user_pin = s
+        .steps
+        .iter()
+        .any(|step| matches!(step.action(), Action::SetUserPin(_)));
+    if b.hsm.existing_pin(LoginRole::User) && !sets_user_pin {
+        bad(
+            path.clone(),
+            "user is listed, but the script has no set-user-pin step to adopt the existing user PIN".into(),
+        );
+    }
+    if initializes && !b.hsm.existing_pin(LoginRole::SecurityOfficer) {
+        bad(
+            path,
+            "the script initializes the token (init-token), but these bindings say it was initialized with the vendor's tool: list security-officer so that step adopts the existing SO PIN".into(),
+        );
+    }
+}
+
 fn check_bindings(
     script: &Loaded<Script>,
     loaded: &Loaded<Bindings>,
@@ -808,6 +849,8 @@ fn check_bindings(
             "give the token's serial or its label, not both and not neither".into(),
         );
     }
+
+    check_existing_pins(s, b, &mut bad);
 
     for m in &s.materials {
         match b.materials.get(&m.id) {

@@ -24,6 +24,8 @@ enum FieldFor {
     Share(String),
     /// A custodian types back the share just shown to them.
     Copy(String),
+    /// The performer types a PIN set with the vendor's tool.
+    Pin(String),
 }
 
 /// Where an on-screen delivery stands for the current custodian.
@@ -125,6 +127,7 @@ impl App {
                 Some((c, Delivery::Retype)) if *c == custodian => Some(FieldFor::Copy(custodian)),
                 _ => None,
             },
+            Need::ExistingPin { participant, .. } => Some(FieldFor::Pin(participant)),
             Need::Share { .. } => match &self.presenter {
                 Some(p) if !session.engine().is_signed_in(p) => Some(FieldFor::KeyPath(p.clone())),
                 Some(p) => Some(FieldFor::Share(p.clone())),
@@ -165,7 +168,9 @@ impl App {
                 Some(FieldFor::KeyPath(name)) => {
                     TextField::with_text(&Self::key_hint(session, name))
                 }
-                Some(FieldFor::Share(_)) | Some(FieldFor::Copy(_)) => TextField::new(true),
+                Some(FieldFor::Share(_) | FieldFor::Copy(_) | FieldFor::Pin(_)) => {
+                    TextField::new(true)
+                }
                 _ => TextField::new(false),
             };
             self.field_for = wanted;
@@ -420,6 +425,14 @@ impl App {
                 }
                 None => return,
             },
+            (Need::ExistingPin { participant, .. }, _) => {
+                // Exactly as typed: a PIN may begin or end with a space.
+                let pin = crate::secret::Pin::new(self.field.take());
+                self.field.clear();
+                session
+                    .type_existing_pin(&participant, pin)
+                    .map(|()| format!("{participant}'s PIN is being checked by one login"))
+            }
             (Need::Share { .. }, None) => Err(RunError::Refused(
                 "press the number of the custodian who presents next".into(),
             )),
@@ -433,7 +446,7 @@ impl App {
             (Need::Work(_), _) => Err(RunError::Refused("the HSM is working; please wait".into())),
             (Need::Finished(_), _)
             | (Need::Share { .. }, Some(FieldFor::Word(_)))
-            | (Need::Share { .. }, Some(FieldFor::Copy(_))) => return,
+            | (Need::Share { .. }, Some(FieldFor::Copy(_) | FieldFor::Pin(_))) => return,
         };
         match result {
             Ok(text) => self.info(text),
@@ -481,6 +494,9 @@ impl App {
             current.instructions.clone(),
         ];
         if let Some(details) = &current.details {
+            if let Some(note) = details["note"].as_str() {
+                step_detail.push(format!("⚠ {note}"));
+            }
             if let Some(items) = details["items"].as_array() {
                 step_detail.extend(
                     items
@@ -733,6 +749,26 @@ impl App {
                         ],
                         ..Turn::default()
                     }
+                }
+            }
+            Need::ExistingPin {
+                participant,
+                role,
+                secret,
+            } => {
+                let role = crate::engine::login_name(role);
+                Turn {
+                    title: format!(
+                        "{} {participant}: type the token's existing {role} PIN",
+                        role_of(&participant)
+                    ),
+                    lines: vec![
+                        format!("The {role} PIN was set with the HSM vendor's tool. Others: look away from the keyboard."),
+                        format!("It is checked by ONE login (a wrong PIN counts against the token's retry limit), then sealed under `{secret}`: from then on only the custodians' quorum opens it."),
+                        "Type it exactly (shown as •) and press Enter. It is never shown or recorded.".into(),
+                    ],
+                    field: field("existing PIN"),
+                    ..Turn::default()
                 }
             }
             Need::Work(work) => {

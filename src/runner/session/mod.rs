@@ -461,6 +461,34 @@ impl Session {
         }
     }
 
+    /// The performer types the existing PIN an adopting step asks for. It
+    /// stays in memory only, until the step's work checks it with one login
+    /// and seals it; the transcript records who typed it, never the PIN.
+    pub fn type_existing_pin(
+        &mut self,
+        participant: &str,
+        pin: crate::secret::Pin,
+    ) -> Result<(), RunError> {
+        match self.engine.need() {
+            Need::ExistingPin { participant: p, .. } if p == participant => {}
+            need => {
+                return Err(RunError::Refused(format!(
+                    "no PIN is asked of {participant} now: {}",
+                    crate::engine::describe(&need)
+                )));
+            }
+        }
+        if pin.is_empty() {
+            return Err(RunError::Refused("the PIN is empty".into()));
+        }
+        self.feed(Input::PinTyped {
+            participant: participant.to_string(),
+        })?;
+        self.vault.hold_typed_pin(pin);
+        self.dispatch();
+        Ok(())
+    }
+
     /// On-screen delivery: the share text for `custodian` to see, alone.
     /// Only while the engine waits for exactly this custodian's delivery.
     pub fn share_to_show(&self, custodian: &str) -> Result<Zeroizing<String>, RunError> {
@@ -912,6 +940,9 @@ pub(super) fn seed_vault(vault: &mut Vault, ceremony: &Ceremony, original: &Orig
             if let Some(length) = split.pin_length {
                 vault.fix_pin_length(&secret.name, length);
             }
+        }
+        if let Some(sealed) = original.sealed_pins.get(&secret.name) {
+            vault.store_sealed(sealed.clone());
         }
     }
 }

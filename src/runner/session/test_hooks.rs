@@ -34,6 +34,7 @@ fn kind(work: &Work) -> &'static str {
         Work::InitToken { .. } => "init-token",
         Work::Recombine { .. } => "recombine",
         Work::SetUserPin { .. } => "set-user-pin",
+        Work::AdoptPin { .. } => "adopt-pin",
         Work::GenerateKey { .. } => "generate-key",
         Work::ExportPublicKey { .. } => "export-public-key",
         Work::ListObjects { .. } => "list-objects",

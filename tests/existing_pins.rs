@@ -1,0 +1,474 @@
+//! A token initialized with the vendor's tool (bindings `hsm.existing-pins`):
+//! the ceremony does not initialize it or set its PINs. The performer types
+//! each existing PIN once; one login checks it; it is sealed under the
+//! step's quorum secret, and from then on only k custodians can use it.
+//!
+//! SoftHSM2 stands in for the vendor: `softhsm2-util --init-token` is the
+//! "vendor's tool", run before the ceremony.
+
+mod ceremony_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use ceremony_support::*;
+use keyceremony::quorum::{self, Presented, SealedPin, SecretName, SplitRecord};
+
+const VENDOR_SO_PIN: &str = "vendor SO 4711";
+const VENDOR_USER_PIN: &str = "crypto-user:Vendor pass 1";
+const LABEL: &str = "vendor-root";
+
+/// A SoftHSM2 token store outside any state directory, with one token
+/// initialized by `softhsm2-util`, as an HSM arrives from its vendor setup.
+struct VendorToken {
+    dir: tempfile::TempDir,
+}
+
+impl VendorToken {
+    fn new() -> VendorToken {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tokens = dir.path().join("tokens");
+        std::fs::create_dir_all(&tokens).expect("token dir");
+        std::fs::write(
+            dir.path().join("softhsm2.conf"),
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
+        )
+        .expect("conf");
+        let token = VendorToken { dir };
+        let init = token.command(
+            "softhsm2-util",
+            &[
+                "--init-token",
+                "--free",
+                "--label",
+                LABEL,
+                "--so-pin",
+                VENDOR_SO_PIN,
+                "--pin",
+                VENDOR_USER_PIN,
+            ],
+        );
+        assert!(init.status.success(), "{}", output_text(&init));
+        token
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn conf(&self) -> PathBuf {
+        self.path().join("softhsm2.conf")
+    }
+
+    fn command(&self, program: &str, args: &[&str]) -> Output {
+        std::process::Command::new(program)
+            .args(args)
+            .env("SOFTHSM2_CONF", self.conf())
+            .output()
+            .unwrap_or_else(|e| panic!("{program} runs: {e}"))
+    }
+
+    /// `pkcs11-tool --list-objects` after logging in as `so` or `user`.
+    fn objects_with(&self, login_type: &str, pin: &str) -> Output {
+        let pin_flag = if login_type == "so" {
+            "--so-pin"
+        } else {
+            "--pin"
+        };
+        self.command(
+            "pkcs11-tool",
+            &[
+                "--module",
+                SOFTHSM,
+                "--token-label",
+                LABEL,
+                "--session-rw",
+                "--login",
+                "--login-type",
+                login_type,
+                pin_flag,
+                pin,
+                "--list-objects",
+            ],
+        )
+    }
+
+    /// Bindings for `script` naming the vendor token, the PINs that exist,
+    /// and (for a rotation) the original transcript.
+    fn bindings(&self, name: &str, existing: &str, original: Option<&Path>) -> PathBuf {
+        let mut text = std::fs::read_to_string(
+            repo().join(format!("ceremonies/rehearsal/{name}.bindings.yaml")),
+        )
+        .expect("bindings")
+        .replace(": keys/", &format!(": {}/", demo_key("").display()))
+        .replace("token: { label: root-ca }\n", "");
+        if let Some(original) = original {
+            text = text.replace(
+                "../../transcripts/example-root-backup-rehearsal.jsonl",
+                &original.display().to_string(),
+            );
+        }
+        let hsm = format!(
+            "hsm:\n  module: {SOFTHSM}\n  token: {{ label: {LABEL} }}\n{existing}",
+            existing = if existing.is_empty() {
+                String::new()
+            } else {
+                format!("  existing-pins: {existing}\n")
+            }
+        );
+        let text = text.replacen("hsm:\n", &hsm, 1);
+        let path = self.path().join(format!("{name}.bindings.yaml"));
+        std::fs::write(&path, text).expect("write bindings");
+        path
+    }
+
+    /// Files holding the PINs as the performer would type them.
+    fn pin_files(&self, so: &str, user: &str) -> String {
+        let so_file = self.path().join("so.pin");
+        let user_file = self.path().join("user.pin");
+        std::fs::write(&so_file, format!("{so}\n")).expect("so pin file");
+        std::fs::write(&user_file, user).expect("user pin file");
+        format!(
+            "existing-pins:\n  security-officer: {}\n  user: {}\n",
+            so_file.display(),
+            user_file.display()
+        )
+    }
+
+    fn run(&self, script: &str, bindings: &Path, answers: &Path, out: &str) -> Output {
+        keyceremony()
+            .arg("run")
+            .arg(repo().join(format!("ceremonies/{script}.yaml")))
+            .arg("--bindings")
+            .arg(bindings)
+            .arg("--state-dir")
+            .arg(self.path().join(format!("state-{out}")))
+            .arg("--out")
+            .arg(self.path().join(out))
+            .arg("--headless")
+            .arg("--answers")
+            .arg(answers)
+            .env("SOFTHSM2_CONF", self.conf())
+            .output()
+            .expect("the binary runs")
+    }
+
+    /// The root ceremony, headless, on the vendor token.
+    fn run_root(&self, existing: &str, so: &str, user: &str) -> Output {
+        let bindings = self.bindings("root-key-generation", existing, None);
+        let answers_dir = self.path().join("answers");
+        std::fs::create_dir_all(&answers_dir).expect("answers dir");
+        let answers = write_answers(&answers_dir, &self.pin_files(so, user));
+        self.run("root-key-generation", &bindings, &answers, "out")
+    }
+
+    fn transcript(&self, out: &str) -> PathBuf {
+        transcript_in(&self.path().join(out))
+    }
+}
+
+fn recombined_secret(
+    transcript: &Path,
+    secret: &str,
+    custodians: &[&str],
+) -> keyceremony::quorum::CeremonySecret {
+    let entries = entries(transcript);
+    let shares = transcript
+        .parent()
+        .expect("dir")
+        .join(entries[0]["ceremony"].as_str().expect("ceremony id"))
+        .join("shares");
+    let record: SplitRecord = serde_json::from_value(
+        entries
+            .iter()
+            .find(|e| e["kind"] == "split-secret" && e["body"]["split"]["secret_name"] == secret)
+            .unwrap_or_else(|| panic!("no split of {secret}"))["body"]["split"]
+            .clone(),
+    )
+    .expect("a split record");
+    let presented: Vec<Presented> = custodians
+        .iter()
+        .map(|c| {
+            let key = std::fs::read_to_string(demo_key(c)).expect("demo key");
+            let sealed =
+                std::fs::read(shares.join(format!("{c}.{secret}.age"))).expect("share file");
+            Presented {
+                custodian: c.to_string(),
+                share: quorum::delivery::open(&key, &sealed).expect("the share opens"),
+            }
+        })
+        .collect();
+    quorum::combine(&record, &presented).expect("a quorum recombines")
+}
+
+fn sealed_in(body: &serde_json::Value) -> SealedPin {
+    serde_json::from_value(body["sealed_pin"].clone()).expect("a sealed PIN is recorded")
+}
+
+fn every_file_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            files.extend(every_file_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn the_root_ceremony_adopts_a_vendor_initialized_token_and_seals_its_pins_under_the_quorum() {
+    let token = VendorToken::new();
+    let out = token.run_root("[security-officer, user]", VENDOR_SO_PIN, VENDOR_USER_PIN);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let log = output_text(&out);
+    assert!(
+        log.contains("alice typed the existing SO PIN"),
+        "the log says who typed: {log}"
+    );
+    let transcript = token.transcript("out");
+    let (code, report) = verify(&transcript);
+    assert_eq!(code, 0, "{report}");
+    assert!(
+        report.contains("adopted PIN: step init-token: existing SO PIN, set outside this ceremony")
+            && report.contains("adopted PIN: step set-user-pin: existing user PIN"),
+        "verify tells the auditor: {report}"
+    );
+
+    // Both steps adopted instead of initializing and setting.
+    let init = body_of(&transcript, "init-token");
+    assert_eq!(init["adopted"], true);
+    assert_eq!(init["role"], "SO");
+    assert_eq!(init["typed_by"], "alice");
+    assert_eq!(init["token"]["label"], LABEL);
+    let user = body_of(&transcript, "set-user-pin");
+    assert_eq!(user["adopted"], true);
+    assert_eq!(user["role"], "user");
+    let performed = entries(&transcript)
+        .into_iter()
+        .find(|e| {
+            e["kind"] == "confirm"
+                && e["body"]["step"] == "init-token"
+                && e["body"]["as"] == "performer"
+        })
+        .expect("the performer confirmed init-token");
+    assert!(
+        performed["body"]["details"]["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("does not initialize the token")),
+        "the performer confirms what happens instead: {performed}"
+    );
+    assert!(performed["body"].get("typed").is_none(), "no word typed");
+    let typed = body_of(&transcript, "pin-typed");
+    assert_eq!(typed["participant"], "alice");
+    assert_eq!(
+        typed["signatures"][0]["participant"], "alice",
+        "the typist signs that they typed it"
+    );
+
+    // Any k of the custodians' shares open the SO PIN the vendor set: the
+    // quorum now guards it.
+    let so_secret = recombined_secret(&transcript, "so-pin", &["dave", "frank", "grace"]);
+    let name: SecretName = "so-pin".parse().expect("name");
+    let opened = so_secret
+        .unseal_pin(&name, &sealed_in(&init))
+        .expect("the recombined secret opens the sealed SO PIN");
+    assert_eq!(opened.expose(), VENDOR_SO_PIN);
+    let user_secret = recombined_secret(&transcript, "user-pin", &["carol", "dave", "erin"]);
+    let user_name: SecretName = "user-pin".parse().expect("name");
+    assert_eq!(
+        user_secret
+            .unseal_pin(&user_name, &sealed_in(&user))
+            .expect("opens")
+            .expose(),
+        VENDOR_USER_PIN
+    );
+    // The SO PIN's seal does not open with the user PIN's secret.
+    assert!(user_secret.unseal_pin(&name, &sealed_in(&init)).is_err());
+
+    // The root key is on the vendor's token, under the existing user PIN,
+    // and the token's PINs are still the vendor's.
+    let objects = token.objects_with("user", VENDOR_USER_PIN);
+    assert!(objects.status.success(), "{}", output_text(&objects));
+    let listing = String::from_utf8_lossy(&objects.stdout);
+    assert!(listing.contains("label:      root-ca-key"), "{listing}");
+    assert!(
+        token.objects_with("so", VENDOR_SO_PIN).status.success(),
+        "the SO PIN was not changed"
+    );
+
+    // No PIN in clear anywhere the ceremony wrote.
+    for file in every_file_under(&token.path().join("out")) {
+        let bytes = std::fs::read(&file).expect("read");
+        let text = String::from_utf8_lossy(&bytes);
+        for pin in [VENDOR_SO_PIN, VENDOR_USER_PIN, "Vendor pass"] {
+            assert!(!text.contains(pin), "{} holds a PIN", file.display());
+        }
+    }
+    assert!(!log.contains("Vendor pass") && !log.contains(VENDOR_SO_PIN));
+
+    // The auditor's report says the PINs were set outside the ceremony.
+    let md = keyceremony()
+        .args(["report", "--format", "md"])
+        .arg(&transcript)
+        .output()
+        .expect("report runs");
+    let md = String::from_utf8_lossy(&md.stdout);
+    assert!(
+        md.contains(
+            "existing SO PIN, set outside this ceremony with the vendor's tool; typed by alice"
+        ),
+        "{md}"
+    );
+
+    // A custodian rotation continuing this ceremony logs in as SO with the
+    // sealed PIN it finds in the original transcript, and carries the seal
+    // forward with the new split.
+    let bindings = token.bindings("custodian-rotation", "", Some(&transcript));
+    let answers = {
+        let text = std::fs::read_to_string(
+            repo().join("ceremonies/rehearsal/custodian-rotation.answers.yaml"),
+        )
+        .expect("answers")
+        .replace(": keys/", &format!(": {}/", demo_key("").display()));
+        let path = token.path().join("rotation.answers.yaml");
+        std::fs::write(&path, text).expect("write");
+        path
+    };
+    let rotation = token.run("custodian-rotation", &bindings, &answers, "rotation");
+    assert_eq!(
+        rotation.status.code(),
+        Some(0),
+        "{}",
+        output_text(&rotation)
+    );
+    let rotated = token.transcript("rotation");
+    assert_eq!(body_of(&rotated, "recombine")["login"], "security-officer");
+    assert_eq!(sealed_in(&body_of(&rotated, "reshare")), sealed_in(&init));
+}
+
+#[test]
+fn with_only_the_so_pin_existing_the_ceremony_sets_its_own_user_pin() {
+    let token = VendorToken::new();
+    let out = token.run_root("[security-officer]", VENDOR_SO_PIN, "unused");
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let transcript = token.transcript("out");
+    assert_eq!(body_of(&transcript, "init-token")["adopted"], true);
+    let set = body_of(&transcript, "set-user-pin");
+    assert!(set.get("adopted").is_none(), "{set}");
+    assert_eq!(set["user_pin_from"], "user-pin");
+
+    // The vendor's user PIN was replaced by the one derived from the
+    // custodians' secret (the SO, opened from its seal, set it).
+    assert!(
+        !token.objects_with("user", VENDOR_USER_PIN).status.success(),
+        "the vendor's user PIN no longer opens the token"
+    );
+    let derived = {
+        let secret = recombined_secret(&transcript, "user-pin", &["carol", "dave", "erin"]);
+        let length = entries(&transcript)
+            .into_iter()
+            .find(|e| {
+                e["kind"] == "split-secret" && e["body"]["split"]["secret_name"] == "user-pin"
+            })
+            .expect("split entry")["body"]["pin_length"]
+            .as_u64()
+            .expect("pin length") as usize;
+        secret
+            .derive_pin(&"user-pin".parse().expect("name"), length)
+            .expose()
+            .to_string()
+    };
+    let objects = token.objects_with("user", &derived);
+    assert!(objects.status.success(), "{}", output_text(&objects));
+    assert!(String::from_utf8_lossy(&objects.stdout).contains("root-ca-key"));
+}
+
+#[test]
+fn a_wrong_existing_pin_fails_the_step_after_one_login_and_nothing_is_sealed() {
+    let token = VendorToken::new();
+    let out = token.run_root(
+        "[security-officer, user]",
+        "not the vendor SO PIN",
+        VENDOR_USER_PIN,
+    );
+    assert_ne!(out.status.code(), Some(0));
+    let log = output_text(&out);
+    assert!(
+        log.contains("the SO PIN alice typed does not open the token")
+            && log.contains("CKR_PIN_INCORRECT")
+            && log.contains("nothing was sealed"),
+        "{log}"
+    );
+    let transcript = token.transcript("out");
+    let failed = body_of(&transcript, "step-failed");
+    assert_eq!(failed["step"], "init-token");
+    assert!(
+        entries(&transcript)
+            .iter()
+            .all(|e| e.get("sealed_pin").is_none()),
+        "no seal was recorded"
+    );
+    assert!(
+        !std::fs::read_to_string(&transcript)
+            .expect("transcript")
+            .contains("not the vendor SO PIN")
+    );
+    // The vendor's token is untouched: its SO PIN still opens it, no key.
+    let objects = token.objects_with("so", VENDOR_SO_PIN);
+    assert!(objects.status.success(), "{}", output_text(&objects));
+}
+
+#[test]
+fn bindings_that_cannot_adopt_are_refused_before_anything_starts() {
+    let token = VendorToken::new();
+    let answers_dir = token.path().join("answers");
+    std::fs::create_dir_all(&answers_dir).expect("dir");
+    let answers = write_answers(
+        &answers_dir,
+        &token.pin_files(VENDOR_SO_PIN, VENDOR_USER_PIN),
+    );
+
+    // No token named: the default token is the module's uninitialized one.
+    let unnamed = token.bindings("root-key-generation", "[security-officer, user]", None);
+    std::fs::write(
+        &unnamed,
+        std::fs::read_to_string(&unnamed)
+            .expect("read")
+            .replace(&format!("  token: {{ label: {LABEL} }}\n"), ""),
+    )
+    .expect("write");
+    let out = token.run("root-key-generation", &unnamed, &answers, "unnamed");
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("a token whose PINs already exist must be named"),
+        "{}",
+        output_text(&out)
+    );
+
+    // The root script initializes the token; with only the user PIN
+    // existing, that step could not adopt anything.
+    let user_only = token.bindings("root-key-generation", "[user]", None);
+    let out = token.run("root-key-generation", &user_only, &answers, "user-only");
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("list security-officer so that step adopts the existing SO PIN"),
+        "{}",
+        output_text(&out)
+    );
+    for out in ["unnamed", "user-only"] {
+        assert!(
+            !token.path().join(out).exists()
+                || std::fs::read_dir(token.path().join(out))
+                    .expect("dir")
+                    .next()
+                    .is_none(),
+            "no transcript was started"
+        );
+    }
+}
