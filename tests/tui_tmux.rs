@@ -729,3 +729,91 @@ fn closing_the_terminal_ends_the_program() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn an_existing_pin_is_typed_masked_and_never_reaches_the_screen_or_the_record() {
+    const VENDOR_SO_PIN: &str = "vendor SO 4711";
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A token initialized with the "vendor's tool" before the ceremony.
+    let tokens = dir.path().join("tokens");
+    std::fs::create_dir_all(&tokens).expect("tokens");
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )
+    .expect("conf");
+    let init = Command::new("softhsm2-util")
+        .args(["--init-token", "--free", "--label", "vendor-root"])
+        .args(["--so-pin", VENDOR_SO_PIN, "--pin", "vendor user 1"])
+        .env("SOFTHSM2_CONF", &conf)
+        .output()
+        .expect("softhsm2-util runs");
+    assert!(init.status.success(), "{}", output_text(&init));
+    let adopting = dir.path().join("bindings.yaml");
+    std::fs::write(
+        &adopting,
+        std::fs::read_to_string(bindings())
+            .expect("bindings")
+            .replace(": keys/", &format!(": {}/", demo_key("").display()))
+            .replacen(
+                "hsm:\n",
+                &format!(
+                    "hsm:\n  module: {SOFTHSM}\n  token: {{ label: vendor-root }}\n  existing-pins: [security-officer]\n"
+                ),
+                1,
+            ),
+    )
+    .expect("bindings");
+    let command = format!(
+        "SOFTHSM2_CONF={} {}",
+        conf.display(),
+        run_command(dir.path()).replace(
+            &bindings().display().to_string(),
+            &adopting.display().to_string()
+        )
+    );
+    let mut tmux = Tmux::start("existing-pin", &command, &[]);
+    tmux.wait_for("Hand the keyboard to administrator alice");
+    let screen = drive_until(&mut tmux, |s| {
+        s.contains("type the token's existing SO PIN")
+    });
+    assert!(
+        screen.contains("⚠ These bindings say the token was initialized"),
+        "the step says it adopts instead of initializing:\n{screen}"
+    );
+    tmux.type_text(VENDOR_SO_PIN);
+    let typed = tmux.wait_for(&format!(
+        "existing PIN: {}",
+        "•".repeat(VENDOR_SO_PIN.len())
+    ));
+    assert!(!typed.contains("4711"), "{typed}");
+    tmux.act(&["Enter"]);
+    tmux.wait_for("witness this step");
+    // Stop here: abort.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("Abort the ceremony");
+    tmux.type_text("existing PIN test done");
+    tmux.keys(&["Tab"]);
+    tmux.type_text("abort");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("ABORTED");
+    tmux.keys(&["q"]);
+    let (code, screen) = tmux.finished();
+    assert_eq!(code, 1, "{screen}");
+    terminal_is_usable(&screen);
+    assert!(!tmux.scrollback().contains("4711"));
+    assert!(tmux.screens.iter().all(|s| !s.contains("4711")));
+    let transcript = transcript_in(&dir.path().join("out"));
+    let init = body_of(&transcript, "init-token");
+    assert_eq!(init["adopted"], true);
+    assert!(init["sealed_pin"]["ciphertext"].is_string());
+    assert!(
+        !std::fs::read_to_string(&transcript)
+            .expect("read")
+            .contains("4711")
+    );
+}
