@@ -139,9 +139,18 @@ impl VendorToken {
     }
 
     fn run(&self, script: &str, bindings: &Path, answers: &Path, out: &str) -> Output {
+        self.run_script(
+            &repo().join(format!("ceremonies/{script}.yaml")),
+            bindings,
+            answers,
+            out,
+        )
+    }
+
+    fn run_script(&self, script: &Path, bindings: &Path, answers: &Path, out: &str) -> Output {
         keyceremony()
             .arg("run")
-            .arg(repo().join(format!("ceremonies/{script}.yaml")))
+            .arg(script)
             .arg("--bindings")
             .arg(bindings)
             .arg("--state-dir")
@@ -471,4 +480,79 @@ fn bindings_that_cannot_adopt_are_refused_before_anything_starts() {
             "no transcript was started"
         );
     }
+}
+
+/// The root script cut down for a module without a PKCS#11 SO (CloudHSM,
+/// YubiHSM 2): no SO secret, no init-token, no SO login; set-user-pin
+/// names no SO PIN, so it can only adopt the user PIN.
+fn user_only_script(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(script()).expect("script");
+    let mut blocks: Vec<&str> = text.split("\n  - id: ").collect();
+    blocks.retain(|b| {
+        !["split-so-pin\n", "init-token\n", "prove-so-pin\n"]
+            .iter()
+            .any(|id| b.starts_with(id))
+    });
+    let cut = blocks.join("\n  - id: ");
+    let cut = cut
+        .replace(
+            "  - name: so-pin\n    description: Security Officer PIN of the root token\n",
+            "",
+        )
+        .replace(
+            "set-user-pin: { so-pin: so-pin, user-pin: user-pin }",
+            "set-user-pin: { user-pin: user-pin }",
+        );
+    assert!(!cut.contains("so-pin"), "{cut}");
+    let path = dir.join("root-without-so.yaml");
+    std::fs::write(&path, cut).expect("write script");
+    path
+}
+
+#[test]
+fn a_module_without_an_so_runs_a_script_that_only_adopts_the_user_pin() {
+    let token = VendorToken::new();
+    let script = user_only_script(token.path());
+    let lint = keyceremony()
+        .arg("lint")
+        .arg(&script)
+        .output()
+        .expect("lint runs");
+    assert_eq!(lint.status.code(), Some(0), "{}", output_text(&lint));
+    assert!(
+        output_text(&lint).contains("warning: no so-pin: this step only adopts a user PIN"),
+        "{}",
+        output_text(&lint)
+    );
+    let answers_dir = token.path().join("answers");
+    std::fs::create_dir_all(&answers_dir).expect("dir");
+    let answers = write_answers(&answers_dir, &token.pin_files("unused", VENDOR_USER_PIN));
+
+    // Bindings that do not say the user PIN exists cannot run it.
+    let plain = token.bindings("root-key-generation", "", None);
+    let out = token.run_script(&script, &plain, &answers, "refused");
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("set-user-pin names no so-pin")
+            && output_text(&out).contains("list user under hsm.existing-pins"),
+        "{}",
+        output_text(&out)
+    );
+
+    let bindings = token.bindings("root-key-generation", "[user]", None);
+    let out = token.run_script(&script, &bindings, &answers, "out");
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let transcript = token.transcript("out");
+    let (code, report) = verify(&transcript);
+    assert_eq!(code, 0, "{report}");
+    assert!(
+        entries(&transcript)
+            .iter()
+            .all(|e| e["kind"] != "init-token" && e["body"]["login"] != "security-officer"),
+        "no SO step ran"
+    );
+    assert_eq!(body_of(&transcript, "set-user-pin")["adopted"], true);
+    let objects = token.objects_with("user", VENDOR_USER_PIN);
+    assert!(objects.status.success(), "{}", output_text(&objects));
+    assert!(String::from_utf8_lossy(&objects.stdout).contains("root-ca-key"));
 }

@@ -246,16 +246,18 @@ pub(super) fn plan(ceremony: &Ceremony) -> Vec<StepPlan> {
                     login: a.login,
                     custodians: Vec::new(),
                 }),
-                Action::SetUserPin(a) if hsm.existing_pin(LoginRole::User) => {
-                    Some(Work::AdoptPin {
+                // Without an SO PIN the step can only adopt (validation
+                // requires bindings that say so).
+                Action::SetUserPin(a) => match &a.so_pin {
+                    Some(so) if !hsm.existing_pin(LoginRole::User) => Some(Work::SetUserPin {
+                        so_pin: so.clone(),
+                        user_pin: a.user_pin.clone(),
+                    }),
+                    _ => Some(Work::AdoptPin {
                         role: LoginRole::User,
                         secret: a.user_pin.clone(),
-                    })
-                }
-                Action::SetUserPin(a) => Some(Work::SetUserPin {
-                    so_pin: a.so_pin.clone(),
-                    user_pin: a.user_pin.clone(),
-                }),
+                    }),
+                },
                 Action::GenerateKey(a) => Some(Work::GenerateKey {
                     label: a.label.clone(),
                     algorithm: a.algorithm,

@@ -253,7 +253,11 @@ pub enum LoginRole {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct SetUserPin {
-    pub so_pin: String,
+    /// The SO PIN that sets the user PIN. Absent: the step can only adopt a
+    /// user PIN set with the vendor's tool (bindings `hsm.existing-pins:
+    /// [user]`), as on modules without a PKCS#11 SO.
+    #[serde(default)]
+    pub so_pin: Option<String>,
     pub user_pin: String,
 }
 

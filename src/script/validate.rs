@@ -416,16 +416,17 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
             Action::SetUserPin(a) => {
                 let p = sp.key("set-user-pin");
                 need_split(&a.user_pin, p.key("user-pin"), &mut refs);
-                if so_pin != Some(a.so_pin.as_str()) {
+                if let Some(so) = &a.so_pin
+                    && so_pin != Some(so.as_str())
+                {
                     refs.push((
                         p.key("so-pin"),
                         format!(
-                            "{here}: `{}` is not the SO PIN an earlier init-token step installed",
-                            a.so_pin
+                            "{here}: `{so}` is not the SO PIN an earlier init-token step installed"
                         ),
                     ));
                 }
-                if a.user_pin == a.so_pin {
+                if a.so_pin.as_ref() == Some(&a.user_pin) {
                     refs.push((
                         p.key("user-pin"),
                         format!("{here}: the user PIN must be a different secret from the SO PIN"),
@@ -659,6 +660,14 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
 pub fn warnings(script: &Loaded<Script>) -> Vec<Problem> {
     let mut out = Vec::new();
     for (i, step) in script.value.steps.iter().enumerate() {
+        if let Some(set) = &step.set_user_pin
+            && set.so_pin.is_none()
+        {
+            out.push(script.problem(
+                &YamlPath::root().key("steps").index(i).key("set-user-pin"),
+                "warning: no so-pin: this step only adopts a user PIN set with the vendor's tool, so it runs only with bindings that list user under hsm.existing-pins; whoever set that PIN may still know it".to_string(),
+            ));
+        }
         let Some(g) = &step.generate_key else {
             continue;
         };
@@ -772,6 +781,16 @@ impl Ceremony {
 fn check_existing_pins(s: &Script, b: &Bindings, bad: &mut impl FnMut(YamlPath, String)) {
     let path = YamlPath::root().key("hsm").key("existing-pins");
     let pins = &b.hsm.existing_pins;
+    let adopt_only = s
+        .steps
+        .iter()
+        .any(|step| matches!(step.action(), Action::SetUserPin(a) if a.so_pin.is_none()));
+    if adopt_only && !b.hsm.existing_pin(LoginRole::User) {
+        bad(
+            YamlPath::root().key("hsm"),
+            "the script's set-user-pin names no so-pin, so it can only adopt a user PIN set with the vendor's tool: list user under hsm.existing-pins".into(),
+        );
+    }
     if pins.is_empty() {
         return;
     }
