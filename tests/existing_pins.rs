@@ -556,3 +556,104 @@ fn a_module_without_an_so_runs_a_script_that_only_adopts_the_user_pin() {
     assert!(objects.status.success(), "{}", output_text(&objects));
     assert!(String::from_utf8_lossy(&objects.stdout).contains("root-ca-key"));
 }
+
+#[test]
+fn killed_while_adopting_the_ceremony_resumes_asks_for_the_pin_again_and_completes() {
+    // Where the entries fall, from an uninterrupted run.
+    let full = VendorToken::new();
+    let out = full.run_root("[security-officer, user]", VENDOR_SO_PIN, VENDOR_USER_PIN);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let seq_of = |kind: &str| {
+        entries(&full.transcript("out"))
+            .into_iter()
+            .find(|e| e["kind"] == kind)
+            .and_then(|e| e["seq"].as_u64())
+            .unwrap_or_else(|| panic!("no {kind}"))
+            .to_string()
+    };
+    let crashes = [
+        ("KEYCEREMONY_TEST_CRASH_AFTER_ENTRY", seq_of("pin-typed")),
+        ("KEYCEREMONY_TEST_CRASH_IN_WORK", "adopt-pin".to_string()),
+        ("KEYCEREMONY_TEST_CRASH_AFTER_ENTRY", seq_of("init-token")),
+    ];
+    for (variable, value) in crashes {
+        let token = VendorToken::new();
+        let bindings = token.bindings("root-key-generation", "[security-officer, user]", None);
+        let answers_dir = token.path().join("answers");
+        std::fs::create_dir_all(&answers_dir).expect("dir");
+        let answers = write_answers(
+            &answers_dir,
+            &token.pin_files(VENDOR_SO_PIN, VENDOR_USER_PIN),
+        );
+        let script = repo().join("ceremonies/root-key-generation.yaml");
+        let state = token.path().join("state");
+        let crashed = keyceremony()
+            .env(variable, &value)
+            .arg("run")
+            .arg(&script)
+            .arg("--bindings")
+            .arg(&bindings)
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--out")
+            .arg(token.path().join("out"))
+            .arg("--headless")
+            .arg("--answers")
+            .arg(&answers)
+            .env("SOFTHSM2_CONF", token.conf())
+            .output()
+            .expect("runs");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            crashed.status.signal(),
+            Some(9),
+            "{variable}={value}: {}",
+            output_text(&crashed)
+        );
+        let transcript = token.transcript("out");
+        let resumed = keyceremony()
+            .arg("run")
+            .arg(&script)
+            .arg("--bindings")
+            .arg(&bindings)
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--resume")
+            .arg(&transcript)
+            .arg("--headless")
+            .arg("--answers")
+            .arg(&answers)
+            .env("SOFTHSM2_CONF", token.conf())
+            .output()
+            .expect("runs");
+        assert_eq!(
+            resumed.status.code(),
+            Some(0),
+            "{variable}={value}: {}",
+            output_text(&resumed)
+        );
+        let (code, report) = verify(&transcript);
+        assert_eq!(code, 0, "{variable}={value}: {report}");
+        let all = entries(&transcript);
+        let typed = all.iter().filter(|e| e["kind"] == "pin-typed").count();
+        let expected = if value == seq_of("init-token") { 2 } else { 3 };
+        assert_eq!(
+            typed, expected,
+            "{variable}={value}: a PIN typed before the crash is typed again"
+        );
+        // The user PIN's seal was recorded after the resume, and later
+        // steps opened it: the key is there under the vendor's user PIN.
+        let objects = token.objects_with("user", VENDOR_USER_PIN);
+        assert!(
+            String::from_utf8_lossy(&objects.stdout).contains("root-ca-key"),
+            "{variable}={value}: {}",
+            output_text(&objects)
+        );
+        // After a crash past the adoption, the seal recorded before the
+        // crash is what opens the SO PIN (prove-so-pin logs in with it).
+        assert!(
+            all.iter()
+                .any(|e| e["kind"] == "recombine" && e["body"]["login"] == "security-officer")
+        );
+    }
+}
