@@ -148,15 +148,42 @@ impl VendorToken {
     }
 
     fn run_script(&self, script: &Path, bindings: &Path, answers: &Path, out: &str) -> Output {
-        keyceremony()
+        let state = self.path().join(format!("state-{out}"));
+        let out = self.path().join(out);
+        self.headless(
+            script,
+            bindings,
+            answers,
+            &state,
+            &["--out".as_ref(), out.as_ref()],
+            None,
+        )
+    }
+
+    /// `keyceremony run --headless` on this token; `then` names where the
+    /// transcript goes (`--out DIR` or `--resume FILE`), `crash` a test-only
+    /// kill point.
+    fn headless(
+        &self,
+        script: &Path,
+        bindings: &Path,
+        answers: &Path,
+        state: &Path,
+        then: &[&std::ffi::OsStr],
+        crash: Option<(&str, &str)>,
+    ) -> Output {
+        let mut command = keyceremony();
+        if let Some((variable, value)) = crash {
+            command.env(variable, value);
+        }
+        command
             .arg("run")
             .arg(script)
             .arg("--bindings")
             .arg(bindings)
             .arg("--state-dir")
-            .arg(self.path().join(format!("state-{out}")))
-            .arg("--out")
-            .arg(self.path().join(out))
+            .arg(state)
+            .args(then)
             .arg("--headless")
             .arg("--answers")
             .arg(answers)
@@ -587,22 +614,15 @@ fn killed_while_adopting_the_ceremony_resumes_asks_for_the_pin_again_and_complet
         );
         let script = repo().join("ceremonies/root-key-generation.yaml");
         let state = token.path().join("state");
-        let crashed = keyceremony()
-            .env(variable, &value)
-            .arg("run")
-            .arg(&script)
-            .arg("--bindings")
-            .arg(&bindings)
-            .arg("--state-dir")
-            .arg(&state)
-            .arg("--out")
-            .arg(token.path().join("out"))
-            .arg("--headless")
-            .arg("--answers")
-            .arg(&answers)
-            .env("SOFTHSM2_CONF", token.conf())
-            .output()
-            .expect("runs");
+        let out = token.path().join("out");
+        let crashed = token.headless(
+            &script,
+            &bindings,
+            &answers,
+            &state,
+            &["--out".as_ref(), out.as_ref()],
+            Some((variable, &value)),
+        );
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(
             crashed.status.signal(),
@@ -611,21 +631,14 @@ fn killed_while_adopting_the_ceremony_resumes_asks_for_the_pin_again_and_complet
             output_text(&crashed)
         );
         let transcript = token.transcript("out");
-        let resumed = keyceremony()
-            .arg("run")
-            .arg(&script)
-            .arg("--bindings")
-            .arg(&bindings)
-            .arg("--state-dir")
-            .arg(&state)
-            .arg("--resume")
-            .arg(&transcript)
-            .arg("--headless")
-            .arg("--answers")
-            .arg(&answers)
-            .env("SOFTHSM2_CONF", token.conf())
-            .output()
-            .expect("runs");
+        let resumed = token.headless(
+            &script,
+            &bindings,
+            &answers,
+            &state,
+            &["--resume".as_ref(), transcript.as_ref()],
+            None,
+        );
         assert_eq!(
             resumed.status.code(),
             Some(0),

@@ -166,6 +166,20 @@ impl Tmux {
         }
     }
 
+    /// Aborts as the administrator would (Esc, a reason, the word), leaves
+    /// the final screen, and returns what `finished` returns.
+    fn abort(&mut self, reason: &str) -> (i32, String) {
+        self.keys(&["Escape"]);
+        self.wait_for("Abort the ceremony");
+        self.type_text(reason);
+        self.keys(&["Tab"]);
+        self.type_text("abort");
+        self.keys(&["Enter"]);
+        self.wait_for(&format!("The ceremony was ABORTED: {reason}"));
+        self.keys(&["q"]);
+        self.finished()
+    }
+
     /// After the program ended: its exit status, and whether the terminal
     /// was left usable (canonical mode and echo back on, the shell runs).
     fn finished(&mut self) -> (i32, String) {
@@ -408,15 +422,7 @@ fn a_window_too_small_says_so_and_recovers() {
     tmux.wait_for("The window is too small: 60x20.");
     resize("80", "24");
     tmux.wait_for("Hand the keyboard to administrator alice");
-    tmux.keys(&["Escape"]);
-    tmux.wait_for("Abort the ceremony");
-    tmux.type_text("test over");
-    tmux.keys(&["Tab"]);
-    tmux.type_text("abort");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("ABORTED");
-    tmux.keys(&["q"]);
-    let (code, screen) = tmux.finished();
+    let (code, screen) = tmux.abort("test over");
     assert_eq!(code, 1, "{screen}");
 }
 
@@ -509,15 +515,7 @@ fn a_share_shown_on_screen_is_wiped_then_typed_back() {
     }
     assert_eq!(shown.len(), 5, "every custodian received their share");
     // Stop here: abort at the next step.
-    tmux.keys(&["Escape"]);
-    tmux.wait_for("Abort the ceremony");
-    tmux.type_text("on-screen delivery test done");
-    tmux.keys(&["Tab"]);
-    tmux.type_text("abort");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("ABORTED");
-    tmux.keys(&["q"]);
-    let (code, screen) = tmux.finished();
+    let (code, screen) = tmux.abort("on-screen delivery test done");
     assert_eq!(code, 1, "{screen}");
     terminal_is_usable(&screen);
     let history = tmux.scrollback();
@@ -794,15 +792,7 @@ fn an_existing_pin_is_typed_masked_and_never_reaches_the_screen_or_the_record() 
     tmux.act(&["Enter"]);
     tmux.wait_for("witness this step");
     // Stop here: abort.
-    tmux.keys(&["Escape"]);
-    tmux.wait_for("Abort the ceremony");
-    tmux.type_text("existing PIN test done");
-    tmux.keys(&["Tab"]);
-    tmux.type_text("abort");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("ABORTED");
-    tmux.keys(&["q"]);
-    let (code, screen) = tmux.finished();
+    let (code, screen) = tmux.abort("existing PIN test done");
     assert_eq!(code, 1, "{screen}");
     terminal_is_usable(&screen);
     assert!(!tmux.scrollback().contains("4711"));
