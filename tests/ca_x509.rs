@@ -1,179 +1,19 @@
 //! The X.509 core (src/ca) with software keys standing in for the HSM in the
 //! signing callback, checked by openssl as an independent reader.
 
-use std::cell::Cell;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod ca_support;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use der::asn1::{BitString, ObjectIdentifier};
-use der::{Any, Decode, Encode};
+use std::cell::Cell;
+
+use ca_support::*;
+use chrono::Duration;
+use der::Decode;
 use keyceremony::ca::{
     self, CaError, CertProfile, CrlProfile, CsrPolicy, Issued, Issuer, RevocationReason, Revoked,
 };
 use keyceremony::hsm::KeyAlgorithm;
-use p384::ecdsa::signature::Signer;
-use rand::rngs::OsRng;
-use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::{AuthorityKeyIdentifier, SubjectKeyIdentifier};
-
-const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
-const ID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
-
-/// A software key in the role of the HSM-resident issuer key.
-enum SoftKey {
-    P256(p256::ecdsa::SigningKey),
-    P384(p384::ecdsa::SigningKey),
-    Ed25519(ed25519_dalek::SigningKey),
-}
-
-impl SoftKey {
-    fn new(algorithm: KeyAlgorithm) -> Self {
-        match algorithm {
-            KeyAlgorithm::EcP256 => SoftKey::P256(p256::ecdsa::SigningKey::random(&mut OsRng)),
-            KeyAlgorithm::EcP384 => SoftKey::P384(p384::ecdsa::SigningKey::random(&mut OsRng)),
-            KeyAlgorithm::Ed25519 => {
-                SoftKey::Ed25519(ed25519_dalek::SigningKey::generate(&mut OsRng))
-            }
-            other => panic!("no software key for {other}"),
-        }
-    }
-
-    fn algorithm(&self) -> KeyAlgorithm {
-        match self {
-            SoftKey::P256(_) => KeyAlgorithm::EcP256,
-            SoftKey::P384(_) => KeyAlgorithm::EcP384,
-            SoftKey::Ed25519(_) => KeyAlgorithm::Ed25519,
-        }
-    }
-
-    fn spki_der(&self) -> Vec<u8> {
-        let ec = |curve: ObjectIdentifier, point: &[u8]| SubjectPublicKeyInfoOwned {
-            algorithm: AlgorithmIdentifierOwned {
-                oid: ID_EC_PUBLIC_KEY,
-                parameters: Some(Any::encode_from(&curve).unwrap()),
-            },
-            subject_public_key: BitString::from_bytes(point).unwrap(),
-        };
-        let spki = match self {
-            SoftKey::P256(key) => ec(
-                SECP256R1,
-                key.verifying_key().to_encoded_point(false).as_bytes(),
-            ),
-            SoftKey::P384(key) => ec(
-                SECP384R1,
-                key.verifying_key().to_encoded_point(false).as_bytes(),
-            ),
-            SoftKey::Ed25519(key) => SubjectPublicKeyInfoOwned {
-                algorithm: AlgorithmIdentifierOwned {
-                    oid: ID_ED25519,
-                    parameters: None,
-                },
-                subject_public_key: BitString::from_bytes(key.verifying_key().as_bytes()).unwrap(),
-            },
-        };
-        spki.to_der().unwrap()
-    }
-
-    /// Signs as LoggedIn::sign returns signatures: DER ECDSA, raw Ed25519.
-    fn sign(&self, message: &[u8]) -> Vec<u8> {
-        match self {
-            SoftKey::P256(key) => {
-                let signature: p256::ecdsa::Signature = key.sign(message);
-                signature.to_der().as_bytes().to_vec()
-            }
-            SoftKey::P384(key) => {
-                let signature: p384::ecdsa::Signature = key.sign(message);
-                signature.to_der().as_bytes().to_vec()
-            }
-            SoftKey::Ed25519(key) => key.sign(message).to_bytes().to_vec(),
-        }
-    }
-}
-
-/// A callback that signs with `key` and counts its calls.
-fn counting_signer<'a>(
-    key: &'a SoftKey,
-    calls: &'a Cell<u32>,
-) -> impl FnMut(&[u8]) -> Result<Vec<u8>, String> + 'a {
-    move |tbs: &[u8]| {
-        calls.set(calls.get() + 1);
-        Ok(key.sign(tbs))
-    }
-}
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
-}
-
-fn root_profile() -> CertProfile {
-    CertProfile {
-        subject: "CN=Example Root CA,OU=PKI,O=Example,C=NL".to_string(),
-        validity_days: 7300,
-        path_length: Some(1),
-    }
-}
-
-/// A root made by the code under test, signed by `key`.
-fn make_root(key: &SoftKey) -> Issued {
-    let spki = key.spki_der();
-    let issuer = Issuer {
-        algorithm: key.algorithm(),
-        spki_der: &spki,
-        certificate_der: None,
-    };
-    let calls = Cell::new(0);
-    let issued = ca::root_certificate(
-        &root_profile(),
-        &issuer,
-        [0xA5; 16],
-        now(),
-        &mut counting_signer(key, &calls),
-    )
-    .expect("root certificate");
-    assert_eq!(calls.get(), 1, "the issuer key signs exactly once");
-    issued
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// Runs openssl; returns stdout + stderr, asserting success.
-fn openssl(args: &[&str]) -> String {
-    let output = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "openssl {args:?} failed:\n{text}");
-    text
-}
-
-fn path(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-fn extension<T: for<'a> Decode<'a> + der::oid::AssociatedOid>(certificate: &Certificate) -> T {
-    let extension = certificate
-        .tbs_certificate
-        .extensions
-        .as_ref()
-        .unwrap()
-        .iter()
-        .find(|extension| extension.extn_id == T::OID)
-        .expect("extension present");
-    T::from_der(extension.extn_value.as_bytes()).unwrap()
-}
 
 #[test]
 fn root_certificate_is_what_openssl_expects() {
@@ -254,39 +94,6 @@ fn root_certificate_is_what_openssl_expects() {
                 .to_lowercase(),
             root.sha256_hex
         );
-    }
-}
-
-/// An EC P-256 CSR made by openssl, PEM.
-fn openssl_csr(dir: &Path, curve: &str) -> Vec<u8> {
-    let key = dir.join("intermediate.key");
-    let csr = dir.join("intermediate.csr");
-    openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        &format!("ec_paramgen_curve:{curve}"),
-        "-nodes",
-        "-keyout",
-        path(&key),
-        "-out",
-        path(&csr),
-        "-subj",
-        "/CN=Requested Name",
-    ]);
-    std::fs::read(&csr).unwrap()
-}
-
-fn intermediate_policy() -> CsrPolicy {
-    CsrPolicy {
-        profile: CertProfile {
-            subject: "CN=Example Issuing CA 1,O=Example,C=NL".to_string(),
-            validity_days: 3650,
-            path_length: Some(0),
-        },
-        allowed_keys: vec![KeyAlgorithm::EcP256, KeyAlgorithm::EcP384],
     }
 }
 
@@ -440,53 +247,6 @@ fn crl_shows_number_reasons_serials_and_verifies_under_the_root() {
         .unwrap();
     let root_ski: SubjectKeyIdentifier = extension(&Certificate::from_der(&root.der).unwrap());
     assert_eq!(aki.key_identifier, Some(root_ski.0));
-}
-
-/// The error names `field` and came before any signature.
-fn assert_refused(result: Result<Issued, CaError>, calls: &Cell<u32>, field: &str, words: &str) {
-    let error = result.expect_err("must be refused");
-    let text = error.to_string();
-    assert!(
-        matches!(&error, CaError::Profile { field: named, .. } if named == field),
-        "expected a profile error on {field}, got {error:?}"
-    );
-    assert!(text.starts_with(&format!("{field}: ")), "{text}");
-    assert!(text.contains(words), "{text:?} lacks {words:?}");
-    assert_eq!(
-        calls.get(),
-        0,
-        "nothing may be signed before a profile error: {text}"
-    );
-}
-
-/// A root key, its SPKI and its certificate, for the refusal tests.
-struct Fixture {
-    key: SoftKey,
-    spki: Vec<u8>,
-    root: Issued,
-    dir: tempfile::TempDir,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        let key = SoftKey::new(KeyAlgorithm::EcP384);
-        let spki = key.spki_der();
-        let root = make_root(&key);
-        Fixture {
-            key,
-            spki,
-            root,
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn issuer(&self) -> Issuer<'_> {
-        Issuer {
-            algorithm: self.key.algorithm(),
-            spki_der: &self.spki,
-            certificate_der: Some(&self.root.der),
-        }
-    }
 }
 
 #[test]
@@ -980,11 +740,21 @@ fn profiles_deserialize_from_kebab_case_yaml_and_refuse_unknown_fields() {
     assert_eq!(profile.path_length, None);
 
     let error = serde_yaml::from_str::<CertProfile>(
-        "subject: CN=Root\nvalidity-days: 10\nkey-usage: [digital-signature]\n",
+        "subject: CN=Root\nvalidity-days: 10\nextended-key-usage: [server-auth]\n",
     )
     .unwrap_err();
     assert!(
-        error.to_string().contains("unknown field `key-usage`"),
+        error
+            .to_string()
+            .contains("unknown field `extended-key-usage`"),
+        "{error}"
+    );
+    let error = serde_yaml::from_str::<CertProfile>(
+        "subject: CN=Root\nvalidity-days: 10\nkey-usage: [cert-sign, ocsp-sign]\n",
+    )
+    .unwrap_err();
+    assert!(
+        error.to_string().contains("unknown variant `ocsp-sign`"),
         "{error}"
     );
     let error =

@@ -325,3 +325,81 @@ fn no_hsm_work_before_the_hsm_is_checked() {
         "{err}"
     );
 }
+
+/// `key-usage` under the root certificate's profile: a usage a CA must not
+/// carry is named with its step and field before anything runs.
+#[test]
+fn a_forbidden_key_usage_in_a_certificate_profile() {
+    let edited = |s: &str| {
+        s.replace(
+            "        path-length: 1\n",
+            "        path-length: 1\n        key-usage: [cert-sign, key-encipherment]\n",
+        )
+    };
+    let line = line_in(&edited(&read(&script())), "key-usage: [cert-sign");
+    expect(
+        lint(edited, same),
+        &format!(
+            "SCRIPT:{line}:20: step 13 `root-certificate`: profile.key-usage: key-encipherment is not allowed in a CA certificate (allowed: cert-sign, crl-sign, digital-signature)"
+        ),
+    );
+}
+
+/// The same check under a sign-csr step's policy, on the intermediate
+/// ceremony linted alone (its bindings need an original transcript).
+#[test]
+fn a_forbidden_key_usage_in_a_csr_policy() {
+    let text = read(&repo().join("ceremonies/intermediate-ca.yaml"));
+    let edited = text.replace(
+        "          path-length: 0\n",
+        "          path-length: 0\n          key-usage: [data-encipherment, cert-sign]\n",
+    );
+    let line = line_in(&edited, "key-usage: [data-encipherment");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = dir.path().join("script.yaml");
+    std::fs::write(&s, edited).expect("write");
+    let out = keyceremony().arg("lint").arg(&s).output().expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr).replace(s.to_str().expect("utf-8"), "SCRIPT");
+    expect(
+        (out.status.code().expect("code"), err),
+        &format!(
+            "SCRIPT:{line}:22: step 5 `sign-intermediate`: profile.key-usage: data-encipherment is not allowed in a CA certificate (allowed: cert-sign, crl-sign, digital-signature)"
+        ),
+    );
+}
+
+/// A CRL step after a root certificate made without crl-sign is refused at
+/// the CRL step; with the default usages the same script passes.
+#[test]
+fn a_crl_by_a_certificate_without_crl_sign() {
+    let with_crl = |s: &str| {
+        s.replace(
+            "  - id: inventory\n",
+            "  - id: root-crl\n    title: Sign the root CA's CRL\n    performer: administrator\n    \
+             witness: witness\n    crl:\n      key: root-ca-key\n      user-pin: user-pin\n      \
+             profile: { number: 1, next-update-days: 90 }\n\n  - id: inventory\n",
+        )
+    };
+    let (code, err) = lint(with_crl, same);
+    assert_eq!(code, 0, "the added CRL step is valid by itself: {err}");
+
+    let without_crl_sign = |s: &str| {
+        with_crl(s).replace(
+            "        path-length: 1\n",
+            "        path-length: 1\n        key-usage: [cert-sign]\n",
+        )
+    };
+    let text = without_crl_sign(&read(&script()));
+    let step = text.find("  - id: root-crl").expect("the added step");
+    let key = text[step..]
+        .find("      key: root-ca-key")
+        .expect("its key")
+        + step;
+    let line = text[..key].lines().count() + 1;
+    expect(
+        lint(without_crl_sign, same),
+        &format!(
+            "SCRIPT:{line}:12: step 14 `root-crl`: the certificate step `root-certificate` made for `root-ca-key` has no crl-sign in its profile.key-usage, so it cannot sign CRLs"
+        ),
+    );
+}

@@ -12,20 +12,21 @@ use x509_cert::time::Validity;
 
 use super::algorithm::{Throwaway, key_identifier, signature_algorithm};
 use super::check::{
-    CertExpectation, ca_key_usage, check_certificate, encoding, integer_hex, self_check,
-    sha256_hex, sign_and_verify, to_extension,
+    CertExpectation, check_certificate, encoding, integer_hex, self_check, sha256_hex,
+    sign_and_verify, to_extension,
 };
 use super::csr::read_csr;
 use super::issuer::{Purpose, read_issuer, read_root_issuer};
 use super::name::parse_subject;
 use super::time::{plus_days, rfc3339, whole_seconds, x509_time};
+use super::usage::key_usage_extension;
 use super::{CaError, CertProfile, CsrPolicy, Issued, Issuer, Sign};
 
 const OBJECT: &str = "certificate";
 
 /// A self-signed root certificate: subject = issuer, basicConstraints
-/// CA:TRUE (critical, pathLen from the profile), keyUsage keyCertSign |
-/// cRLSign (critical), subjectKeyIdentifier (RFC 5280 method 1) and
+/// CA:TRUE (critical, pathLen from the profile), keyUsage from the profile
+/// (critical), subjectKeyIdentifier (RFC 5280 method 1) and
 /// authorityKeyIdentifier = SKI. `serial` comes from the HSM's RNG; its top
 /// bit is cleared to keep the INTEGER positive. See the module docs for the
 /// steps.
@@ -47,6 +48,7 @@ pub(crate) fn root_expectation(
     serial: [u8; 16],
     now: DateTime<Utc>,
 ) -> Result<(CertExpectation, SubjectPublicKeyInfoOwned), CaError> {
+    profile.check()?;
     let signature_algorithm = signature_algorithm(issuer.algorithm)?;
     let public_key = read_root_issuer(issuer)?;
     let subject = parse_subject(&profile.subject, "subject")?;
@@ -62,6 +64,7 @@ pub(crate) fn root_expectation(
         not_after,
         spki_der: issuer.spki_der.to_vec(),
         path_length: profile.path_length,
+        key_usage: profile.key_usage.clone(),
         subject_key_id: key_id.clone(),
         authority_key_id: key_id,
     };
@@ -69,7 +72,9 @@ pub(crate) fn root_expectation(
 }
 
 /// An intermediate CA certificate for the public key of a CSR (PEM or DER).
-/// The CSR's own signature must verify and its key type must be allowed;
+/// The profile must pass [`CertProfile::check`]; the issuer certificate
+/// must allow keyCertSign. The CSR's own signature must verify and its key
+/// type must be allowed;
 /// the validity must lie inside the issuer certificate's; the path length
 /// must be below the issuer's, if it has one. Subject from the profile, AKI
 /// = the issuer's SKI. Same steps as [`root_certificate`].
@@ -81,9 +86,10 @@ pub fn sign_csr(
     now: DateTime<Utc>,
     sign: &mut Sign,
 ) -> Result<Issued, CaError> {
+    let profile = &policy.profile;
+    profile.check()?;
     let signature_algorithm = signature_algorithm(issuer.algorithm)?;
     let facts = read_issuer(issuer, Purpose::Certificate)?;
-    let profile = &policy.profile;
     if policy.allowed_keys.is_empty() {
         return Err(CaError::profile("allowed-keys", "empty: no CSR could pass"));
     }
@@ -141,6 +147,7 @@ pub fn sign_csr(
         not_after,
         spki_der: request.public_key_der,
         path_length: profile.path_length,
+        key_usage: profile.key_usage.clone(),
         subject_key_id: key_identifier(&request.public_key),
         authority_key_id: facts.key_id,
     };
@@ -173,7 +180,7 @@ pub(crate) fn build_tbs(
             true,
             OBJECT,
         )?,
-        to_extension(&ca_key_usage(), true, OBJECT)?,
+        to_extension(&key_usage_extension(&expected.key_usage), true, OBJECT)?,
         to_extension(
             &SubjectKeyIdentifier(key_id(&expected.subject_key_id)?),
             false,

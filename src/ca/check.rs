@@ -10,13 +10,14 @@ use x509_cert::Certificate;
 use x509_cert::certificate::Version;
 use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, KeyUsages, SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, SubjectKeyIdentifier,
 };
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 
 use super::time::{encoded_as_rfc5280_requires, seconds_of};
-use super::{CaError, Issuer, Sign};
+use super::usage::{check_key_usage, names, usages_in};
+use super::{CaError, CaKeyUsage, Issuer, Sign};
 use crate::hsm::verify_with_spki;
 
 /// A failed check: (field, reason).
@@ -36,13 +37,10 @@ pub(crate) struct CertExpectation {
     pub not_after: u64,
     pub spki_der: Vec<u8>,
     pub path_length: Option<u8>,
+    /// The profile's, already checked.
+    pub key_usage: Vec<CaKeyUsage>,
     pub subject_key_id: Vec<u8>,
     pub authority_key_id: Vec<u8>,
-}
-
-/// The only key usages a CA certificate here carries.
-pub(crate) fn ca_key_usage() -> KeyUsage {
-    KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign)
 }
 
 /// Checks `certificate` against `expected`. The signature is checked by the
@@ -147,15 +145,29 @@ pub(crate) fn check_certificate(
         ));
     }
     let (critical, usage) = extension::<KeyUsage>(extensions, "extensions.key-usage")?;
-    if !critical || usage != ca_key_usage() {
+    let found = usages_in(&usage);
+    // As sets: the profile's order is not the DER's bit order.
+    let same = found.iter().all(|u| expected.key_usage.contains(u))
+        && expected.key_usage.iter().all(|u| found.contains(u));
+    if !critical || !same {
         return Err(finding(
             "extensions.key-usage",
             format!(
-                "critical={critical} {:?}; want critical keyCertSign|cRLSign",
-                usage.0
+                "critical={critical} [{}]; want critical [{}]",
+                names(&found),
+                names(&expected.key_usage)
             ),
         ));
     }
+    // Even if the expectation were wrong, a CA certificate from this tool
+    // never carries a usage a CA profile refuses.
+    check_key_usage(&found).map_err(|error| {
+        let reason = match error {
+            CaError::Profile { reason, .. } => reason,
+            other => other.to_string(),
+        };
+        finding("extensions.key-usage", reason)
+    })?;
     let (critical, ski) =
         extension::<SubjectKeyIdentifier>(extensions, "extensions.subject-key-identifier")?;
     if critical || ski.0.as_bytes() != expected.subject_key_id.as_slice() {

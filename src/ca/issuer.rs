@@ -64,11 +64,19 @@ pub(crate) fn read_issuer(issuer: &Issuer, purpose: Purpose) -> Result<IssuerFac
     // RFC 5280 4.2.1.3: absent keyUsage would allow all; a CA here always has one.
     let (_, usage) =
         extension::<KeyUsage>(extensions, FIELD).map_err(|_| missing("no keyUsage"))?;
+    // A CA certificate whose profile left out crl-sign is still a CA: say
+    // what it may not do rather than that it is none.
+    let may_not = |what: &str, bit: &str| {
+        refuse(format!(
+            "{} may not sign {what}: its keyUsage lacks {bit}",
+            tbs.subject
+        ))
+    };
     match purpose {
         Purpose::Certificate if !usage.key_cert_sign() => {
-            return Err(missing("keyUsage lacks keyCertSign"));
+            return Err(may_not("certificates", "keyCertSign"));
         }
-        Purpose::Crl if !usage.crl_sign() => return Err(missing("keyUsage lacks cRLSign")),
+        Purpose::Crl if !usage.crl_sign() => return Err(may_not("CRLs", "cRLSign")),
         _ => {}
     }
     let (_, key_id) = extension::<SubjectKeyIdentifier>(extensions, FIELD)

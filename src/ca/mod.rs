@@ -30,6 +30,7 @@ mod csr;
 mod issuer;
 mod name;
 mod time;
+mod usage;
 
 use serde::Deserialize;
 
@@ -92,8 +93,9 @@ impl CaError {
     }
 }
 
-/// What the script says about a CA certificate. Key usages are always
-/// keyCertSign + cRLSign (critical); nothing else is allowed for now.
+/// What the script says about a CA certificate. [`CertProfile::check`] holds
+/// what can be refused from the profile alone; the rest is checked against
+/// the issuer and the time when the certificate is made.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct CertProfile {
@@ -106,6 +108,32 @@ pub struct CertProfile {
     /// basicConstraints pathLenConstraint; absent means unlimited.
     #[serde(default)]
     pub path_length: Option<u8>,
+    /// The keyUsage extension (always critical), exactly these bits.
+    /// Absent means cert-sign + crl-sign, what every profile carried before
+    /// the field existed, so older scripts keep their meaning.
+    #[serde(default = "CaKeyUsage::default_set")]
+    pub key_usage: Vec<CaKeyUsage>,
+}
+
+/// The RFC 5280 keyUsage bits, by the names a script writes. All nine are
+/// read so that a refusal can name the one at fault, but a CA certificate
+/// may carry only cert-sign (required), crl-sign and digital-signature (for
+/// a CA key that signs OCSP responses itself): a CA key that also encrypts
+/// or agrees keys mixes purposes that the CA/Browser Forum's Baseline
+/// Requirements keep apart (CA certificates: keyCertSign and cRLSign,
+/// digitalSignature only for OCSP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaKeyUsage {
+    CertSign,
+    CrlSign,
+    DigitalSignature,
+    ContentCommitment,
+    KeyEncipherment,
+    DataEncipherment,
+    KeyAgreement,
+    EncipherOnly,
+    DecipherOnly,
 }
 
 /// What a CSR may carry and the certificate it turns into.

@@ -9,6 +9,7 @@ use super::{
     Action, Bindings, Loaded, LoginRole, Mode, Problem, Role, SCRIPT_FORMAT, Script, ScriptError,
     YamlPath, load_script, load_yaml,
 };
+use crate::ca::{CaError, CaKeyUsage, CertProfile};
 use crate::hsm::{Backup, KeyAlgorithm, KeyUsage};
 use crate::identity::PublicIdentity;
 
@@ -21,6 +22,24 @@ fn usage_fits(algorithm: KeyAlgorithm, usage: KeyUsage) -> bool {
     match usage {
         KeyUsage::Sign => !matches!(algorithm, Aes256),
         KeyUsage::Encrypt => matches!(algorithm, Aes256 | Rsa3072 | Rsa4096),
+    }
+}
+
+/// The CA module's own profile check, run at load so that `lint` and `run`
+/// refuse the script before a ceremony starts. The error names the field
+/// relative to the profile's parent (`under`), which is where it points.
+fn check_profile(
+    profile: &CertProfile,
+    under: &YamlPath,
+    here: &str,
+    out: &mut Vec<(YamlPath, String)>,
+) {
+    if let Err(error) = profile.check() {
+        let at = match &error {
+            CaError::Profile { field, .. } => field.split('.').fold(under.clone(), |p, k| p.key(k)),
+            _ => under.clone(),
+        };
+        out.push((at, format!("{here}: {error}")));
     }
 }
 
@@ -159,8 +178,9 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
     // known only from the original transcript, at run time.
     let mut restored: BTreeSet<&str> = BTreeSet::new();
     let mut wrapped_keys: BTreeSet<&str> = BTreeSet::new();
-    // Keys with a CA certificate made earlier in this script.
-    let mut certified: BTreeSet<&str> = BTreeSet::new();
+    // Keys with a CA certificate made earlier in this script: the step that
+    // made it and its key usages.
+    let mut certified: BTreeMap<&str, (&str, &[CaKeyUsage])> = BTreeMap::new();
     // A script continuing an earlier ceremony may use that ceremony's keys
     // and certificates; the run checks them against its transcript.
     let continues = !from_original.is_empty();
@@ -274,7 +294,7 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                 }
             };
         let needs_certificate = |key: &str, p: &YamlPath, out: &mut Vec<(YamlPath, String)>| {
-            if !certified.contains(key) && !continues {
+            if !certified.contains_key(key) && !continues {
                 out.push((
                     p.key("key"),
                     format!("{here}: `{key}` has no CA certificate yet: a root-certificate step must come first"),
@@ -601,12 +621,14 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
             Action::RootCertificate(a) => {
                 let p = sp.key("root-certificate");
                 signing_key(&a.key, &a.user_pin, &p, &mut refs);
-                certified.insert(&a.key);
+                check_profile(&a.profile, &p, &here, &mut refs);
+                certified.insert(&a.key, (&step.id, &a.profile.key_usage));
             }
             Action::SignCsr(a) => {
                 let p = sp.key("sign-csr");
                 signing_key(&a.key, &a.user_pin, &p, &mut refs);
                 needs_certificate(&a.key, &p, &mut refs);
+                check_profile(&a.policy.profile, &p.key("policy"), &here, &mut refs);
                 if a.policy.allowed_keys.is_empty() {
                     refs.push((
                         p.key("policy").key("allowed-keys"),
@@ -618,6 +640,19 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                 let p = sp.key("crl");
                 signing_key(&a.key, &a.user_pin, &p, &mut refs);
                 needs_certificate(&a.key, &p, &mut refs);
+                // A certificate from an original ceremony is checked for
+                // cRLSign at run time, before the HSM signs (ca::crl).
+                if let Some((made_by, usages)) = certified.get(a.key.as_str())
+                    && !usages.contains(&CaKeyUsage::CrlSign)
+                {
+                    refs.push((
+                        p.key("key"),
+                        format!(
+                            "{here}: the certificate step `{made_by}` made for `{}` has no crl-sign in its profile.key-usage, so it cannot sign CRLs",
+                            a.key
+                        ),
+                    ));
+                }
             }
             Action::Attest(a) => {
                 let p = sp.key("attest").key("roles");
