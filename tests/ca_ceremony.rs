@@ -109,6 +109,53 @@ fn the_root_certificate_is_self_signed_by_the_hsm_with_the_scripts_profile() {
     assert_eq!(String::from_utf8_lossy(&from_cert.stdout), exported);
 }
 
+/// An RSA root: the HSM signs with RSASSA-PSS, the certificate says so,
+/// and openssl accepts it.
+#[test]
+fn an_rsa_root_key_signs_its_certificate_with_pss_inside_the_hsm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("rsa-root.yaml");
+    let text = std::fs::read_to_string(ceremony_support::script()).expect("script");
+    assert!(text.contains("algorithm: ec-p384"));
+    std::fs::write(
+        &script,
+        text.replace("algorithm: ec-p384", "algorithm: rsa-3072"),
+    )
+    .expect("write");
+    let out = keyceremony()
+        .arg("run")
+        .arg(&script)
+        .arg("--bindings")
+        .arg(bindings())
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .arg("--headless")
+        .arg("--answers")
+        .arg(answers())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let transcript = transcript_in(&dir.path().join("out"));
+    let pem = file_of(
+        &dir.path().join("out"),
+        &body_of(&transcript, "root-certificate"),
+    );
+    let pem_text = pem.to_str().expect("utf-8");
+    let shown = output_text(&openssl(&["x509", "-in", pem_text, "-noout", "-text"]));
+    for expected in [
+        "Signature Algorithm: rsassaPss",
+        "Mask Algorithm: mgf1 with sha256",
+        "Salt Length: 0x20",
+        "Public-Key: (3072 bit)",
+    ] {
+        assert!(shown.contains(expected), "missing {expected:?} in\n{shown}");
+    }
+    let verified = openssl(&["verify", "-CAfile", pem_text, pem_text]);
+    assert!(verified.status.success(), "{}", output_text(&verified));
+}
+
 #[test]
 fn an_intermediate_ceremony_signs_the_csr_and_a_crl_that_openssl_accepts() {
     let run = root();

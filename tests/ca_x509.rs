@@ -565,19 +565,19 @@ fn other_profile_errors_are_refused_before_signing() {
         "its public key is not the issuer's key",
     );
 
-    // RSA issuers are refused outright.
+    // An AES key signs nothing.
     let error = ca::crl(
         &crl_with(revoked("01", "2026-01-01T00:00:00Z")),
         &Issuer {
-            algorithm: KeyAlgorithm::Rsa3072,
+            algorithm: KeyAlgorithm::Aes256,
             ..fixture.issuer()
         },
         now(),
         &mut counting_signer(&fixture.key, &calls),
     )
-    .expect_err("RSA issuer");
+    .expect_err("AES issuer");
     assert!(
-        matches!(error, CaError::UnsupportedIssuer(KeyAlgorithm::Rsa3072)),
+        matches!(error, CaError::UnsupportedIssuer(KeyAlgorithm::Aes256)),
         "{error:?}"
     );
     assert_eq!(calls.get(), 0);

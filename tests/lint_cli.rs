@@ -403,3 +403,25 @@ fn a_crl_by_a_certificate_without_crl_sign() {
         ),
     );
 }
+
+/// Regression: any non-AES key passed as a signing key, so a root
+/// certificate over an RSA encryption key (CKA_SIGN false) was accepted by
+/// lint and failed only after the key was made.
+#[test]
+fn a_certificate_over_an_encryption_key_is_refused() {
+    let edited = |s: &str| {
+        s.replace(
+            "      algorithm: ec-p384\n      usage: sign\n",
+            "      algorithm: rsa-3072\n      usage: encrypt\n",
+        )
+    };
+    assert!(edited(&read(&script())).contains("usage: encrypt"));
+    let (code, err) = lint(edited, same);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(
+            "step 13 `root-certificate`: no earlier step makes a signing key `root-ca-key`"
+        ),
+        "{err}"
+    );
+}

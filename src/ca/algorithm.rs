@@ -32,22 +32,44 @@ const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.
 const SHA384_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
 const SHA512_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
 
-/// The signature algorithm an issuer of `algorithm` signs with. RSA issuers
-/// are refused: their PSS signatures would need RSASSA-PSS parameters that
-/// no certificate here carries yet.
+const RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
+
+/// RSASSA-PSS-params (RFC 4055) for what the HSM signs RSA with
+/// (`LoggedIn::sign`): SHA-256, MGF1 with SHA-256, a 32-byte salt, trailer
+/// 1 (the default, so absent). The SHA-256 identifiers carry no parameters
+/// (RFC 5754); this is what `openssl req -sigopt rsa_padding_mode:pss`
+/// writes.
+const PSS_SHA256_PARAMS: [u8; 50] = [
+    0x30, 0x30, // SEQUENCE
+    0xa0, 0x0d, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+    0x01, // [0] hashAlgorithm sha256
+    0xa1, 0x1a, 0x30, 0x18, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x08, 0x30,
+    0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+    0x01, // [1] maskGenAlgorithm mgf1(sha256)
+    0xa2, 0x03, 0x02, 0x01, 0x20, // [2] saltLength 32
+];
+
+/// The signature algorithm an issuer of `algorithm` signs with: the one
+/// the HSM signs with, so RSA issuers sign RSASSA-PSS (the tool never
+/// enables PKCS#1 v1.5 signing on a key it generates).
 pub(crate) fn signature_algorithm(
     algorithm: KeyAlgorithm,
 ) -> Result<AlgorithmIdentifierOwned, CaError> {
-    let oid = match algorithm {
-        KeyAlgorithm::EcP256 => ECDSA_WITH_SHA256,
-        KeyAlgorithm::EcP384 => ECDSA_WITH_SHA384,
-        KeyAlgorithm::Ed25519 => ID_ED25519,
-        _ => return Err(CaError::UnsupportedIssuer(algorithm)),
+    let (oid, parameters) = match algorithm {
+        KeyAlgorithm::EcP256 => (ECDSA_WITH_SHA256, None),
+        KeyAlgorithm::EcP384 => (ECDSA_WITH_SHA384, None),
+        KeyAlgorithm::Ed25519 => (ID_ED25519, None),
+        KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096 => {
+            let parameters =
+                Any::from_der(&PSS_SHA256_PARAMS).map_err(|error| CaError::Encoding {
+                    object: "RSASSA-PSS parameters",
+                    detail: error.to_string(),
+                })?;
+            (RSASSA_PSS, Some(parameters))
+        }
+        KeyAlgorithm::Aes256 => return Err(CaError::UnsupportedIssuer(algorithm)),
     };
-    Ok(AlgorithmIdentifierOwned {
-        oid,
-        parameters: None,
-    })
+    Ok(AlgorithmIdentifierOwned { oid, parameters })
 }
 
 /// The key type an SPKI holds, RSA sized to the tool's two sizes.
@@ -114,6 +136,8 @@ pub(crate) enum Throwaway {
     P256(p256::ecdsa::SigningKey),
     P384(p384::ecdsa::SigningKey),
     Ed25519(ed25519_dalek::SigningKey),
+    /// RSASSA-PSS, SHA-256, salt of the digest's length (32 bytes).
+    Rsa(Box<rsa::pss::SigningKey<Sha256>>),
 }
 
 impl Throwaway {
@@ -124,7 +148,23 @@ impl Throwaway {
             KeyAlgorithm::Ed25519 => {
                 Throwaway::Ed25519(ed25519_dalek::SigningKey::generate(&mut OsRng))
             }
-            _ => return Err(CaError::UnsupportedIssuer(algorithm)),
+            // Of the issuer's size, so the rehearsal's signature is as long
+            // as the HSM's. A second or so of software key generation.
+            KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096 => {
+                let bits = if algorithm == KeyAlgorithm::Rsa3072 {
+                    3072
+                } else {
+                    4096
+                };
+                let key = rsa::RsaPrivateKey::new(&mut OsRng, bits).map_err(|error| {
+                    CaError::Encoding {
+                        object: "throwaway RSA key",
+                        detail: error.to_string(),
+                    }
+                })?;
+                Throwaway::Rsa(Box::new(rsa::pss::SigningKey::new(key)))
+            }
+            KeyAlgorithm::Aes256 => return Err(CaError::UnsupportedIssuer(algorithm)),
         })
     }
 
@@ -139,6 +179,10 @@ impl Throwaway {
                 signature.to_der().as_bytes().to_vec()
             }
             Throwaway::Ed25519(key) => key.sign(message).to_bytes().to_vec(),
+            Throwaway::Rsa(key) => {
+                use rsa::signature::{RandomizedSigner, SignatureEncoding};
+                key.sign_with_rng(&mut OsRng, message).to_vec()
+            }
         }
     }
 
@@ -154,6 +198,11 @@ impl Throwaway {
                         .verify_strict(message, &signature)
                         .is_ok()
                 })
+            }
+            Throwaway::Rsa(key) => {
+                use rsa::signature::Keypair;
+                rsa::pss::Signature::try_from(signature)
+                    .is_ok_and(|signature| key.verifying_key().verify(message, &signature).is_ok())
             }
         }
     }

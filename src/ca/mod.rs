@@ -50,7 +50,7 @@ pub enum CaError {
     Profile { field: String, reason: String },
     /// The issuer's key type cannot sign certificates in this tool.
     #[error(
-        "issuer.algorithm: {0} keys do not sign certificates or CRLs in this tool (use ec-p256, ec-p384 or ed25519)"
+        "issuer.algorithm: {0} keys do not sign certificates or CRLs (use ec-p256, ec-p384, ed25519, rsa-3072 or rsa-4096)"
     )]
     UnsupportedIssuer(KeyAlgorithm),
     /// What this module built from an accepted profile failed its own check:
@@ -193,7 +193,8 @@ pub struct Issuer<'a> {
 /// The signing callback: signs the to-be-signed DER with the issuer's key and
 /// returns the signature as `LoggedIn::sign` returns it (ECDSA: DER
 /// Ecdsa-Sig-Value over SHA-256 for P-256, SHA-384 for P-384; Ed25519: the
-/// raw 64 bytes). RSA issuers are refused before it is called.
+/// raw 64 bytes; RSA: RSASSA-PSS over SHA-256 with MGF1-SHA-256 and a
+/// 32-byte salt).
 pub type Sign<'s> = dyn FnMut(&[u8]) -> Result<Vec<u8>, String> + 's;
 
 /// A signed certificate or CRL.

@@ -188,6 +188,8 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
     let mut so_pin: Option<&str> = None;
     let mut user_pin: Option<&str> = None;
     let mut keys: BTreeMap<&str, KeyAlgorithm> = BTreeMap::new();
+    // Generated with `usage: sign`: an RSA encryption key cannot sign.
+    let mut signing_keys: BTreeSet<&str> = BTreeSet::new();
     if s.steps.is_empty() {
         bad(root.key("steps"), "the script has no steps".into());
     }
@@ -275,9 +277,7 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
         };
         let signing_key =
             |key: &str, pin: &str, p: &YamlPath, out: &mut Vec<(YamlPath, String)>| {
-                let known = keys.get(key).is_some_and(|a| *a != KeyAlgorithm::Aes256)
-                    || restored.contains(key)
-                    || continues;
+                let known = signing_keys.contains(key) || restored.contains(key) || continues;
                 if !known {
                     out.push((
                         p.key("key"),
@@ -475,6 +475,9 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                 }
                 if a.backup == Backup::Wrapped {
                     wrapped_keys.insert(&a.label);
+                }
+                if a.usage == KeyUsage::Sign {
+                    signing_keys.insert(&a.label);
                 }
                 if !usage_fits(a.algorithm, a.usage) {
                     refs.push((

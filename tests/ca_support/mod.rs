@@ -28,6 +28,8 @@ pub enum SoftKey {
     P256(p256::ecdsa::SigningKey),
     P384(p384::ecdsa::SigningKey),
     Ed25519(ed25519_dalek::SigningKey),
+    /// RSASSA-PSS with SHA-256 and a 32-byte salt, as the HSM signs.
+    Rsa(Box<rsa::pss::SigningKey<sha2_010::Sha256>>, KeyAlgorithm),
 }
 
 impl SoftKey {
@@ -38,6 +40,15 @@ impl SoftKey {
             KeyAlgorithm::Ed25519 => {
                 SoftKey::Ed25519(ed25519_dalek::SigningKey::generate(&mut OsRng))
             }
+            KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096 => {
+                let bits = if algorithm == KeyAlgorithm::Rsa3072 {
+                    3072
+                } else {
+                    4096
+                };
+                let key = rsa::RsaPrivateKey::new(&mut OsRng, bits).expect("RSA key");
+                SoftKey::Rsa(Box::new(rsa::pss::SigningKey::new(key)), algorithm)
+            }
             other => panic!("no software key for {other}"),
         }
     }
@@ -47,6 +58,7 @@ impl SoftKey {
             SoftKey::P256(_) => KeyAlgorithm::EcP256,
             SoftKey::P384(_) => KeyAlgorithm::EcP384,
             SoftKey::Ed25519(_) => KeyAlgorithm::Ed25519,
+            SoftKey::Rsa(_, algorithm) => *algorithm,
         }
     }
 
@@ -74,6 +86,16 @@ impl SoftKey {
                 },
                 subject_public_key: BitString::from_bytes(key.verifying_key().as_bytes()).unwrap(),
             },
+            SoftKey::Rsa(key, _) => {
+                use rsa::pkcs8::EncodePublicKey;
+                use rsa::signature::Keypair;
+                let der = key
+                    .verifying_key()
+                    .as_ref()
+                    .to_public_key_der()
+                    .expect("RSA SPKI");
+                return der.as_bytes().to_vec();
+            }
         };
         spki.to_der().unwrap()
     }
@@ -90,6 +112,10 @@ impl SoftKey {
                 signature.to_der().as_bytes().to_vec()
             }
             SoftKey::Ed25519(key) => key.sign(message).to_bytes().to_vec(),
+            SoftKey::Rsa(key, _) => {
+                use rsa::signature::{RandomizedSigner, SignatureEncoding};
+                key.sign_with_rng(&mut OsRng, message).to_vec()
+            }
         }
     }
 }

@@ -1,0 +1,132 @@
+//! RSA issuers: the HSM signs RSA with RSASSA-PSS (SHA-256, MGF1-SHA-256,
+//! 32-byte salt) and nothing else, so an RSA root's certificates and CRLs
+//! carry RSASSA-PSS parameters. A software PSS key stands in for the HSM
+//! (tests/ca_ceremony.rs does it on SoftHSM2); openssl reads the results.
+
+mod ca_support;
+
+use std::cell::Cell;
+
+use ca_support::*;
+use chrono::Duration;
+use keyceremony::ca::{self, CrlProfile, Issuer, RevocationReason, Revoked};
+use keyceremony::hsm::KeyAlgorithm;
+
+/// What openssl prints for the one parameter set the tool signs with.
+const PSS_TEXT: [&str; 4] = [
+    "Signature Algorithm: rsassaPss",
+    "Hash Algorithm: sha256",
+    "Mask Algorithm: mgf1 with sha256",
+    "Salt Length: 0x20",
+];
+
+#[test]
+fn an_rsa_root_signs_its_certificate_an_intermediate_and_a_crl_with_pss() {
+    let key = SoftKey::new(KeyAlgorithm::Rsa3072);
+    let root = make_root(&key);
+    let dir = tempfile::tempdir().unwrap();
+    let root_pem = write(dir.path(), "root.pem", &root.pem);
+    let text = openssl(&["x509", "-in", path(&root_pem), "-noout", "-text"]);
+    for expected in PSS_TEXT {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+    assert!(text.contains("Public-Key: (3072 bit)"), "{text}");
+    let verify = openssl(&["verify", "-CAfile", path(&root_pem), path(&root_pem)]);
+    assert!(verify.contains(": OK"), "{verify}");
+
+    let spki = key.spki_der();
+    let issuer = Issuer {
+        algorithm: key.algorithm(),
+        spki_der: &spki,
+        certificate_der: Some(&root.der),
+    };
+    let calls = Cell::new(0);
+    let intermediate = ca::sign_csr(
+        &openssl_csr(dir.path(), "P-256"),
+        &intermediate_policy(),
+        &issuer,
+        [0x11; 16],
+        now() + Duration::days(1),
+        &mut counting_signer(&key, &calls),
+    )
+    .expect("intermediate");
+    let intermediate_pem = write(dir.path(), "intermediate.pem", &intermediate.pem);
+    let verify = openssl(&[
+        "verify",
+        "-CAfile",
+        path(&root_pem),
+        path(&intermediate_pem),
+    ]);
+    assert!(verify.contains("intermediate.pem: OK"), "{verify}");
+    let text = openssl(&["x509", "-in", path(&intermediate_pem), "-noout", "-text"]);
+    assert!(text.contains(PSS_TEXT[0]), "{text}");
+
+    let crl = ca::crl(
+        &CrlProfile {
+            number: 3,
+            next_update_days: 30,
+            revoked: vec![Revoked {
+                serial: "0a:bc".to_string(),
+                reason: RevocationReason::Superseded,
+                date: "2026-02-01T00:00:00Z".to_string(),
+            }],
+        },
+        &issuer,
+        now(),
+        &mut counting_signer(&key, &calls),
+    )
+    .expect("crl");
+    assert_eq!(calls.get(), 2, "one signature each");
+    let crl_pem = write(dir.path(), "crl.pem", &crl.pem);
+    let verified = openssl(&[
+        "crl",
+        "-in",
+        path(&crl_pem),
+        "-CAfile",
+        path(&root_pem),
+        "-verify",
+        "-noout",
+        "-text",
+    ]);
+    assert!(verified.contains("verify OK"), "{verified}");
+    assert!(verified.contains(PSS_TEXT[0]), "{verified}");
+}
+
+#[test]
+fn a_pkcs1_signature_from_an_rsa_key_is_refused_after_signing() {
+    // An HSM that signed with PKCS#1 v1.5 instead of PSS: the signature is
+    // by the right key, but not what the certificate says; it is refused
+    // before anything is returned.
+    let key = SoftKey::new(KeyAlgorithm::Rsa3072);
+    let SoftKey::Rsa(pss, _) = &key else {
+        unreachable!()
+    };
+    let pkcs1 = rsa::pkcs1v15::SigningKey::<sha2_010::Sha256>::new(pss.as_ref().as_ref().clone());
+    let spki = key.spki_der();
+    let issuer = Issuer {
+        algorithm: key.algorithm(),
+        spki_der: &spki,
+        certificate_der: None,
+    };
+    let error = ca::root_certificate(
+        &root_profile(),
+        &issuer,
+        [0xA5; 16],
+        now(),
+        &mut |tbs: &[u8]| {
+            use rsa::signature::{SignatureEncoding, Signer};
+            Ok(pkcs1.sign(tbs).to_vec())
+        },
+    )
+    .expect_err("a PKCS#1 v1.5 signature does not pass for PSS");
+    assert!(
+        matches!(
+            error,
+            ca::CaError::SignatureRejected {
+                algorithm: KeyAlgorithm::Rsa3072,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
