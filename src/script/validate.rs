@@ -275,6 +275,18 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                 ));
             }
         };
+        // Every step that logs in as user names the secret an earlier
+        // set-user-pin installed; `at` is the step's action.
+        let installed_user_pin = |pin: &str, at: &YamlPath, out: &mut Vec<(YamlPath, String)>| {
+            if user_pin != Some(pin) {
+                out.push((
+                    at.key("user-pin"),
+                    format!(
+                        "{here}: `{pin}` is not the user PIN an earlier set-user-pin step installed"
+                    ),
+                ));
+            }
+        };
         let signing_key =
             |key: &str, pin: &str, p: &YamlPath, out: &mut Vec<(YamlPath, String)>| {
                 let known = signing_keys.contains(key) || restored.contains(key) || continues;
@@ -284,13 +296,9 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                         format!("{here}: no earlier step makes a signing key `{key}`"),
                     ));
                 }
-                if user_pin != Some(pin) && !from_original.contains(pin) {
-                    out.push((
-                    p.key("user-pin"),
-                    format!(
-                        "{here}: `{pin}` is not the user PIN an earlier set-user-pin step installed"
-                    ),
-                ));
+                // CA steps may also use the user PIN of the original ceremony.
+                if !from_original.contains(pin) {
+                    installed_user_pin(pin, p, out);
                 }
             };
         let needs_certificate = |key: &str, p: &YamlPath, out: &mut Vec<(YamlPath, String)>| {
@@ -363,12 +371,7 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                 }
             }
             Action::ListObjects(a) => {
-                if user_pin != Some(a.user_pin.as_str()) {
-                    refs.push((
-                        sp.key("list-objects").key("user-pin"),
-                        format!("{here}: `{}` is not the user PIN an earlier set-user-pin step installed", a.user_pin),
-                    ));
-                }
+                installed_user_pin(&a.user_pin, &sp.key("list-objects"), &mut refs);
             }
             Action::SplitSecret(a) => {
                 let p = sp.key("split-secret").key("secret");
@@ -456,12 +459,7 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
             }
             Action::GenerateKey(a) => {
                 let p = sp.key("generate-key");
-                if user_pin != Some(a.user_pin.as_str()) {
-                    refs.push((
-                        p.key("user-pin"),
-                        format!("{here}: `{}` is not the user PIN an earlier set-user-pin step installed", a.user_pin),
-                    ));
-                }
+                installed_user_pin(&a.user_pin, &p, &mut refs);
                 if a.label.is_empty() || a.label.len() > MAX_KEY_LABEL {
                     refs.push((
                         p.key("label"),
@@ -509,12 +507,7 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                     )),
                     Some(_) => {}
                 }
-                if user_pin != Some(a.user_pin.as_str()) {
-                    refs.push((
-                        p.key("user-pin"),
-                        format!("{here}: `{}` is not the user PIN an earlier set-user-pin step installed", a.user_pin),
-                    ));
-                }
+                installed_user_pin(&a.user_pin, &p, &mut refs);
             }
             Action::ImportKek(a) => {
                 let p = sp.key("import-kek");
@@ -573,12 +566,7 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                         format!("{here}: no earlier import-kek step creates KEK `{}`", a.kek),
                     ));
                 }
-                if user_pin != Some(a.user_pin.as_str()) {
-                    refs.push((
-                        p.key("user-pin"),
-                        format!("{here}: `{}` is not the user PIN an earlier set-user-pin step installed", a.user_pin),
-                    ));
-                }
+                installed_user_pin(&a.user_pin, &p, &mut refs);
             }
             Action::RestoreKey(a) => {
                 let p = sp.key("restore-key");
@@ -588,12 +576,7 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                         format!("{here}: no earlier import-kek step creates KEK `{}`", a.kek),
                     ));
                 }
-                if user_pin != Some(a.user_pin.as_str()) {
-                    refs.push((
-                        p.key("user-pin"),
-                        format!("{here}: `{}` is not the user PIN an earlier set-user-pin step installed", a.user_pin),
-                    ));
-                }
+                installed_user_pin(&a.user_pin, &p, &mut refs);
                 if a.label.is_empty() || a.label.len() > MAX_KEY_LABEL {
                     refs.push((
                         p.key("label"),
