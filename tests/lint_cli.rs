@@ -425,3 +425,22 @@ fn a_certificate_over_an_encryption_key_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_key_step_with_a_pin_no_set_user_pin_installed() {
+    let edited = |s: &str| {
+        s.replace(
+            "export-public-key: { label: root-ca-key, user-pin: user-pin }",
+            "export-public-key: { label: root-ca-key, user-pin: so-pin }",
+        )
+    };
+    let line = line_in(&edited(&read(&script())), "user-pin: so-pin }");
+    let (code, err) = lint(edited, same);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "SCRIPT:{line}:56: step 11 `export-public-key`: `so-pin` is not the user PIN an earlier set-user-pin step installed"
+        )),
+        "{err}"
+    );
+}
