@@ -86,13 +86,10 @@ fn bit_string(bytes: &[u8]) -> Vec<u8> {
     tlv(TAG_BIT_STRING, &content)
 }
 
-/// Reads one TLV with the given tag that spans all of `data`; returns its
-/// content.
-fn read_whole_tlv(data: &[u8], tag: u8) -> Option<&[u8]> {
-    let (&found_tag, rest) = data.split_first()?;
-    if found_tag != tag {
-        return None;
-    }
+/// Splits one TLV off the front of `data`: (tag, content, rest). Lengths
+/// must be in DER's shortest form.
+pub(crate) fn next_tlv(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = data.split_first()?;
     let (&first, rest) = rest.split_first()?;
     let (length, rest) = if first < 0x80 {
         (usize::from(first), rest)
@@ -104,13 +101,19 @@ fn read_whole_tlv(data: &[u8], tag: u8) -> Option<&[u8]> {
         let length = rest[..count]
             .iter()
             .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        // DER demands the shortest form.
         if length < 0x80 || rest[0] == 0 {
             return None;
         }
         (length, &rest[count..])
     };
-    (rest.len() == length).then_some(rest)
+    (rest.len() >= length).then(|| (tag, &rest[..length], &rest[length..]))
+}
+
+/// Reads one TLV with the given tag that spans all of `data`; returns its
+/// content.
+fn read_whole_tlv(data: &[u8], tag: u8) -> Option<&[u8]> {
+    let (found, content, rest) = next_tlv(data)?;
+    (found == tag && rest.is_empty()).then_some(content)
 }
 
 /// The raw public point from CKA_EC_POINT, which PKCS#11 specifies as a DER

@@ -5,7 +5,7 @@
 //! builders in `der.rs` and must give back the very same bytes, so only the
 //! one DER encoding of each key is accepted.
 
-use super::der;
+use super::der::{self, next_tlv};
 use super::{HsmError, KeyAlgorithm};
 
 /// The public key inside an SPKI.
@@ -22,25 +22,6 @@ pub(crate) enum PublicKeyParts {
 const TAG_SEQUENCE: u8 = 0x30;
 const TAG_BIT_STRING: u8 = 0x03;
 const TAG_INTEGER: u8 = 0x02;
-
-/// Splits one TLV off the front of `data`: (tag, content, rest).
-fn next_tlv(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = data.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (length, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let count = usize::from(first & 0x7f);
-        if count == 0 || count > 4 || rest.len() < count {
-            return None;
-        }
-        let length = rest[..count]
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        (length, &rest[count..])
-    };
-    (rest.len() >= length).then(|| (tag, &rest[..length], &rest[length..]))
-}
 
 /// The parts of `spki_der`, which must hold a key of `algorithm`.
 pub(crate) fn parse(spki_der: &[u8], algorithm: KeyAlgorithm) -> Result<PublicKeyParts, HsmError> {
