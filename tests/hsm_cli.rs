@@ -370,3 +370,109 @@ fn listing_has_precious_untouched(conf: &Path) -> bool {
         .expect("pkcs11-tool");
     out.status.success() && !String::from_utf8_lossy(&out.stdout).contains("Object;")
 }
+
+/// `hsm selftest --existing`: for modules that never offer an
+/// uninitialized token, the checklist runs on an empty rehearsal token
+/// initialized with the vendor's tool, and leaves it empty again.
+#[test]
+fn selftest_on_an_existing_empty_token_removes_its_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tokens = dir.path().join("tokens");
+    std::fs::create_dir(&tokens).expect("tokens");
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\n",
+            tokens.display()
+        ),
+    )
+    .expect("conf");
+    let init = Command::new("softhsm2-util")
+        .args(["--init-token", "--free", "--label", "rehearsal"])
+        .args(["--so-pin", "vendor-so-1", "--pin", "crypto-user:pass 1"])
+        .env("SOFTHSM2_CONF", &conf)
+        .output()
+        .expect("softhsm2-util");
+    assert!(init.status.success(), "{}", output_text(&init));
+    let selftest = |pin: &str| {
+        let mut child = keyceremony()
+            .args(["hsm", "selftest", "--existing", "--module", SOFTHSM])
+            .args(["--label", "rehearsal"])
+            .env("SOFTHSM2_CONF", &conf)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{pin}\n").as_bytes())
+            .expect("write");
+        child.wait_with_output().expect("wait")
+    };
+    let objects = || {
+        let out = Command::new("pkcs11-tool")
+            .args(["--module", SOFTHSM, "--token-label", "rehearsal", "--login"])
+            .args(["--pin", "crypto-user:pass 1", "--list-objects"])
+            .env("SOFTHSM2_CONF", &conf)
+            .output()
+            .expect("pkcs11-tool");
+        assert!(out.status.success(), "{}", output_text(&out));
+        String::from_utf8_lossy(&out.stdout)
+            .matches(" Object;")
+            .count()
+    };
+
+    let out = selftest("crypto-user:pass 1");
+    let shown = output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    let rows = rows(&out);
+    // The login row, 3 per key spec, the listing, the removal.
+    assert_eq!(rows.len(), 1 + 3 * 7 + 2, "{shown}");
+    assert!(rows.iter().all(|(o, _)| o == "PASS"), "{shown}");
+    assert!(
+        rows.iter()
+            .any(|(_, i)| i == "the selftest's keys are destroyed; the token is empty again"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("initializes"),
+        "nothing initialized: {shown}"
+    );
+    assert!(
+        !shown.contains("crypto-user:pass"),
+        "the PIN is never shown"
+    );
+    assert_eq!(objects(), 0, "the token is empty again");
+
+    // A token that holds anything is refused before a key is made.
+    let keypair = Command::new("pkcs11-tool")
+        .args(["--module", SOFTHSM, "--token-label", "rehearsal", "--login"])
+        .args(["--pin", "crypto-user:pass 1", "--keypairgen"])
+        .args(["--key-type", "EC:prime256v1", "--label", "precious"])
+        .env("SOFTHSM2_CONF", &conf)
+        .output()
+        .expect("pkcs11-tool");
+    assert!(keypair.status.success(), "{}", output_text(&keypair));
+    let refused = selftest("crypto-user:pass 1");
+    assert_eq!(refused.status.code(), Some(2), "{}", output_text(&refused));
+    assert!(
+        output_text(&refused)
+            .contains("holds 2 objects: the selftest runs only on an empty rehearsal token"),
+        "{}",
+        output_text(&refused)
+    );
+    assert_eq!(objects(), 2, "untouched");
+
+    // A wrong PIN is tried once and named.
+    let wrong = selftest("not the PIN");
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        output_text(&wrong).contains("CKR_PIN_INCORRECT"),
+        "{}",
+        output_text(&wrong)
+    );
+}

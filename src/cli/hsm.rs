@@ -31,7 +31,15 @@ pub enum HsmCommand {
         json: bool,
     },
     /// Run the HSM checklist on a throwaway token; one PASS/FAIL/UNSUPPORTED row per item.
-    Selftest(Target),
+    Selftest {
+        #[command(flatten)]
+        target: Target,
+        /// Run on the token named by --serial or --label instead: an empty rehearsal token
+        /// initialized with the vendor's tool, whose user PIN is read like `objects --login`.
+        /// Its keys are destroyed at the end.
+        #[arg(long)]
+        existing: bool,
+    },
 }
 
 /// Which module and token.
@@ -59,7 +67,10 @@ pub fn hsm(command: HsmCommand) -> ExitCode {
             login,
             json,
         } => objects(&target, login, json),
-        HsmCommand::Selftest(target) => run_selftest(&target),
+        HsmCommand::Selftest { target, existing } => match existing {
+            true => run_existing_selftest(&target),
+            false => run_selftest(&target),
+        },
     };
     match result {
         Ok(code) => code,
@@ -297,26 +308,49 @@ fn run_selftest(target: &Target) -> Result<ExitCode, String> {
     }
     .map_err(|e| e.to_string())?;
     println!("selftest of {} on a throwaway token", module_path.display());
-    let rows = selftest::run(&token, &mut |row| {
-        println!("{:<11}  {}", row.outcome.to_string(), row.item);
-        if !row.detail.is_empty() {
-            println!("{:<11}  {}", "", row.detail);
-        }
-    })
-    .map_err(|e: HsmError| e.to_string())?;
-    let count = |o: Outcome| rows.iter().filter(|r| r.outcome == o).count();
-    let (failed, unsupported) = (count(Outcome::Fail), count(Outcome::Unsupported));
-    println!(
-        "\n{} passed, {failed} failed, {unsupported} unsupported by this module",
-        count(Outcome::Pass)
-    );
+    let rows = selftest::run(&token, &mut print_row).map_err(|e: HsmError| e.to_string())?;
+    let code = summarize(&rows);
     if !throwaway {
         println!(
             "the token {} now holds the selftest's keys; re-initialize it before use",
             token.info().serial
         );
     }
-    Ok(ExitCode::from(if failed > 0 { FAILED } else { OK }))
+    Ok(code)
+}
+
+/// The selftest on a token initialized with the vendor's tool, named by
+/// serial or label (the throwaway selftest cannot run on such modules).
+fn run_existing_selftest(target: &Target) -> Result<ExitCode, String> {
+    let module = load(target)?;
+    let token = chosen_token(&module, target)?
+        .ok_or("--existing runs on the token you name: give --serial or --label")?;
+    let pin = read_pin("user PIN")?;
+    println!(
+        "selftest of {} on the existing token {}",
+        module.path().display(),
+        token.describe()
+    );
+    let rows = selftest::run_existing(&token, &pin, &mut print_row).map_err(|e| e.to_string())?;
+    Ok(summarize(&rows))
+}
+
+fn print_row(row: &selftest::Row) {
+    println!("{:<11}  {}", row.outcome.to_string(), row.item);
+    if !row.detail.is_empty() {
+        println!("{:<11}  {}", "", row.detail);
+    }
+}
+
+/// The totals line; the exit code fails on any FAIL row.
+fn summarize(rows: &[selftest::Row]) -> ExitCode {
+    let count = |o: Outcome| rows.iter().filter(|r| r.outcome == o).count();
+    let (failed, unsupported) = (count(Outcome::Fail), count(Outcome::Unsupported));
+    println!(
+        "\n{} passed, {failed} failed, {unsupported} unsupported by this module",
+        count(Outcome::Pass)
+    );
+    ExitCode::from(if failed > 0 { FAILED } else { OK })
 }
 
 /// Points SoftHSM2 or kryoptic at a fresh store in `dir`. False for other

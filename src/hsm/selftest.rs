@@ -1,4 +1,5 @@
-//! The HSM checklist, run on a throwaway token: the token initializes with
+//! The HSM checklist, run on a throwaway token (or, with `run_existing`, on
+//! an empty rehearsal token initialized with the vendor's tool): the token initializes with
 //! SO and user PINs; every key type generates inside the HSM with the
 //! policy's attributes; it signs and verifies, or encrypts and decrypts,
 //! with HSM-resident keys; it cannot be exported; the object listing shows
@@ -130,18 +131,98 @@ pub fn run(token: &Token, report: &mut dyn FnMut(&Row)) -> Result<Vec<Row>, HsmE
         }
     };
 
+    check_keys(&token, &user, &mut rows)?;
+    Ok(rows.rows)
+}
+
+/// Runs the checklist on a token initialized with the vendor's tool, as
+/// modules that never offer an uninitialized token need (CloudHSM, YubiHSM
+/// 2, nShield card sets): a rehearsal token whose user PIN exists. The
+/// token must be empty; nothing is initialized, no PIN is set, no wrong
+/// PIN is tried (it would count against the token's retries); every key the
+/// selftest makes is destroyed at the end, and the token is empty again.
+pub fn run_existing(
+    token: &Token,
+    user_pin: &Pin,
+    report: &mut dyn FnMut(&Row),
+) -> Result<Vec<Row>, HsmError> {
+    if !token.refresh()?.initialized {
+        return Err(HsmError::InvalidInput(format!(
+            "the token {} is not initialized: run the selftest without --existing, which initializes it",
+            token.describe()
+        )));
+    }
+    // One try, as in a ceremony.
+    let user = token.login(Role::User, user_pin)?;
+    let found = user.objects()?;
+    if !found.is_empty() {
+        return Err(HsmError::InvalidInput(format!(
+            "the token {} holds {} objects: the selftest runs only on an empty rehearsal token, so that removing its own keys leaves the token as it was",
+            token.describe(),
+            found.len()
+        )));
+    }
+    let mut rows = Checklist {
+        rows: Vec::new(),
+        report,
+    };
+    rows.push(
+        "the user logs in with the existing user PIN; the token is empty",
+        Ok(String::new()),
+    );
+    let checked = check_keys(token, &user, &mut rows);
+    // Whatever happened above, take the selftest's keys away again.
+    let removed = remove_own_keys(&user);
+    checked?;
+    rows.push(
+        "the selftest's keys are destroyed; the token is empty again",
+        removed,
+    );
+    Ok(rows.rows)
+}
+
+/// Every key spec, then the listing.
+fn check_keys(token: &Token, user: &LoggedIn, rows: &mut Checklist<'_>) -> Result<(), HsmError> {
     let mut expected = BTreeSet::new();
     for (algorithm, usage) in SPECS {
         let spec = KeySpec::new(algorithm, usage);
-        if let Some(made) = check_key(&token, &user, &spec, &mut rows)? {
+        if let Some(made) = check_key(token, user, &spec, rows)? {
             expected.extend(made);
         }
     }
     rows.push(
         "the object listing shows every object",
-        list_matches(&user, &expected),
+        list_matches(user, &expected),
     );
-    Ok(rows.rows)
+    Ok(())
+}
+
+/// Destroys the keys `check_key` made (found by their labels) and checks
+/// that nothing is left.
+fn remove_own_keys(user: &LoggedIn) -> Result<String, HsmError> {
+    let mut destroyed = 0;
+    for (algorithm, usage) in SPECS {
+        if let Ok(key) = user.find_key(&selftest_label(&KeySpec::new(algorithm, usage))) {
+            destroyed += user.destroy_key(&key)?;
+        }
+    }
+    let left = user.objects()?;
+    if left.is_empty() {
+        Ok(format!("{destroyed} objects destroyed"))
+    } else {
+        Err(HsmError::InvalidInput(format!(
+            "{} objects are left on the token: {}",
+            left.len(),
+            left.iter()
+                .map(|o| format!("{} {}", o.class, o.label))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+    }
+}
+
+fn selftest_label(spec: &KeySpec) -> String {
+    format!("selftest-{}-{}", spec.algorithm, spec.usage)
 }
 
 struct Checklist<'a> {
@@ -185,7 +266,7 @@ fn check_key(
     rows: &mut Checklist<'_>,
 ) -> Result<Option<Vec<(String, String)>>, HsmError> {
     let name = format!("{} {}", spec.algorithm, spec.usage);
-    let label = format!("selftest-{}-{}", spec.algorithm, spec.usage);
+    let label = selftest_label(spec);
     let shortfalls = token.shortfalls(&spec.required_mechanisms())?;
     let missing = |stage: Stage| {
         shortfalls
