@@ -17,7 +17,7 @@ KRYOPTIC_PACKAGES := libclang-dev libssl-dev pkg-config
 # build; a cold one takes about 1.5 minutes on 2 cores.
 KRYOPTIC_CACHE ?= $(HOME)/.cache/kryoptic
 
-.PHONY: demo demo-headless test deps kryoptic build example
+.PHONY: demo demo-headless test deps kryoptic build example rehearsal-vendor-token
 
 deps:
 	@./.ci/deps $(PACKAGES)
@@ -45,6 +45,21 @@ demo-headless: build
 	    --bindings ceremonies/rehearsal/root-key-generation.bindings.yaml \
 	    --state-dir $(DEMO_STATE) --out $(DEMO_OUT) \
 	    --headless --answers ceremonies/rehearsal/root-key-generation.answers.yaml
+
+# A rehearsal for HSMs initialized with the vendor's tool (CloudHSM,
+# YubiHSM 2): softhsm2-util stands in for the vendor's tool and initializes
+# the token with the rehearsal user PIN before the ceremony adopts it.
+VENDOR_STATE := .keyceremony/vendor-token
+rehearsal-vendor-token: build
+	rm -rf $(VENDOR_STATE)
+	./target/release/keyceremony hsm status --state-dir $(VENDOR_STATE) > /dev/null
+	SOFTHSM2_CONF=$(VENDOR_STATE)/softhsm2.conf softhsm2-util --init-token --free \
+	    --label vendor-root --so-pin any-so-pin \
+	    --pin "$$(cat ceremonies/rehearsal/vendor-token.user-pin)"
+	./target/release/keyceremony run ceremonies/root-key-generation-vendor-token.yaml \
+	    --bindings ceremonies/rehearsal/root-key-generation-vendor-token.bindings.yaml \
+	    --state-dir $(VENDOR_STATE) --out $(VENDOR_STATE)/out $(ARGS)
+	@echo "The user PIN to type: ceremonies/rehearsal/vendor-token.user-pin (a rehearsal PIN)"
 
 # tests/hsm_kryoptic.rs fails without KRYOPTIC_MODULE's module (it would
 # build one itself, in the same cache, when the variable is unset).

@@ -26,6 +26,10 @@ struct VendorToken {
 
 impl VendorToken {
     fn new() -> VendorToken {
+        VendorToken::with_user_pin(VENDOR_USER_PIN)
+    }
+
+    fn with_user_pin(user_pin: &str) -> VendorToken {
         let dir = tempfile::tempdir().expect("tempdir");
         let tokens = dir.path().join("tokens");
         std::fs::create_dir_all(&tokens).expect("token dir");
@@ -48,7 +52,7 @@ impl VendorToken {
                 "--so-pin",
                 VENDOR_SO_PIN,
                 "--pin",
-                VENDOR_USER_PIN,
+                user_pin,
             ],
         );
         assert!(init.status.success(), "{}", output_text(&init));
@@ -509,54 +513,39 @@ fn bindings_that_cannot_adopt_are_refused_before_anything_starts() {
     }
 }
 
-/// The root script cut down for a module without a PKCS#11 SO (CloudHSM,
-/// YubiHSM 2): no SO secret, no init-token, no SO login; set-user-pin
-/// names no SO PIN, so it can only adopt the user PIN.
-fn user_only_script(dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(script()).expect("script");
-    let mut blocks: Vec<&str> = text.split("\n  - id: ").collect();
-    blocks.retain(|b| {
-        !["split-so-pin\n", "init-token\n", "prove-so-pin\n"]
-            .iter()
-            .any(|id| b.starts_with(id))
-    });
-    let cut = blocks.join("\n  - id: ");
-    let cut = cut
-        .replace(
-            "  - name: so-pin\n    description: Security Officer PIN of the root token\n",
-            "",
-        )
-        .replace(
-            "set-user-pin: { so-pin: so-pin, user-pin: user-pin }",
-            "set-user-pin: { user-pin: user-pin }",
-        );
-    assert!(!cut.contains("so-pin"), "{cut}");
-    let path = dir.join("root-without-so.yaml");
-    std::fs::write(&path, cut).expect("write script");
-    path
-}
-
+/// The shipped script for modules without a PKCS#11 SO (CloudHSM, YubiHSM
+/// 2), with its rehearsal bindings and answers as they are in the
+/// repository; only the module is named, so the run uses this token.
 #[test]
-fn a_module_without_an_so_runs_a_script_that_only_adopts_the_user_pin() {
-    let token = VendorToken::new();
-    let script = user_only_script(token.path());
-    let lint = keyceremony()
-        .arg("lint")
-        .arg(&script)
-        .output()
-        .expect("lint runs");
-    assert_eq!(lint.status.code(), Some(0), "{}", output_text(&lint));
+fn a_module_without_an_so_runs_the_shipped_vendor_token_script() {
+    let rehearsal = repo().join("ceremonies/rehearsal");
+    let pin = std::fs::read_to_string(rehearsal.join("vendor-token.user-pin")).expect("pin");
+    let pin = pin.trim_end_matches('\n');
+    let token = VendorToken::with_user_pin(pin);
+    let script = repo().join("ceremonies/root-key-generation-vendor-token.yaml");
     assert!(
-        output_text(&lint).contains("warning: no so-pin: this step only adopts a user PIN"),
-        "{}",
-        output_text(&lint)
+        !std::fs::read_to_string(&script)
+            .expect("script")
+            .contains("so-pin")
     );
-    let answers_dir = token.path().join("answers");
-    std::fs::create_dir_all(&answers_dir).expect("dir");
-    let answers = write_answers(&answers_dir, &token.pin_files("unused", VENDOR_USER_PIN));
+    let shipped =
+        std::fs::read_to_string(rehearsal.join("root-key-generation-vendor-token.bindings.yaml"))
+            .expect("bindings")
+            .replace(": keys/", &format!(": {}/", demo_key("").display()))
+            .replacen("hsm:\n", &format!("hsm:\n  module: {SOFTHSM}\n"), 1);
+    let write = |name: &str, text: &str| {
+        let path = token.path().join(name);
+        std::fs::write(&path, text).expect("write bindings");
+        path
+    };
+    let answers = rehearsal.join("root-key-generation-vendor-token.answers.yaml");
 
     // Bindings that do not say the user PIN exists cannot run it.
-    let plain = token.bindings("root-key-generation", "", None);
+    assert!(shipped.contains("  existing-pins: [user]\n"));
+    let plain = write(
+        "plain.yaml",
+        &shipped.replace("  existing-pins: [user]\n", ""),
+    );
     let out = token.run_script(&script, &plain, &answers, "refused");
     assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
     assert!(
@@ -566,20 +555,21 @@ fn a_module_without_an_so_runs_a_script_that_only_adopts_the_user_pin() {
         output_text(&out)
     );
 
-    let bindings = token.bindings("root-key-generation", "[user]", None);
+    let bindings = write("bindings.yaml", &shipped);
     let out = token.run_script(&script, &bindings, &answers, "out");
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let transcript = token.transcript("out");
     let (code, report) = verify(&transcript);
     assert_eq!(code, 0, "{report}");
+    let all = entries(&transcript);
     assert!(
-        entries(&transcript)
-            .iter()
+        all.iter()
             .all(|e| e["kind"] != "init-token" && e["body"]["login"] != "security-officer"),
         "no SO step ran"
     );
     assert_eq!(body_of(&transcript, "set-user-pin")["adopted"], true);
-    let objects = token.objects_with("user", VENDOR_USER_PIN);
+    assert_eq!(body_of(&transcript, "recombine")["login"], "user");
+    let objects = token.objects_with("user", pin);
     assert!(objects.status.success(), "{}", output_text(&objects));
     assert!(String::from_utf8_lossy(&objects.stdout).contains("root-ca-key"));
 }
