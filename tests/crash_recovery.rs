@@ -89,6 +89,23 @@ fn crash_and_resume(env: (&str, &str)) {
         report.starts_with("VALID: ceremony completed"),
         "{env:?}: {report}"
     );
+    // A resumed transcript still follows its script, and its checkpoint
+    // (cosigned after the resume) covers every line.
+    let against_script = keyceremony()
+        .arg("verify")
+        .arg(transcript)
+        .arg("--script")
+        .arg(script())
+        .arg("--checkpoint")
+        .arg(transcript.with_extension("checkpoint"))
+        .output()
+        .expect("verify runs");
+    let shown = output_text(&against_script);
+    assert_eq!(against_script.status.code(), Some(0), "{env:?}: {shown}");
+    assert!(
+        shown.contains("same hash, steps in order, required roles and quorums present"),
+        "{env:?}: {shown}"
+    );
 
     // Exactly one root key on the token, and it is the recorded one.
     let entries = entries(transcript);
