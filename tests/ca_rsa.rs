@@ -33,6 +33,14 @@ fn an_rsa_root_signs_its_certificate_an_intermediate_and_a_crl_with_pss() {
     assert!(text.contains("Public-Key: (3072 bit)"), "{text}");
     let verify = openssl(&["verify", "-CAfile", path(&root_pem), path(&root_pem)]);
     assert!(verify.contains(": OK"), "{verify}");
+    // Byte for byte the AlgorithmIdentifier the CA/Browser Forum Baseline
+    // Requirements (7.1.3.2.1) prescribe for RSASSA-PSS with SHA-256.
+    use der::{Decode, Encode};
+    let certificate = x509_cert::Certificate::from_der(&root.der).unwrap();
+    assert_eq!(
+        hex::encode(certificate.signature_algorithm.to_der().unwrap()),
+        "304106092a864886f70d01010a3034a00f300d06096086480165030402010500a11c301a06092a864886f70d010108300d06096086480165030402010500a203020120"
+    );
 
     let spki = key.spki_der();
     let issuer = Issuer {
