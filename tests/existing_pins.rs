@@ -272,6 +272,19 @@ fn the_root_ceremony_adopts_a_vendor_initialized_token_and_seals_its_pins_under_
         "the log says who typed: {log}"
     );
     let transcript = token.transcript("out");
+    let against_script = keyceremony()
+        .arg("verify")
+        .arg(&transcript)
+        .arg("--script")
+        .arg(ceremony_support::script())
+        .output()
+        .expect("verify runs");
+    assert_eq!(
+        against_script.status.code(),
+        Some(0),
+        "the typist is the performer, and every adopted PIN was typed: {}",
+        output_text(&against_script)
+    );
     let (code, report) = verify(&transcript);
     assert_eq!(code, 0, "{report}");
     assert!(
@@ -501,7 +514,48 @@ fn bindings_that_cannot_adopt_are_refused_before_anything_starts() {
         "{}",
         output_text(&out)
     );
-    for out in ["unnamed", "user-only"] {
+    // Listing the SO PIN for a script that never initializes the token
+    // would silently do nothing.
+    let rotation = token.bindings("custodian-rotation", "[security-officer]", None);
+    let out = token.run("custodian-rotation", &rotation, &answers, "rotation");
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
+    assert!(
+        output_text(&out)
+            .contains("security-officer is listed, but the script has no init-token step"),
+        "{}",
+        output_text(&out)
+    );
+
+    // In production the performer types the PIN: no PIN file is read.
+    let script = token.path().join("production-root.yaml");
+    std::fs::write(
+        &script,
+        std::fs::read_to_string(ceremony_support::script())
+            .expect("script")
+            .replacen(
+                "steps:\n",
+                "allow: { softhsm-in-production: true, demo-identities-in-production: true }\n\nsteps:\n",
+                1,
+            ),
+    )
+    .expect("write");
+    let production = token.bindings("root-key-generation", "[security-officer, user]", None);
+    std::fs::write(
+        &production,
+        std::fs::read_to_string(&production)
+            .expect("read")
+            .replace("mode: rehearsal", "mode: production"),
+    )
+    .expect("write");
+    let out = token.run_script(&script, &production, &answers, "production");
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("production mode reads no PIN from a file"),
+        "{}",
+        output_text(&out)
+    );
+
+    for out in ["unnamed", "user-only", "rotation", "production"] {
         assert!(
             !token.path().join(out).exists()
                 || std::fs::read_dir(token.path().join(out))

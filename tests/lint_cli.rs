@@ -444,3 +444,24 @@ fn a_key_step_with_a_pin_no_set_user_pin_installed() {
         "{err}"
     );
 }
+
+/// Regression: an adopt-only set-user-pin could name the SO PIN's secret,
+/// so one secret sealed both PINs; a later SO login then opened the user
+/// PIN and spent one of the token's SO tries.
+#[test]
+fn one_secret_cannot_be_both_the_so_pin_and_the_user_pin() {
+    let edited = |s: &str| {
+        s.replace(
+            "set-user-pin: { so-pin: so-pin, user-pin: user-pin }",
+            "set-user-pin: { user-pin: so-pin }",
+        )
+    };
+    let (code, err) = lint(edited, same);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(
+            "step 9 `set-user-pin`: the user PIN must be a different secret from the SO PIN"
+        ),
+        "{err}"
+    );
+}

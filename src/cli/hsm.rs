@@ -259,7 +259,9 @@ fn print_object(object: &ObjectSummary) {
 
 /// Reads a PIN without echo from the terminal, else one line of stdin.
 /// Never from the command line, where `ps` and shell history would see it.
+/// The process is hardened first: the PIN lives in its memory.
 fn read_pin(what: &str) -> Result<Pin, String> {
+    keyceremony::secret::harden_process()?;
     let stdin = std::io::stdin();
     let mut line = Zeroizing::new(String::new());
     if stdin.is_terminal() {

@@ -152,6 +152,18 @@ pub fn run_existing(
             token.describe()
         )));
     }
+    let info = token.refresh()?;
+    if info.user_pin_locked || info.user_pin_final_try {
+        return Err(HsmError::InvalidInput(format!(
+            "the token {} reports its user PIN {}: no login was tried",
+            token.describe(),
+            if info.user_pin_locked {
+                "locked"
+            } else {
+                "one wrong try from locking"
+            }
+        )));
+    }
     // One try, as in a ceremony.
     let user = token.login(Role::User, user_pin)?;
     let found = user.objects()?;
@@ -171,13 +183,13 @@ pub fn run_existing(
         Ok(String::new()),
     );
     let checked = check_keys(token, &user, &mut rows);
-    // Whatever happened above, take the selftest's keys away again.
-    let removed = remove_own_keys(&user);
-    checked?;
+    // Whatever happened above, take the selftest's keys away again, and
+    // say so before any error of the checklist is returned.
     rows.push(
         "the selftest's keys are destroyed; the token is empty again",
-        removed,
+        remove_own_keys(&user),
     );
+    checked?;
     Ok(rows.rows)
 }
 

@@ -114,8 +114,9 @@ pub enum QuorumError {
     #[error("the PIN is empty")]
     EmptyPin,
 
-    #[error("the PIN is {len} bytes long; at most {max} can be sealed")]
-    PinTooLong { len: usize, max: usize },
+    /// Its length is not named: the message goes into the transcript.
+    #[error("the PIN is longer than {max} bytes, the most that can be sealed")]
+    PinTooLong { max: usize },
 
     #[error("the sealed PIN cannot be opened: {0}")]
     SealedPin(String),

@@ -64,7 +64,6 @@ impl CeremonySecret {
         }
         if bytes.len() > MAX_SEALED_PIN_LEN {
             return Err(QuorumError::PinTooLong {
-                len: bytes.len(),
                 max: MAX_SEALED_PIN_LEN,
             });
         }
@@ -124,8 +123,11 @@ impl CeremonySecret {
                     refused("it does not open with this secret (altered, or another ceremony's)")
                 })?,
         );
+        if padded.len() != PADDED_LEN {
+            return Err(refused("its padding is malformed"));
+        }
         let len = usize::from(padded[0]);
-        if padded.len() != PADDED_LEN || len == 0 || len > MAX_SEALED_PIN_LEN {
+        if len == 0 || len > MAX_SEALED_PIN_LEN {
             return Err(refused("its padding is malformed"));
         }
         let text = std::str::from_utf8(&padded[1..=len]).map_err(|_| refused("it is not text"))?;
@@ -252,7 +254,7 @@ mod tests {
         ));
         assert!(matches!(
             s.seal_pin(&name("so-pin"), "user", &pin(&"x".repeat(128))),
-            Err(QuorumError::PinTooLong { len: 128, max: 127 })
+            Err(QuorumError::PinTooLong { max: 127 })
         ));
     }
 }

@@ -92,6 +92,9 @@ pub struct ScriptCheck<'a> {
     confirmed: u64,
     close_confirmed: bool,
     acted: HashSet<Role>,
+    /// The step in which the performer last typed an existing PIN, not yet
+    /// used by an adopting result.
+    pin_typed: Option<u64>,
     pub problem: Option<Violation>,
 }
 
@@ -102,6 +105,7 @@ impl<'a> ScriptCheck<'a> {
             confirmed: 0,
             close_confirmed: false,
             acted: HashSet::new(),
+            pin_typed: None,
             problem: None,
         }
     }
@@ -143,6 +147,31 @@ impl<'a> ScriptCheck<'a> {
         if number != expected {
             self.problem = fail(format!(
                 "an entry of step {number} `{step}` where step {expected} was due: steps ran out of the script's order, or one was skipped"
+            ));
+            return;
+        }
+        if e.kind == "pin-typed" {
+            // Only the performer types an existing PIN, and signs that.
+            let signed = e
+                .signatures
+                .iter()
+                .any(|s| s.participant == e.actor && s.purpose == Purpose::Confirm);
+            if roles.get(&e.actor).copied() != Some(script_step.performer) || !signed {
+                self.problem = fail(format!(
+                    "{} typed the existing PIN at step {number}, but the script gives that step to the {}, whose signature it must carry",
+                    e.actor,
+                    script_step.performer.as_str()
+                ));
+                return;
+            }
+            self.pin_typed = Some(number);
+            return;
+        }
+        if e.body.get("adopted").and_then(Value::as_bool) == Some(true)
+            && self.pin_typed.take() != Some(number)
+        {
+            self.problem = fail(format!(
+                "step {number} `{step}` records an adopted PIN that no one typed in that step"
             ));
             return;
         }

@@ -100,6 +100,8 @@ pub struct Facts {
     /// checkpoint.
     pub cosigners_present: BTreeSet<String>,
     last_hash_hex: String,
+    /// Who signed the last pin-typed entry, until an adopted PIN uses it.
+    pin_typist: Option<String>,
 }
 
 impl Facts {
@@ -140,12 +142,14 @@ impl Facts {
                 // The token's PINs existed before this ceremony: whoever set
                 // them with the vendor's tool may still know them.
                 if e.body.get("adopted").and_then(Value::as_bool) == Some(true) {
+                    // Who typed it: the signer of the pin-typed entry, not
+                    // the tool's own note.
                     fields.push((
                         "pin".to_string(),
                         format!(
                             "existing {} PIN, set outside this ceremony with the vendor's tool; typed by {}, checked by one login, sealed under `{}`",
                             text("role"),
-                            text("typed_by"),
+                            self.pin_typist.take().unwrap_or_else(|| "no one on record".into()),
                             text("secret_name")
                         ),
                     ));
@@ -164,6 +168,7 @@ impl Facts {
                 }
             }
             "resume" => self.cosigners_present.clear(),
+            "pin-typed" => self.pin_typist = Some(e.actor.clone()),
             _ => {}
         }
         for s in &e.signatures {

@@ -166,8 +166,18 @@ impl Answers {
                 }
             }
         }
+        // A PIN in a file at rest is a rehearsal convenience; in production
+        // the performer types it.
+        if ceremony.bindings.value.mode == crate::script::Mode::Production
+            && !a.existing_pins.is_empty()
+        {
+            problems.push(self.file.problem(
+                &root.key("existing-pins"),
+                "production mode reads no PIN from a file: the performer types the existing PIN in the terminal UI".to_string(),
+            ));
+        }
         for role in &ceremony.bindings.value.hsm.existing_pins {
-            let name = existing_pin_key(*role);
+            let name = role.as_str();
             if !a.existing_pins.contains_key(name) {
                 problems.push(self.file.problem(
                     &root.key("existing-pins"),
@@ -253,7 +263,7 @@ impl Answers {
         &self,
         role: crate::script::LoginRole,
     ) -> Result<crate::secret::Pin, String> {
-        let name = existing_pin_key(role);
+        let name = role.as_str();
         let path = self
             .file
             .value
@@ -279,12 +289,5 @@ impl Answers {
 
     pub fn abort_at(&self, step: &str) -> Option<&AbortAnswer> {
         self.file.value.abort.as_ref().filter(|a| a.at == step)
-    }
-}
-
-fn existing_pin_key(role: crate::script::LoginRole) -> &'static str {
-    match role {
-        crate::script::LoginRole::SecurityOfficer => "security-officer",
-        crate::script::LoginRole::User => "user",
     }
 }

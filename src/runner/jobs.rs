@@ -215,7 +215,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             }))
         }
         Work::InitToken { so_pin, label } => {
-            let pin = session.vault().pin(&so_pin)?;
+            let pin = session.vault().fresh_pin(&so_pin)?;
             Ok(Box::new(move |state: &mut HsmState| {
                 let module = state.module()?.clone();
                 if redo {
@@ -262,24 +262,20 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             let recovered = quorum::combine(record, &presented).map_err(|e| e.to_string())?;
             session.vault_mut().store_recombined(&secret, recovered);
             let pin = match login {
-                Some(_) => Some(session.vault().pin(name.as_str())?),
+                Some(role) => Some(session.vault().pin(name.as_str(), role)?),
                 None => None,
             };
             Ok(Box::new(move |state: &mut HsmState| {
                 if let (Some(role), Some(pin)) = (login, pin) {
-                    let role = match role {
-                        LoginRole::SecurityOfficer => HsmRole::SecurityOfficer,
-                        LoginRole::User => HsmRole::User,
-                    };
                     // Logging in is the proof; the session logs out on drop.
-                    drop(state.login(role, &pin)?);
+                    drop(state.login(hsm_role(role), &pin)?);
                 }
                 Ok(Done::Recombined { login })
             }))
         }
         Work::SetUserPin { so_pin, user_pin } => {
-            let so = session.vault().pin(&so_pin)?;
-            let user = session.vault().pin(&user_pin)?;
+            let so = session.vault().pin(&so_pin, LoginRole::SecurityOfficer)?;
+            let user = session.vault().fresh_pin(&user_pin)?;
             Ok(Box::new(move |state: &mut HsmState| {
                 let session = state.login(HsmRole::SecurityOfficer, &so)?;
                 session.init_user_pin(&user).map_err(|e| e.to_string())?;
@@ -287,18 +283,16 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             }))
         }
         Work::AdoptPin { role, secret } => {
-            let name = secret_name(&secret)?;
+            // Taken first: whatever fails below, the typed PIN does not
+            // stay in memory.
             let typed = session.vault_mut().take_typed_pin()?;
-            let role_text = match role {
-                LoginRole::SecurityOfficer => "security-officer",
-                LoginRole::User => "user",
-            };
+            let name = secret_name(&secret)?;
             // Sealed before the HSM sees the PIN: a PIN too long to seal
             // is refused without spending one of the token's login tries.
             let sealed = session
                 .vault()
                 .secret(&secret)?
-                .seal_pin(&name, role_text, &typed)
+                .seal_pin(&name, role.as_str(), &typed)
                 .map_err(|e| e.to_string())?;
             let typist = performer_name(session);
             Ok(Box::new(move |state: &mut HsmState| {
@@ -309,15 +303,27 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
                         info.serial.trim()
                     ));
                 }
-                let hsm_role = match role {
-                    LoginRole::SecurityOfficer => HsmRole::SecurityOfficer,
-                    LoginRole::User => HsmRole::User,
+                let shown = crate::engine::login_name(role);
+                let (locked, final_try) = match role {
+                    LoginRole::SecurityOfficer => (info.so_pin_locked, info.so_pin_final_try),
+                    LoginRole::User => (info.user_pin_locked, info.user_pin_final_try),
                 };
+                // The ceremony never spends a token's last try: a locked SO
+                // PIN can mean a zeroized HSM.
+                if locked || final_try {
+                    return Err(format!(
+                        "the token reports its {shown} PIN {}: no login was tried. Resolve it with the vendor's tool, record an exception, and retry",
+                        if locked {
+                            "locked"
+                        } else {
+                            "one wrong try from locking"
+                        }
+                    ));
+                }
                 // One try, never repeated: the token counts failed logins.
-                drop(state.login(hsm_role, &typed).map_err(|e| {
+                drop(state.login(hsm_role(role), &typed).map_err(|e| {
                     format!(
-                        "the {} PIN {typist} typed does not open the token ({e}); nothing was sealed",
-                        crate::engine::login_name(role)
+                        "the {shown} PIN {typist} typed does not open the token ({e}); nothing was sealed"
                     )
                 })?);
                 Ok(Done::PinAdopted { info, sealed })
@@ -330,7 +336,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             user_pin,
             backup,
         } => {
-            let pin = session.vault().pin(&user_pin)?;
+            let pin = session.vault().pin(&user_pin, LoginRole::User)?;
             Ok(Box::new(move |state: &mut HsmState| {
                 let session = state.login(HsmRole::User, &pin)?;
                 // After a crash in this step, a key with this label was made
@@ -357,7 +363,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             }))
         }
         Work::ExportPublicKey { label, user_pin } => {
-            let pin = session.vault().pin(&user_pin)?;
+            let pin = session.vault().pin(&user_pin, LoginRole::User)?;
             Ok(Box::new(move |state: &mut HsmState| {
                 let session = state.login(HsmRole::User, &pin)?;
                 let key = session.find_key(&label).map_err(|e| e.to_string())?;
@@ -366,7 +372,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             }))
         }
         Work::ListObjects { user_pin } => {
-            let pin = session.vault().pin(&user_pin)?;
+            let pin = session.vault().pin(&user_pin, LoginRole::User)?;
             Ok(Box::new(move |state: &mut HsmState| {
                 let session = state.login(HsmRole::User, &pin)?;
                 Ok(Done::Listed(session.objects().map_err(|e| e.to_string())?))
@@ -379,7 +385,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
         } => {
             let name = secret_name(&secret)?;
             let kek = session.vault().secret(&secret)?.derive_key(&name);
-            let pin = session.vault().pin(&so_pin)?;
+            let pin = session.vault().pin(&so_pin, LoginRole::SecurityOfficer)?;
             Ok(Box::new(move |state: &mut HsmState| {
                 let so = state.login(HsmRole::SecurityOfficer, &pin)?;
                 let info = so
@@ -393,7 +399,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             kek,
             user_pin,
         } => {
-            let pin = session.vault().pin(&user_pin)?;
+            let pin = session.vault().pin(&user_pin, LoginRole::User)?;
             Ok(Box::new(move |state: &mut HsmState| {
                 let user = state.login(HsmRole::User, &pin)?;
                 let key = user.find_key(&label).map_err(|e| e.to_string())?;
@@ -407,7 +413,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             kek,
             user_pin,
         } => {
-            let pin = session.vault().pin(&user_pin)?;
+            let pin = session.vault().pin(&user_pin, LoginRole::User)?;
             let original = session
                 .original()
                 .ok_or("a restore needs the original ceremony's transcript (bindings: original)")?;
@@ -486,7 +492,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             }))
         }
         Work::SignChallenge { key, user_pin } => {
-            let pin = session.vault().pin(&user_pin)?;
+            let pin = session.vault().pin(&user_pin, LoginRole::User)?;
             let expected = session
                 .key_fingerprint(&key)
                 .ok_or_else(|| format!("the transcript records no public key for `{key}`"))?
@@ -521,7 +527,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             key,
             user_pin,
         } => {
-            let pin = session.vault().pin(&user_pin)?;
+            let pin = session.vault().pin(&user_pin, LoginRole::User)?;
             let expected = session
                 .key_fingerprint(&key)
                 .ok_or_else(|| format!("the transcript records no public key for `{key}`"))?
@@ -593,6 +599,13 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
         Work::Identify { .. } | Work::Attest { .. } | Work::Close => Err(
             "identity checks, attestations and the close are acts of people, not HSM work".into(),
         ),
+    }
+}
+
+fn hsm_role(role: LoginRole) -> HsmRole {
+    match role {
+        LoginRole::SecurityOfficer => HsmRole::SecurityOfficer,
+        LoginRole::User => HsmRole::User,
     }
 }
 

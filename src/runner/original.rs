@@ -128,7 +128,7 @@ impl Original {
     }
 
     fn observe(&mut self, kind: &str, b: &Value, dir: &Path) -> Result<(), RunError> {
-        if let Some(sealed) = super::vault::sealed_pin_in(b) {
+        if let Some(sealed) = super::vault::sealed_pin_in(b).map_err(refused)? {
             self.sealed_pins.insert(sealed.secret_name.clone(), sealed);
         }
         match kind {

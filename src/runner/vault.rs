@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::quorum::{CeremonySecret, Presented, SealedPin, SecretName, Share, SplitRecord};
+use crate::script::LoginRole;
 use crate::secret::Pin;
 
 /// Who received which share of a split.
@@ -135,19 +136,42 @@ impl Vault {
             .ok_or_else(|| "no existing PIN has been typed for this step".to_string())
     }
 
-    /// The PIN of a secret held in memory: the existing PIN sealed under it,
-    /// or else the PIN derived from it, shaped for the token.
-    pub fn pin(&self, name: &str) -> Result<Pin, String> {
-        let secret = self
-            .secrets
-            .get(name)
-            .ok_or_else(|| format!("secret `{name}` is not in memory"))?;
-        if let Some(sealed) = self.sealed.get(name) {
-            let secret_name: SecretName = name.parse().map_err(|e| format!("{e}"))?;
-            return secret
-                .unseal_pin(&secret_name, sealed)
-                .map_err(|e| format!("`{name}`: {e}"));
+    /// The PIN that logs in as `role` with the secret `name`: the existing
+    /// PIN sealed under it (which must have been sealed for that role), or
+    /// else the PIN derived from it.
+    pub fn pin(&self, name: &str, role: LoginRole) -> Result<Pin, String> {
+        let secret = self.secret(name)?;
+        match self.sealed.get(name) {
+            Some(sealed) if sealed.role != role.as_str() => Err(format!(
+                "`{name}` seals the token's existing {} PIN, not a {} PIN: no login was tried",
+                sealed.role,
+                role.as_str()
+            )),
+            Some(sealed) => {
+                let secret_name: SecretName = name.parse().map_err(|e| format!("{e}"))?;
+                secret
+                    .unseal_pin(&secret_name, sealed)
+                    .map_err(|e| format!("`{name}`: {e}"))
+            }
+            None => self.derived_pin(name),
         }
+    }
+
+    /// The PIN derived from `name` for a token this ceremony initializes or
+    /// sets. Refused for a secret that seals a PIN set with the vendor's
+    /// tool: a new token would silently get a PIN someone else knows.
+    pub fn fresh_pin(&self, name: &str) -> Result<Pin, String> {
+        if let Some(sealed) = self.sealed.get(name) {
+            return Err(format!(
+                "`{name}` seals an existing {} PIN set with the vendor's tool, so no PIN is derived from it for a token this ceremony sets up: if this token, too, was initialized with the vendor's tool, list {} under hsm.existing-pins",
+                sealed.role, sealed.role
+            ));
+        }
+        self.derived_pin(name)
+    }
+
+    fn derived_pin(&self, name: &str) -> Result<Pin, String> {
+        let secret = self.secret(name)?;
         let length = match self.fixed_pin_lengths.get(name) {
             Some(length) => *length,
             None => self
@@ -175,7 +199,77 @@ impl Vault {
 }
 
 /// The sealed PIN an entry records (an adopting step, or a reshare that
-/// carries it forward), if any.
-pub fn sealed_pin_in(body: &serde_json::Value) -> Option<SealedPin> {
-    serde_json::from_value(body.get("sealed_pin")?.clone()).ok()
+/// carries it forward), if any. One that does not parse is an error, never
+/// skipped: a PIN would then be derived where the token expects another.
+pub fn sealed_pin_in(body: &serde_json::Value) -> Result<Option<SealedPin>, String> {
+    match body.get("sealed_pin") {
+        None => Ok(None),
+        Some(value) => serde_json::from_value(value.clone())
+            .map(Some)
+            .map_err(|e| format!("a sealed PIN in the transcript does not parse: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zeroize::Zeroizing;
+
+    fn vault_with_sealed(role: LoginRole) -> Vault {
+        let secret = CeremonySecret::generate_os_only().expect("secret");
+        let name: SecretName = "so-pin".parse().expect("name");
+        let sealed = secret
+            .seal_pin(
+                &name,
+                role.as_str(),
+                &Pin::new(Zeroizing::new("vendor PIN".into())),
+            )
+            .expect("sealed");
+        let mut vault = Vault::default();
+        vault.set_pin_length(26);
+        vault.store_recombined("so-pin", secret);
+        vault.store_sealed(sealed);
+        vault
+    }
+
+    #[test]
+    fn a_sealed_pin_opens_only_for_the_role_it_was_sealed_for() {
+        let vault = vault_with_sealed(LoginRole::SecurityOfficer);
+        let pin = vault
+            .pin("so-pin", LoginRole::SecurityOfficer)
+            .expect("opens as SO");
+        assert_eq!(pin.expose(), "vendor PIN");
+        let error = vault
+            .pin("so-pin", LoginRole::User)
+            .err()
+            .expect("not as user");
+        assert!(
+            error.contains("seals the token's existing security-officer PIN, not a user PIN"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn no_pin_is_derived_for_a_new_token_from_a_secret_that_seals_one() {
+        let vault = vault_with_sealed(LoginRole::SecurityOfficer);
+        let error = vault.fresh_pin("so-pin").err().expect("refused");
+        assert!(
+            error.contains("seals an existing security-officer PIN"),
+            "{error}"
+        );
+        let mut plain = Vault::default();
+        plain.set_pin_length(26);
+        plain.store_recombined(
+            "user-pin",
+            CeremonySecret::generate_os_only().expect("secret"),
+        );
+        assert_eq!(plain.fresh_pin("user-pin").expect("derived").len(), 26);
+        assert_eq!(
+            plain
+                .pin("user-pin", LoginRole::User)
+                .expect("derived")
+                .expose(),
+            plain.fresh_pin("user-pin").expect("derived").expose()
+        );
+    }
 }

@@ -250,6 +250,16 @@ pub enum LoginRole {
     User,
 }
 
+impl LoginRole {
+    /// As scripts, bindings and answers write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginRole::SecurityOfficer => "security-officer",
+            LoginRole::User => "user",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct SetUserPin {

@@ -449,7 +449,9 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                         ),
                     ));
                 }
-                if a.so_pin.as_ref() == Some(&a.user_pin) {
+                // One secret, one PIN: a secret sealing the SO PIN cannot
+                // also seal (or derive) the user PIN.
+                if a.so_pin.as_ref() == Some(&a.user_pin) || so_pin == Some(a.user_pin.as_str()) {
                     refs.push((
                         p.key("user-pin"),
                         format!("{here}: the user PIN must be a different secret from the SO PIN"),
@@ -815,7 +817,13 @@ fn check_existing_pins(s: &Script, b: &Bindings, bad: &mut impl FnMut(YamlPath, 
     if pins.is_empty() {
         return;
     }
-    if pins.len() == 2 && pins[0] == pins[1] {
+    if pins.len()
+        != pins
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<BTreeSet<_>>()
+            .len()
+    {
         bad(path.clone(), "a role is listed twice".into());
     }
     if b.hsm.token.is_none() {
@@ -836,6 +844,12 @@ fn check_existing_pins(s: &Script, b: &Bindings, bad: &mut impl FnMut(YamlPath, 
         bad(
             path.clone(),
             "user is listed, but the script has no set-user-pin step to adopt the existing user PIN".into(),
+        );
+    }
+    if !initializes && b.hsm.existing_pin(LoginRole::SecurityOfficer) {
+        bad(
+            path.clone(),
+            "security-officer is listed, but the script has no init-token step to adopt the existing SO PIN".into(),
         );
     }
     if initializes && !b.hsm.existing_pin(LoginRole::SecurityOfficer) {

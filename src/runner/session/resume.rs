@@ -90,7 +90,7 @@ impl Session {
             )));
         }
 
-        let restored = Restored::from(&logged);
+        let restored = Restored::from(&logged)?;
         // Compare the token with the transcript before writing anything: a
         // recorded key that is missing or different stops the resume.
         let mut worker = Worker::spawn(hsm.module.clone());
@@ -241,11 +241,11 @@ struct Restored {
 }
 
 impl Restored {
-    fn from(logged: &[Logged]) -> Restored {
+    fn from(logged: &[Logged]) -> Result<Restored, RunError> {
         let mut r = Restored::default();
         for e in logged {
             let b = &e.body;
-            if let Some(sealed) = super::super::vault::sealed_pin_in(b) {
+            if let Some(sealed) = super::super::vault::sealed_pin_in(b).map_err(refused)? {
                 r.sealed_pins.push(sealed);
             }
             if let Some(serial) = b["token"]["serial"].as_str().filter(|s| !s.is_empty()) {
@@ -300,7 +300,7 @@ impl Restored {
                 r.keys.insert(label.to_string(), sha.to_string());
             }
         }
-        r
+        Ok(r)
     }
 }
 
