@@ -465,3 +465,19 @@ fn one_secret_cannot_be_both_the_so_pin_and_the_user_pin() {
         "{err}"
     );
 }
+
+#[test]
+fn a_ca_certificate_without_crl_sign_is_linted_with_a_warning() {
+    let edited = |s: &str| {
+        s.replace(
+            "        path-length: 1\n",
+            "        path-length: 1\n        key-usage: [cert-sign]\n",
+        )
+    };
+    let (code, err) = lint(edited, same);
+    assert_eq!(code, 0, "a warning, not an error: {err}");
+    assert!(
+        err.contains("warning: the CA certificate lacks crl-sign"),
+        "{err}"
+    );
+}

@@ -683,6 +683,19 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
 pub fn warnings(script: &Loaded<Script>) -> Vec<Problem> {
     let mut out = Vec::new();
     for (i, step) in script.value.steps.iter().enumerate() {
+        let profile = match (&step.root_certificate, &step.sign_csr) {
+            (Some(root), _) => Some(("root-certificate", &root.profile)),
+            (None, Some(csr)) => Some(("sign-csr", &csr.policy.profile)),
+            _ => None,
+        };
+        if let Some((kind, profile)) = profile
+            && !profile.key_usage.contains(&CaKeyUsage::CrlSign)
+        {
+            out.push(script.problem(
+                &YamlPath::root().key("steps").index(i).key(kind),
+                "warning: the CA certificate lacks crl-sign: it can sign no CRL, and the CA/Browser Forum Baseline Requirements require cRLSign in CA certificates".to_string(),
+            ));
+        }
         if let Some(set) = &step.set_user_pin
             && set.so_pin.is_none()
         {
