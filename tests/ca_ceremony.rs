@@ -122,26 +122,9 @@ fn an_rsa_root_key_signs_its_certificate_with_pss_inside_the_hsm() {
         text.replace("algorithm: ec-p384", "algorithm: rsa-3072"),
     )
     .expect("write");
-    let out = keyceremony()
-        .arg("run")
-        .arg(&script)
-        .arg("--bindings")
-        .arg(bindings())
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .arg("--out")
-        .arg(dir.path().join("out"))
-        .arg("--headless")
-        .arg("--answers")
-        .arg(answers())
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
-    let transcript = transcript_in(&dir.path().join("out"));
-    let pem = file_of(
-        &dir.path().join("out"),
-        &body_of(&transcript, "root-certificate"),
-    );
+    let run = run_root_script(&script, &answers());
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let pem = file_of(&run.out(), &body_of(&run.transcript(), "root-certificate"));
     let pem_text = pem.to_str().expect("utf-8");
     let shown = output_text(&openssl(&["x509", "-in", pem_text, "-noout", "-text"]));
     for expected in [

@@ -31,32 +31,8 @@ impl VendorToken {
 
     fn with_user_pin(user_pin: &str) -> VendorToken {
         let dir = tempfile::tempdir().expect("tempdir");
-        let tokens = dir.path().join("tokens");
-        std::fs::create_dir_all(&tokens).expect("token dir");
-        std::fs::write(
-            dir.path().join("softhsm2.conf"),
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                tokens.display()
-            ),
-        )
-        .expect("conf");
-        let token = VendorToken { dir };
-        let init = token.command(
-            "softhsm2-util",
-            &[
-                "--init-token",
-                "--free",
-                "--label",
-                LABEL,
-                "--so-pin",
-                VENDOR_SO_PIN,
-                "--pin",
-                user_pin,
-            ],
-        );
-        assert!(init.status.success(), "{}", output_text(&init));
-        token
+        vendor_token(dir.path(), LABEL, VENDOR_SO_PIN, user_pin);
+        VendorToken { dir }
     }
 
     fn path(&self) -> &Path {

@@ -302,32 +302,7 @@ fn selftest_never_touches_an_initialized_token_of_another_module() {
     let dir = tempfile::tempdir().expect("tempdir");
     let vendor = dir.path().join("libvendor-pkcs11.so");
     std::os::unix::fs::symlink(SOFTHSM, &vendor).expect("symlink");
-    let tokens = dir.path().join("tokens");
-    std::fs::create_dir(&tokens).expect("tokens");
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\n",
-            tokens.display()
-        ),
-    )
-    .expect("conf");
-    let init = Command::new("softhsm2-util")
-        .args([
-            "--init-token",
-            "--free",
-            "--label",
-            "precious",
-            "--so-pin",
-            "12345678",
-            "--pin",
-            "12345678",
-        ])
-        .env("SOFTHSM2_CONF", &conf)
-        .output()
-        .expect("softhsm2-util");
-    assert!(init.status.success(), "{}", output_text(&init));
+    let conf = vendor_token(dir.path(), "precious", "12345678", "12345678");
     let run = |extra: &[&str]| {
         keyceremony()
             .args(["hsm", "selftest", "--module"])
@@ -377,24 +352,7 @@ fn listing_has_precious_untouched(conf: &Path) -> bool {
 #[test]
 fn selftest_on_an_existing_empty_token_removes_its_keys() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let tokens = dir.path().join("tokens");
-    std::fs::create_dir(&tokens).expect("tokens");
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\n",
-            tokens.display()
-        ),
-    )
-    .expect("conf");
-    let init = Command::new("softhsm2-util")
-        .args(["--init-token", "--free", "--label", "rehearsal"])
-        .args(["--so-pin", "vendor-so-1", "--pin", "crypto-user:pass 1"])
-        .env("SOFTHSM2_CONF", &conf)
-        .output()
-        .expect("softhsm2-util");
-    assert!(init.status.success(), "{}", output_text(&init));
+    let conf = vendor_token(dir.path(), "rehearsal", "vendor-so-1", "crypto-user:pass 1");
     let selftest = |pin: &str| {
         let mut child = keyceremony()
             .args(["hsm", "selftest", "--existing", "--module", SOFTHSM])

@@ -733,24 +733,7 @@ fn an_existing_pin_is_typed_masked_and_never_reaches_the_screen_or_the_record() 
     const VENDOR_SO_PIN: &str = "vendor SO 4711";
     let dir = tempfile::tempdir().expect("tempdir");
     // A token initialized with the "vendor's tool" before the ceremony.
-    let tokens = dir.path().join("tokens");
-    std::fs::create_dir_all(&tokens).expect("tokens");
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .expect("conf");
-    let init = Command::new("softhsm2-util")
-        .args(["--init-token", "--free", "--label", "vendor-root"])
-        .args(["--so-pin", VENDOR_SO_PIN, "--pin", "vendor user 1"])
-        .env("SOFTHSM2_CONF", &conf)
-        .output()
-        .expect("softhsm2-util runs");
-    assert!(init.status.success(), "{}", output_text(&init));
+    let conf = vendor_token(dir.path(), "vendor-root", VENDOR_SO_PIN, "vendor user 1");
     let adopting = dir.path().join("bindings.yaml");
     std::fs::write(
         &adopting,

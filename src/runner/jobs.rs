@@ -746,11 +746,7 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
             "secret_name": secret,
             "custodians": custodians,
             "check_value_matches": true,
-            "login": match login {
-                Some(LoginRole::SecurityOfficer) => "security-officer",
-                Some(LoginRole::User) => "user",
-                None => "none",
-            },
+            "login": login.map_or("none", LoginRole::as_str),
         })),
         (Work::AdoptPin { role, secret }, Done::PinAdopted { info, sealed }) => {
             session.set_token_serial(&info.serial);

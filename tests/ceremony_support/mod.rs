@@ -199,10 +199,16 @@ pub fn write_answers(dir: &Path, extra: &str) -> PathBuf {
 
 /// Runs the root ceremony headless in a fresh directory with `answers`.
 pub fn run_root(answers: &Path) -> Run {
+    run_root_script(&script(), answers)
+}
+
+/// Runs `script` (a variant of the root ceremony) headless with the root
+/// rehearsal bindings, in a fresh directory.
+pub fn run_root_script(script: &Path, answers: &Path) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let output = keyceremony()
         .arg("run")
-        .arg(script())
+        .arg(script)
         .arg("--bindings")
         .arg(bindings())
         .arg("--state-dir")
@@ -247,3 +253,28 @@ pub fn tool(run: &Run, program: &str, args: &[&str]) -> Output {
 }
 
 pub const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// A SoftHSM2 token store in `dir` with one token initialized by
+/// `softhsm2-util`, as a vendor's tool would leave an HSM; returns the
+/// configuration to export as SOFTHSM2_CONF.
+pub fn vendor_token(dir: &Path, label: &str, so_pin: &str, user_pin: &str) -> PathBuf {
+    let tokens = dir.join("tokens");
+    std::fs::create_dir_all(&tokens).expect("token dir");
+    let conf = dir.join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )
+    .expect("conf");
+    let init = Command::new("softhsm2-util")
+        .args(["--init-token", "--free", "--label", label])
+        .args(["--so-pin", so_pin, "--pin", user_pin])
+        .env("SOFTHSM2_CONF", &conf)
+        .output()
+        .expect("softhsm2-util runs");
+    assert!(init.status.success(), "{}", output_text(&init));
+    conf
+}
