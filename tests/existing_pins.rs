@@ -237,10 +237,31 @@ fn every_file_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-#[test]
-fn the_root_ceremony_adopts_a_vendor_initialized_token_and_seals_its_pins_under_the_quorum() {
+/// Bindings that keep the existing PINs, sealed, instead of replacing them.
+const KEEP: &str = "\n  keep-existing-pins: true";
+
+/// The PIN the ceremony derived from `secret`, recombined from three
+/// custodians' shares.
+fn derived_pin(transcript: &Path, secret: &str) -> String {
+    let length = entries(transcript)
+        .into_iter()
+        .find(|e| e["kind"] == "split-secret" && e["body"]["split"]["secret_name"] == secret)
+        .expect("split entry")["body"]["pin_length"]
+        .as_u64()
+        .expect("pin length") as usize;
+    recombined_secret(transcript, secret, &["carol", "dave", "erin"])
+        .derive_pin(&secret.parse().expect("name"), length)
+        .expose()
+        .to_string()
+}
+
+/// The root ceremony on a vendor-initialized token with both PINs adopted
+/// (`existing` may add KEEP), and what holds either way: who typed, what
+/// the performer confirmed, what verify and the report say, and that no
+/// PIN was written anywhere.
+fn adopting_root_ceremony(existing: &str) -> (VendorToken, PathBuf) {
     let token = VendorToken::new();
-    let out = token.run_root("[security-officer, user]", VENDOR_SO_PIN, VENDOR_USER_PIN);
+    let out = token.run_root(existing, VENDOR_SO_PIN, VENDOR_USER_PIN);
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let log = output_text(&out);
     assert!(
@@ -264,7 +285,7 @@ fn the_root_ceremony_adopts_a_vendor_initialized_token_and_seals_its_pins_under_
     let (code, report) = verify(&transcript);
     assert_eq!(code, 0, "{report}");
     assert!(
-        report.contains("adopted PIN: step init-token: existing SO PIN, set outside this ceremony")
+        report.contains("adopted PIN: step init-token: existing SO PIN, set outside this ceremony with the vendor's tool; typed by alice, checked by one login")
             && report.contains("adopted PIN: step set-user-pin: existing user PIN"),
         "verify tells the auditor: {report}"
     );
@@ -273,7 +294,6 @@ fn the_root_ceremony_adopts_a_vendor_initialized_token_and_seals_its_pins_under_
     let init = body_of(&transcript, "init-token");
     assert_eq!(init["adopted"], true);
     assert_eq!(init["role"], "SO");
-    assert_eq!(init["typed_by"], "alice");
     assert_eq!(init["token"]["label"], LABEL);
     let user = body_of(&transcript, "set-user-pin");
     assert_eq!(user["adopted"], true);
@@ -299,6 +319,88 @@ fn the_root_ceremony_adopts_a_vendor_initialized_token_and_seals_its_pins_under_
         typed["signatures"][0]["participant"], "alice",
         "the typist signs that they typed it"
     );
+    // The root key is on the vendor's token.
+    assert_eq!(body_of(&transcript, "generate-key")["label"], "root-ca-key");
+
+    // No PIN in clear anywhere the ceremony wrote.
+    for file in every_file_under(&token.path().join("out")) {
+        let bytes = std::fs::read(&file).expect("read");
+        let text = String::from_utf8_lossy(&bytes);
+        for pin in [VENDOR_SO_PIN, VENDOR_USER_PIN, "Vendor pass"] {
+            assert!(!text.contains(pin), "{} holds a PIN", file.display());
+        }
+    }
+    assert!(!log.contains("Vendor pass") && !log.contains(VENDOR_SO_PIN));
+    (token, transcript)
+}
+
+/// A custodian rotation continuing `transcript` on the same token.
+fn rotate(token: &VendorToken, transcript: &Path) -> PathBuf {
+    let bindings = token.bindings("custodian-rotation", "", Some(transcript));
+    let text = std::fs::read_to_string(
+        repo().join("ceremonies/rehearsal/custodian-rotation.answers.yaml"),
+    )
+    .expect("answers")
+    .replace(": keys/", &format!(": {}/", demo_key("").display()));
+    let answers = token.path().join("rotation.answers.yaml");
+    std::fs::write(&answers, text).expect("write");
+    let rotation = token.run("custodian-rotation", &bindings, &answers, "rotation");
+    assert_eq!(
+        rotation.status.code(),
+        Some(0),
+        "{}",
+        output_text(&rotation)
+    );
+    let rotated = token.transcript("rotation");
+    assert_eq!(body_of(&rotated, "recombine")["login"], "security-officer");
+    rotated
+}
+
+#[test]
+fn the_root_ceremony_adopts_a_vendor_initialized_token_and_replaces_its_pins() {
+    let (token, transcript) = adopting_root_ceremony("[security-officer, user]");
+    for step in ["init-token", "set-user-pin"] {
+        let body = body_of(&transcript, step);
+        assert_eq!(body["replaced"], true, "{body}");
+        assert!(body.get("sealed_pin").is_none(), "nothing to seal: {body}");
+    }
+    // The vendor's PINs no longer open the token; the PINs derived from
+    // the custodians' secrets, which no one has seen, do.
+    assert!(!token.objects_with("so", VENDOR_SO_PIN).status.success());
+    assert!(!token.objects_with("user", VENDOR_USER_PIN).status.success());
+    assert!(
+        token
+            .objects_with("so", &derived_pin(&transcript, "so-pin"))
+            .status
+            .success()
+    );
+    let objects = token.objects_with("user", &derived_pin(&transcript, "user-pin"));
+    assert!(objects.status.success(), "{}", output_text(&objects));
+    let listing = String::from_utf8_lossy(&objects.stdout);
+    assert!(listing.contains("label:      root-ca-key"), "{listing}");
+    let md = keyceremony()
+        .args(["report", "--format", "md"])
+        .arg(&transcript)
+        .output()
+        .expect("report runs");
+    assert!(
+        String::from_utf8_lossy(&md.stdout).contains("then replaced by the PIN derived from")
+            && String::from_utf8_lossy(&md.stdout).contains("which no one knows"),
+        "{}",
+        String::from_utf8_lossy(&md.stdout)
+    );
+    // A rotation continuing it logs in with the derived SO PIN.
+    let rotated = rotate(&token, &transcript);
+    assert!(body_of(&rotated, "reshare").get("sealed_pin").is_none());
+}
+
+#[test]
+fn kept_existing_pins_are_sealed_under_the_quorum_secret() {
+    let (token, transcript) = adopting_root_ceremony(&format!("[security-officer, user]{KEEP}"));
+    let init = body_of(&transcript, "init-token");
+    let user = body_of(&transcript, "set-user-pin");
+    assert_eq!(init["kept"], true);
+    assert!(init.get("replaced").is_none());
 
     // Any k of the custodians' shares open the SO PIN the vendor set: the
     // quorum now guards it.
@@ -320,71 +422,41 @@ fn the_root_ceremony_adopts_a_vendor_initialized_token_and_seals_its_pins_under_
     // The SO PIN's seal does not open with the user PIN's secret.
     assert!(user_secret.unseal_pin(&name, &sealed_in(&init)).is_err());
 
-    // The root key is on the vendor's token, under the existing user PIN,
-    // and the token's PINs are still the vendor's.
+    // The token's PINs are still the vendor's, and the key is there.
     let objects = token.objects_with("user", VENDOR_USER_PIN);
     assert!(objects.status.success(), "{}", output_text(&objects));
-    let listing = String::from_utf8_lossy(&objects.stdout);
-    assert!(listing.contains("label:      root-ca-key"), "{listing}");
+    assert!(String::from_utf8_lossy(&objects.stdout).contains("root-ca-key"));
     assert!(
         token.objects_with("so", VENDOR_SO_PIN).status.success(),
         "the SO PIN was not changed"
     );
-
-    // No PIN in clear anywhere the ceremony wrote.
-    for file in every_file_under(&token.path().join("out")) {
-        let bytes = std::fs::read(&file).expect("read");
-        let text = String::from_utf8_lossy(&bytes);
-        for pin in [VENDOR_SO_PIN, VENDOR_USER_PIN, "Vendor pass"] {
-            assert!(!text.contains(pin), "{} holds a PIN", file.display());
-        }
-    }
-    assert!(!log.contains("Vendor pass") && !log.contains(VENDOR_SO_PIN));
-
-    // The auditor's report says the PINs were set outside the ceremony.
     let md = keyceremony()
         .args(["report", "--format", "md"])
         .arg(&transcript)
         .output()
         .expect("report runs");
-    let md = String::from_utf8_lossy(&md.stdout);
     assert!(
-        md.contains(
-            "existing SO PIN, set outside this ceremony with the vendor's tool; typed by alice"
-        ),
-        "{md}"
+        String::from_utf8_lossy(&md.stdout).contains("kept, sealed under")
+            && String::from_utf8_lossy(&md.stdout).contains("whoever set it may still know it"),
+        "{}",
+        String::from_utf8_lossy(&md.stdout)
     );
 
-    // A custodian rotation continuing this ceremony logs in as SO with the
-    // sealed PIN it finds in the original transcript, and carries the seal
-    // forward with the new split.
-    let bindings = token.bindings("custodian-rotation", "", Some(&transcript));
-    let answers = {
-        let text = std::fs::read_to_string(
-            repo().join("ceremonies/rehearsal/custodian-rotation.answers.yaml"),
-        )
-        .expect("answers")
-        .replace(": keys/", &format!(": {}/", demo_key("").display()));
-        let path = token.path().join("rotation.answers.yaml");
-        std::fs::write(&path, text).expect("write");
-        path
-    };
-    let rotation = token.run("custodian-rotation", &bindings, &answers, "rotation");
-    assert_eq!(
-        rotation.status.code(),
-        Some(0),
-        "{}",
-        output_text(&rotation)
-    );
-    let rotated = token.transcript("rotation");
-    assert_eq!(body_of(&rotated, "recombine")["login"], "security-officer");
+    // A rotation continuing it opens the sealed SO PIN it finds in the
+    // original transcript, and carries the seal forward with the new split.
+    let rotated = rotate(&token, &transcript);
     assert_eq!(sealed_in(&body_of(&rotated, "reshare")), sealed_in(&init));
 }
 
 #[test]
 fn with_only_the_so_pin_existing_the_ceremony_sets_its_own_user_pin() {
+    // Kept, so the SO that sets the user PIN logs in with the sealed one.
     let token = VendorToken::new();
-    let out = token.run_root("[security-officer]", VENDOR_SO_PIN, "unused");
+    let out = token.run_root(
+        &format!("[security-officer]{KEEP}"),
+        VENDOR_SO_PIN,
+        "unused",
+    );
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let transcript = token.transcript("out");
     assert_eq!(body_of(&transcript, "init-token")["adopted"], true);
@@ -398,24 +470,10 @@ fn with_only_the_so_pin_existing_the_ceremony_sets_its_own_user_pin() {
         !token.objects_with("user", VENDOR_USER_PIN).status.success(),
         "the vendor's user PIN no longer opens the token"
     );
-    let derived = {
-        let secret = recombined_secret(&transcript, "user-pin", &["carol", "dave", "erin"]);
-        let length = entries(&transcript)
-            .into_iter()
-            .find(|e| {
-                e["kind"] == "split-secret" && e["body"]["split"]["secret_name"] == "user-pin"
-            })
-            .expect("split entry")["body"]["pin_length"]
-            .as_u64()
-            .expect("pin length") as usize;
-        secret
-            .derive_pin(&"user-pin".parse().expect("name"), length)
-            .expose()
-            .to_string()
-    };
-    let objects = token.objects_with("user", &derived);
+    let objects = token.objects_with("user", &derived_pin(&transcript, "user-pin"));
     assert!(objects.status.success(), "{}", output_text(&objects));
     assert!(String::from_utf8_lossy(&objects.stdout).contains("root-ca-key"));
+    assert!(token.objects_with("so", VENDOR_SO_PIN).status.success());
 }
 
 #[test]
@@ -431,7 +489,7 @@ fn a_wrong_existing_pin_fails_the_step_after_one_login_and_nothing_is_sealed() {
     assert!(
         log.contains("the SO PIN alice typed does not open the token")
             && log.contains("CKR_PIN_INCORRECT")
-            && log.contains("nothing was sealed"),
+            && log.contains("nothing was changed or sealed"),
         "{log}"
     );
     let transcript = token.transcript("out");
@@ -674,16 +732,22 @@ fn killed_while_adopting_the_ceremony_resumes_asks_for_the_pin_again_and_complet
             typed, expected,
             "{variable}={value}: a PIN typed before the crash is typed again"
         );
-        // The user PIN's seal was recorded after the resume, and later
-        // steps opened it: the key is there under the vendor's user PIN.
-        let objects = token.objects_with("user", VENDOR_USER_PIN);
+        // The PINs were replaced exactly once, whatever the crash cut: the
+        // key is there under the user PIN derived from the secret.
+        let objects = token.objects_with("user", &derived_pin(&transcript, "user-pin"));
         assert!(
             String::from_utf8_lossy(&objects.stdout).contains("root-ca-key"),
             "{variable}={value}: {}",
             output_text(&objects)
         );
-        // After a crash past the adoption, the seal recorded before the
-        // crash is what opens the SO PIN (prove-so-pin logs in with it).
+        if variable == "KEYCEREMONY_TEST_CRASH_IN_WORK" {
+            // The crash came after C_SetPIN: the vendor's PIN typed again
+            // fails once, and the derived one is found to open the token.
+            let init = body_of(&transcript, "init-token");
+            assert!(init["reconciled"].is_string(), "{init}");
+        }
+        // After the crash the SO PIN is the derived one (prove-so-pin logs
+        // in with it).
         assert!(
             all.iter()
                 .any(|e| e["kind"] == "recombine" && e["body"]["login"] == "security-officer")

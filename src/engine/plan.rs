@@ -319,8 +319,13 @@ pub(super) fn plan(ceremony: &Ceremony) -> Vec<StepPlan> {
             let details = match &work {
                 Some(Work::AdoptPin { role, secret }) => Some(json!({
                     "note": format!(
-                        "These bindings say the token was initialized with the vendor's tool (hsm.existing-pins): this step does not initialize the token or set a PIN. The performer types the existing {} PIN; one login checks it; it is sealed under `{secret}`.",
-                        login_name(*role)
+                        "These bindings say the token was initialized with the vendor's tool (hsm.existing-pins): this step does not initialize the token. The performer types the existing {} PIN; one login checks it; {}",
+                        login_name(*role),
+                        if hsm.keep_existing_pins {
+                            format!("it is kept, sealed under `{secret}` (whoever set it may still know it).")
+                        } else {
+                            format!("it is then replaced by the PIN derived from `{secret}`.")
+                        }
                     ),
                 })),
                 _ => details,

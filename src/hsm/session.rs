@@ -87,6 +87,16 @@ impl LoggedIn {
             .during("setting the user PIN")
     }
 
+    /// Changes the PIN of the role logged in (C_SetPIN) from `old` to
+    /// `new`. Modules without PIN management (CloudHSM, YubiHSM 2) answer
+    /// CKR_FUNCTION_NOT_SUPPORTED.
+    pub fn change_pin(&self, old: &Pin, new: &Pin) -> Result<(), HsmError> {
+        check_pin_length(&self.token.refresh()?, self.role, new)?;
+        self.session
+            .set_pin(&AuthPin::from(old.expose()), &AuthPin::from(new.expose()))
+            .during("changing the PIN")
+    }
+
     /// The one private or secret key labelled `label`.
     pub fn find_key(&self, label: &str) -> Result<KeyRef, HsmError> {
         let mut found = Vec::new();

@@ -144,13 +144,23 @@ impl Facts {
                 if e.body.get("adopted").and_then(Value::as_bool) == Some(true) {
                     // Who typed it: the signer of the pin-typed entry, not
                     // the tool's own note.
+                    let became = if e.body.get("replaced").and_then(Value::as_bool) == Some(true) {
+                        format!(
+                            "then replaced by the PIN derived from `{}`, which no one knows",
+                            text("secret_name")
+                        )
+                    } else {
+                        format!(
+                            "kept, sealed under `{}`: whoever set it may still know it",
+                            text("secret_name")
+                        )
+                    };
                     fields.push((
                         "pin".to_string(),
                         format!(
-                            "existing {} PIN, set outside this ceremony with the vendor's tool; typed by {}, checked by one login, sealed under `{}`",
+                            "existing {} PIN, set outside this ceremony with the vendor's tool; typed by {}, checked by one login, {became}",
                             text("role"),
                             self.pin_typist.take().unwrap_or_else(|| "no one on record".into()),
-                            text("secret_name")
                         ),
                     ));
                 }

@@ -44,10 +44,13 @@ pub enum Done {
         login: Option<LoginRole>,
     },
     UserPinSet,
-    /// An existing PIN opened the token; it is sealed under its secret.
+    /// An existing PIN opened the token; it was kept, sealed under its
+    /// secret (`sealed`), or replaced by the PIN derived from it (None).
     PinAdopted {
         info: TokenInfo,
-        sealed: crate::quorum::SealedPin,
+        sealed: Option<crate::quorum::SealedPin>,
+        /// Found already replaced after a restart.
+        reconciled: bool,
     },
     // Boxed: the read-back evidence is large and crosses the channel once.
     Generated(Box<(GeneratedKey, NonExportableEvidence, Option<Value>)>),
@@ -287,13 +290,21 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             // stay in memory.
             let typed = session.vault_mut().take_typed_pin()?;
             let name = secret_name(&secret)?;
-            // Sealed before the HSM sees the PIN: a PIN too long to seal
-            // is refused without spending one of the token's login tries.
-            let sealed = session
-                .vault()
-                .secret(&secret)?
-                .seal_pin(&name, role.as_str(), &typed)
-                .map_err(|e| e.to_string())?;
+            let keep = session.ceremony().bindings.value.hsm.keep_existing_pins;
+            // Kept: sealed before the HSM sees the PIN, so a PIN too long to
+            // seal is refused without spending one of the token's tries.
+            // Replaced: by the PIN derived from the secret.
+            let next = if keep {
+                NextPin::Sealed(
+                    session
+                        .vault()
+                        .secret(&secret)?
+                        .seal_pin(&name, role.as_str(), &typed)
+                        .map_err(|e| e.to_string())?,
+                )
+            } else {
+                NextPin::Derived(session.vault().derived_pin(&secret)?)
+            };
             let typist = performer_name(session);
             Ok(Box::new(move |state: &mut HsmState| {
                 let info = state.token()?.refresh().map_err(|e| e.to_string())?;
@@ -321,12 +332,51 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
                     ));
                 }
                 // One try, never repeated: the token counts failed logins.
-                drop(state.login(hsm_role(role), &typed).map_err(|e| {
-                    format!(
-                        "the {shown} PIN {typist} typed does not open the token ({e}); nothing was sealed"
-                    )
-                })?);
-                Ok(Done::PinAdopted { info, sealed })
+                let session = match (state.login(hsm_role(role), &typed), &next) {
+                    (Ok(session), _) => session,
+                    // After a crash the PIN may already have been replaced:
+                    // then the derived one opens the token (the one wrong
+                    // try a crash at that moment costs).
+                    (Err(_), NextPin::Derived(derived))
+                        if redo && state.login(hsm_role(role), derived).is_ok() =>
+                    {
+                        return Ok(Done::PinAdopted {
+                            info,
+                            sealed: None,
+                            reconciled: true,
+                        });
+                    }
+                    (Err(e), _) => {
+                        return Err(format!(
+                            "the {shown} PIN {typist} typed does not open the token ({e}); nothing was changed or sealed"
+                        ));
+                    }
+                };
+                let sealed = match next {
+                    NextPin::Sealed(sealed) => Some(sealed),
+                    NextPin::Derived(derived) => {
+                        session.change_pin(&typed, &derived).map_err(|e| {
+                            if e.ckr() == Some("CKR_FUNCTION_NOT_SUPPORTED") {
+                                format!(
+                                    "the module cannot change PINs ({e}); the existing {shown} PIN still opens the token. To keep it, sealed under `{secret}` for the custodians, set hsm.keep-existing-pins: true in the bindings (whoever set it may still know it)"
+                                )
+                            } else {
+                                format!("the token did not take the new {shown} PIN ({e}); the existing one still opens it")
+                            }
+                        })?;
+                        drop(session);
+                        // The proof that the new PIN, which no one knows, works.
+                        drop(state.login(hsm_role(role), &derived).map_err(|e| {
+                            format!("the {shown} PIN was changed, but the new one does not open the token ({e})")
+                        })?);
+                        None
+                    }
+                };
+                Ok(Done::PinAdopted {
+                    info,
+                    sealed,
+                    reconciled: false,
+                })
             }))
         }
         Work::GenerateKey {
@@ -602,6 +652,12 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
     }
 }
 
+/// What an adopted PIN becomes.
+enum NextPin {
+    Sealed(crate::quorum::SealedPin),
+    Derived(crate::secret::Pin),
+}
+
 fn hsm_role(role: LoginRole) -> HsmRole {
     match role {
         LoginRole::SecurityOfficer => HsmRole::SecurityOfficer,
@@ -748,19 +804,41 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
             "check_value_matches": true,
             "login": login.map_or("none", LoginRole::as_str),
         })),
-        (Work::AdoptPin { role, secret }, Done::PinAdopted { info, sealed }) => {
+        (
+            Work::AdoptPin { role, secret },
+            Done::PinAdopted {
+                info,
+                sealed,
+                reconciled,
+            },
+        ) => {
             session.set_token_serial(&info.serial);
-            session.vault_mut().store_sealed(sealed.clone());
-            Ok(json!({
+            let mut body = json!({
                 "adopted": true,
                 "role": crate::engine::login_name(*role),
                 "secret_name": secret,
                 "typed_by": performer_name(session),
+                "token": token_json(&info),
+            });
+            match sealed {
                 // Only a quorum's secret opens it; later ceremonies find it
                 // here (a rotation, a restore).
-                "sealed_pin": to_record(&sealed)?,
-                "token": token_json(&info),
-            }))
+                Some(sealed) => {
+                    body["kept"] = json!(true);
+                    body["sealed_pin"] = to_record(&sealed)?;
+                    session.vault_mut().store_sealed(sealed);
+                }
+                None => {
+                    session.vault_mut().forget_sealed(secret);
+                    body["replaced"] = json!(true);
+                    if reconciled {
+                        body["reconciled"] = json!(
+                            "found replaced after a restart: the PIN derived from this ceremony's secret opens the token"
+                        );
+                    }
+                }
+            }
+            Ok(body)
         }
         (Work::SetUserPin { user_pin, .. }, Done::UserPinSet) => Ok(json!({
             "user_pin_from": user_pin,

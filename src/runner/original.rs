@@ -128,8 +128,14 @@ impl Original {
     }
 
     fn observe(&mut self, kind: &str, b: &Value, dir: &Path) -> Result<(), RunError> {
-        if let Some(sealed) = super::vault::sealed_pin_in(b).map_err(refused)? {
-            self.sealed_pins.insert(sealed.secret_name.clone(), sealed);
+        match super::vault::sealed_pin_in(b).map_err(refused)? {
+            Some(super::vault::SealedPinFact::Sealed(sealed)) => {
+                self.sealed_pins.insert(sealed.secret_name.clone(), sealed);
+            }
+            Some(super::vault::SealedPinFact::Replaced(name)) => {
+                self.sealed_pins.remove(&name);
+            }
+            None => {}
         }
         match kind {
             // A reshare replaces the split: the newest record is the one

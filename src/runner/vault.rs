@@ -121,6 +121,12 @@ impl Vault {
         self.sealed.insert(sealed.secret_name.clone(), sealed);
     }
 
+    /// The PIN sealed under `name` was replaced on the token: the secret
+    /// now derives the PIN.
+    pub fn forget_sealed(&mut self, name: &str) {
+        self.sealed.remove(name);
+    }
+
     pub fn sealed(&self, name: &str) -> Option<&SealedPin> {
         self.sealed.get(name)
     }
@@ -170,7 +176,9 @@ impl Vault {
         self.derived_pin(name)
     }
 
-    fn derived_pin(&self, name: &str) -> Result<Pin, String> {
+    /// The PIN derived from `name`, whatever it seals: what an adopted PIN
+    /// is replaced with.
+    pub fn derived_pin(&self, name: &str) -> Result<Pin, String> {
         let secret = self.secret(name)?;
         let length = match self.fixed_pin_lengths.get(name) {
             Some(length) => *length,
@@ -198,15 +206,37 @@ impl Vault {
     }
 }
 
-/// The sealed PIN an entry records (an adopting step, or a reshare that
-/// carries it forward), if any. One that does not parse is an error, never
-/// skipped: a PIN would then be derived where the token expects another.
-pub fn sealed_pin_in(body: &serde_json::Value) -> Result<Option<SealedPin>, String> {
+/// What an entry says about a sealed PIN: one it records (an adopting
+/// step that kept the PIN, or a reshare that carries it forward), or a
+/// secret whose adopted PIN was replaced. A sealed PIN that does not parse
+/// is an error, never skipped: a PIN would then be derived where the token
+/// expects another.
+pub enum SealedPinFact {
+    Sealed(SealedPin),
+    Replaced(String),
+}
+
+pub fn sealed_pin_in(body: &serde_json::Value) -> Result<Option<SealedPinFact>, String> {
+    if body.get("replaced").and_then(serde_json::Value::as_bool) == Some(true)
+        && let Some(name) = body.get("secret_name").and_then(serde_json::Value::as_str)
+    {
+        return Ok(Some(SealedPinFact::Replaced(name.to_string())));
+    }
     match body.get("sealed_pin") {
         None => Ok(None),
         Some(value) => serde_json::from_value(value.clone())
-            .map(Some)
+            .map(|sealed| Some(SealedPinFact::Sealed(sealed)))
             .map_err(|e| format!("a sealed PIN in the transcript does not parse: {e}")),
+    }
+}
+
+impl Vault {
+    /// Applies what one transcript entry says about sealed PINs.
+    pub fn observe_sealed(&mut self, fact: SealedPinFact) {
+        match fact {
+            SealedPinFact::Sealed(sealed) => self.store_sealed(sealed),
+            SealedPinFact::Replaced(name) => self.forget_sealed(&name),
+        }
     }
 }
 

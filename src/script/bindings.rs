@@ -62,11 +62,17 @@ pub struct HsmBinding {
     /// The token was initialized with the vendor's tool, and these PINs
     /// were set there. Instead of initializing the token (`init-token`) or
     /// setting the user PIN (`set-user-pin`), such a step has its performer
-    /// type the existing PIN once; it is checked by one login and sealed
-    /// under the step's secret, so that from then on only a quorum of
-    /// custodians can use it. The token must be named under `token`.
+    /// type the existing PIN once; it is checked by one login and then
+    /// replaced (C_SetPIN) by the PIN derived from the step's secret, so
+    /// that from then on only a quorum of custodians can use it. The token
+    /// must be named under `token`.
     #[serde(default)]
     pub existing_pins: Vec<LoginRole>,
+    /// For modules that cannot change PINs (CloudHSM, YubiHSM 2): keep
+    /// each existing PIN, sealed under the step's secret, instead of
+    /// replacing it. Whoever set it may still know it.
+    #[serde(default)]
+    pub keep_existing_pins: bool,
 }
 
 impl HsmBinding {

@@ -828,6 +828,12 @@ fn check_existing_pins(s: &Script, b: &Bindings, bad: &mut impl FnMut(YamlPath, 
         );
     }
     if pins.is_empty() {
+        if b.hsm.keep_existing_pins {
+            bad(
+                YamlPath::root().key("hsm").key("keep-existing-pins"),
+                "keep-existing-pins without existing-pins keeps nothing: list the PINs set with the vendor's tool under hsm.existing-pins".into(),
+            );
+        }
         return;
     }
     if pins.len()

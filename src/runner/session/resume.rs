@@ -144,8 +144,9 @@ impl Session {
         for (name, (record, holders)) in restored.splits {
             vault.restore_split(&name, record, holders);
         }
-        for sealed in restored.sealed_pins {
-            vault.store_sealed(sealed);
+        // In transcript order: a replacement forgets an earlier seal.
+        for fact in restored.sealed_pins {
+            vault.observe_sealed(fact);
         }
         let mut session = Session {
             ceremony_id: genesis.ceremony_id.clone(),
@@ -231,7 +232,7 @@ fn read_verified(path: &Path) -> Result<(Vec<Logged>, transcript::Summary), RunE
 #[derive(Default)]
 struct Restored {
     splits: BTreeMap<String, (SplitRecord, Vec<Holder>)>,
-    sealed_pins: Vec<crate::quorum::SealedPin>,
+    sealed_pins: Vec<super::super::vault::SealedPinFact>,
     pin_length: Option<usize>,
     serial: Option<String>,
     /// Keys the transcript says were made: label -> SPKI SHA-256.
@@ -245,8 +246,8 @@ impl Restored {
         let mut r = Restored::default();
         for e in logged {
             let b = &e.body;
-            if let Some(sealed) = super::super::vault::sealed_pin_in(b).map_err(refused)? {
-                r.sealed_pins.push(sealed);
+            if let Some(fact) = super::super::vault::sealed_pin_in(b).map_err(refused)? {
+                r.sealed_pins.push(fact);
             }
             if let Some(serial) = b["token"]["serial"].as_str().filter(|s| !s.is_empty()) {
                 r.serial = Some(serial.to_string());
