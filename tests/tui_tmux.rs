@@ -772,7 +772,16 @@ fn an_existing_pin_is_typed_masked_and_never_reaches_the_screen_or_the_record() 
         "•".repeat(VENDOR_SO_PIN.len())
     ));
     assert!(!typed.contains("4711"), "{typed}");
+    // Typed twice, so a typo costs no login try: a mismatch starts over.
     tmux.act(&["Enter"]);
+    tmux.wait_for("type the token's existing SO PIN again");
+    tmux.type_text("vendor SO 4712");
+    tmux.act(&["Enter"]);
+    tmux.wait_for("the two entries differ: type the PIN again, twice");
+    for _ in 0..2 {
+        tmux.type_text(VENDOR_SO_PIN);
+        tmux.act(&["Enter"]);
+    }
     tmux.wait_for("witness this step");
     // Stop here: abort.
     let (code, screen) = tmux.abort("existing PIN test done");

@@ -56,6 +56,8 @@ pub struct App {
     field_for: Option<FieldFor>,
     /// The custodian who is presenting a share in a recombine step.
     presenter: Option<String>,
+    /// The existing PIN as first typed, until it is typed again to match.
+    pin_first: Option<Zeroizing<String>>,
     dialog: Option<Dialog>,
     delivery: Option<(String, Delivery)>,
     message: Option<(bool, String)>,
@@ -74,6 +76,7 @@ impl Default for App {
             field: TextField::new(false),
             field_for: None,
             presenter: None,
+            pin_first: None,
             dialog: None,
             delivery: None,
             message: None,
@@ -163,6 +166,7 @@ impl App {
         }
         let wanted = self.wanted_field(session);
         if wanted != self.field_for {
+            self.pin_first = None;
             self.field.clear();
             self.field = match &wanted {
                 Some(FieldFor::KeyPath(name)) => {
@@ -425,14 +429,27 @@ impl App {
                 }
                 None => return,
             },
-            (Need::ExistingPin { participant, .. }, _) => {
-                // Exactly as typed: a PIN may begin or end with a space.
-                let pin = crate::secret::Pin::new(self.field.take());
-                self.field.clear();
-                session
-                    .type_existing_pin(&participant, pin)
-                    .map(|()| format!("{participant}'s PIN is being checked by one login"))
-            }
+            // Typed twice: a typo would spend one of the token's login
+            // tries. Exactly as typed: a PIN may begin or end with a space.
+            (Need::ExistingPin { participant, .. }, _) => match self.pin_first.take() {
+                None => {
+                    self.pin_first = Some(self.field.take());
+                    self.message = None;
+                    return;
+                }
+                Some(first) if *first == *self.field.text() => {
+                    let pin = crate::secret::Pin::new(self.field.take());
+                    session
+                        .type_existing_pin(&participant, pin)
+                        .map(|()| format!("{participant}'s PIN is being checked by one login"))
+                }
+                Some(_) => {
+                    self.field.clear();
+                    Err(RunError::Refused(
+                        "the two entries differ: type the PIN again, twice".into(),
+                    ))
+                }
+            },
             (Need::Share { .. }, None) => Err(RunError::Refused(
                 "press the number of the custodian who presents next".into(),
             )),
@@ -757,17 +774,28 @@ impl App {
                 secret,
             } => {
                 let role = crate::engine::login_name(role);
+                let then = if session.ceremony().bindings.value.hsm.keep_existing_pins {
+                    format!("then kept, sealed under `{secret}`")
+                } else {
+                    format!("then replaced by the PIN derived from `{secret}`")
+                };
+                let again = self.pin_first.is_some();
                 Turn {
                     title: format!(
-                        "{} {participant}: type the token's existing {role} PIN",
-                        role_of(&participant)
+                        "{} {participant}: type the token's existing {role} PIN{}",
+                        role_of(&participant),
+                        if again { " again" } else { "" }
                     ),
                     lines: vec![
                         format!("The {role} PIN was set with the HSM vendor's tool. Others: look away from the keyboard."),
-                        format!("It is checked by ONE login (a wrong PIN counts against the token's retry limit), then sealed under `{secret}`: from then on only the custodians' quorum opens it."),
-                        "Type it exactly (shown as •) and press Enter. It is never shown or recorded.".into(),
+                        format!("It is checked by ONE login (a wrong PIN counts against the token's retry limit), {then}: from then on only the custodians' quorum opens the token."),
+                        if again {
+                            "Type it once more, to catch a typo before the login (shown as •), and press Enter.".into()
+                        } else {
+                            "Type it exactly (shown as •) and press Enter; you will type it twice. It is never shown or recorded.".into()
+                        },
                     ],
-                    field: field("existing PIN"),
+                    field: field(if again { "existing PIN, again" } else { "existing PIN" }),
                     ..Turn::default()
                 }
             }
