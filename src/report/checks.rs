@@ -352,3 +352,138 @@ pub fn check_artifacts(
     }
     (checks, problem)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::transcript::{Head, VerifiedSignature};
+
+    fn script() -> Loaded<Script> {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("ceremonies/root-key-generation.yaml");
+        crate::script::load_script(&path).expect("the shipped script loads")
+    }
+
+    fn entry(
+        kind: &str,
+        actor: &str,
+        body: Value,
+        signed: Option<(Role, Purpose)>,
+    ) -> VerifiedEntry {
+        VerifiedEntry {
+            line: 1,
+            seq: 0,
+            time: chrono::Utc::now(),
+            actor: actor.into(),
+            kind: kind.into(),
+            body: body.as_object().cloned().unwrap_or_default(),
+            head: Head {
+                seq: 0,
+                hash: [0; 32],
+            },
+            signatures: signed
+                .map(|(role, purpose)| VerifiedSignature {
+                    participant: actor.into(),
+                    role,
+                    purpose,
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    /// A check that has seen steps 1-5 witnessed, at step 6 (init-token).
+    fn at_init_token<'a>(
+        script: &'a Loaded<Script>,
+        roles: &BTreeMap<String, Role>,
+    ) -> ScriptCheck<'a> {
+        let mut check = ScriptCheck::new(script);
+        let ids = [
+            "open",
+            "identify",
+            "materials-in",
+            "check-hsm",
+            "split-so-pin",
+        ];
+        for (i, id) in ids.into_iter().enumerate() {
+            let body = json!({ "step": id, "number": i + 1, "as": "witness" });
+            check.observe(
+                &entry(
+                    "confirm",
+                    "bob",
+                    body,
+                    Some((Role::Witness, Purpose::Confirm)),
+                ),
+                roles,
+            );
+        }
+        assert!(check.problem.is_none(), "{:?}", check.problem);
+        check
+    }
+
+    fn roles() -> BTreeMap<String, Role> {
+        [("alice", Role::Administrator), ("bob", Role::Witness)]
+            .into_iter()
+            .map(|(n, r)| (n.to_string(), r))
+            .collect()
+    }
+
+    fn adopted() -> VerifiedEntry {
+        entry(
+            "init-token",
+            "keyceremony",
+            json!({ "step": "init-token", "number": 6, "adopted": true }),
+            None,
+        )
+    }
+
+    #[test]
+    fn only_the_performer_types_an_existing_pin_and_every_adopted_pin_was_typed() {
+        let script = script();
+        let roles = roles();
+        let typed = |actor: &str, role: Role| {
+            entry(
+                "pin-typed",
+                actor,
+                json!({ "step": "init-token", "number": 6 }),
+                Some((role, Purpose::Confirm)),
+            )
+        };
+
+        let mut check = at_init_token(&script, &roles);
+        check.observe(&typed("alice", Role::Administrator), &roles);
+        check.observe(&adopted(), &roles);
+        assert!(check.problem.is_none(), "{:?}", check.problem);
+
+        let mut check = at_init_token(&script, &roles);
+        check.observe(&typed("bob", Role::Witness), &roles);
+        let problem = check.problem.expect("the witness typed it").to_string();
+        assert!(
+            problem.contains("bob typed the existing PIN at step 6, but the script gives that step to the administrator"),
+            "{problem}"
+        );
+
+        let mut check = at_init_token(&script, &roles);
+        check.observe(&adopted(), &roles);
+        let problem = check.problem.expect("nobody typed it").to_string();
+        assert!(
+            problem.contains("records an adopted PIN that no one typed in that step"),
+            "{problem}"
+        );
+
+        // Unsigned: the entry claims alice, but carries no signature of hers.
+        let mut check = at_init_token(&script, &roles);
+        check.observe(
+            &entry(
+                "pin-typed",
+                "alice",
+                json!({ "step": "init-token", "number": 6 }),
+                None,
+            ),
+            &roles,
+        );
+        assert!(check.problem.is_some());
+    }
+}
