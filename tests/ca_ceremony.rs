@@ -16,7 +16,7 @@ use serde_json::Value;
 fn root() -> &'static Run {
     static RUN: OnceLock<Run> = OnceLock::new();
     RUN.get_or_init(|| {
-        let run = run_root(&answers());
+        let run = run_root_shared("ca_ceremony");
         assert_eq!(run.code(), Some(0), "{}", run.stderr());
         run
     })

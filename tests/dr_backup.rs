@@ -85,7 +85,7 @@ impl Root {
 fn root() -> &'static Root {
     static ROOT: OnceLock<Root> = OnceLock::new();
     ROOT.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = shared_dir("dr_backup");
         let out = run(
             "root-key-generation-backup",
             &rehearsal("root-key-generation-backup.bindings.yaml"),

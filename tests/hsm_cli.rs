@@ -15,7 +15,7 @@ use ceremony_support::*;
 fn completed() -> &'static Run {
     static RUN: OnceLock<Run> = OnceLock::new();
     RUN.get_or_init(|| {
-        let run = run_root(&answers());
+        let run = run_root_shared("hsm_cli");
         assert_eq!(run.code(), Some(0), "{}", run.stderr());
         run
     })

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 fn completed() -> &'static Run {
     static RUN: OnceLock<Run> = OnceLock::new();
     RUN.get_or_init(|| {
-        let run = run_root(&answers());
+        let run = run_root_shared("root_ceremony");
         assert_eq!(
             run.code(),
             Some(0),

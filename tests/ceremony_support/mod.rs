@@ -202,10 +202,29 @@ pub fn run_root(answers: &Path) -> Run {
     run_root_script(&script(), answers)
 }
 
+/// The root ceremony for a test binary's shared run, in `shared_dir(name)`.
+pub fn run_root_shared(name: &str) -> Run {
+    run_root_in(shared_dir(name), &script(), &answers())
+}
+
+/// A directory for a run a whole test binary shares: held in a static, it
+/// is never dropped, so it lives under Cargo's target tmp directory (not
+/// the system's /tmp) and the binary empties its parent when it first asks,
+/// leaving at most one behind.
+pub fn shared_dir(name: &str) -> tempfile::TempDir {
+    let parent = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&parent);
+    std::fs::create_dir_all(&parent).expect("shared dir");
+    tempfile::tempdir_in(&parent).expect("tempdir")
+}
+
 /// Runs `script` (a variant of the root ceremony) headless with the root
 /// rehearsal bindings, in a fresh directory.
 pub fn run_root_script(script: &Path, answers: &Path) -> Run {
-    let dir = tempfile::tempdir().expect("tempdir");
+    run_root_in(tempfile::tempdir().expect("tempdir"), script, answers)
+}
+
+fn run_root_in(dir: tempfile::TempDir, script: &Path, answers: &Path) -> Run {
     let output = keyceremony()
         .arg("run")
         .arg(script)
