@@ -513,6 +513,11 @@ fn a_wrong_existing_pin_fails_the_step_after_one_login_and_nothing_is_sealed() {
 
 #[test]
 fn bindings_that_cannot_adopt_are_refused_before_anything_starts() {
+    // Exit 2 (refused before the ceremony starts), with the reason.
+    let refused = |out: &Output, reason: &str| {
+        assert_eq!(out.status.code(), Some(2), "{}", output_text(out));
+        assert!(output_text(out).contains(reason), "{}", output_text(out));
+    };
     let token = VendorToken::new();
     let answers_dir = token.path().join("answers");
     std::fs::create_dir_all(&answers_dir).expect("dir");
@@ -531,33 +536,23 @@ fn bindings_that_cannot_adopt_are_refused_before_anything_starts() {
     )
     .expect("write");
     let out = token.run("root-key-generation", &unnamed, &answers, "unnamed");
-    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
-    assert!(
-        output_text(&out).contains("a token whose PINs already exist must be named"),
-        "{}",
-        output_text(&out)
-    );
+    refused(&out, "a token whose PINs already exist must be named");
 
     // The root script initializes the token; with only the user PIN
     // existing, that step could not adopt anything.
     let user_only = token.bindings("root-key-generation", "[user]", None);
     let out = token.run("root-key-generation", &user_only, &answers, "user-only");
-    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
-    assert!(
-        output_text(&out).contains("list security-officer so that step adopts the existing SO PIN"),
-        "{}",
-        output_text(&out)
+    refused(
+        &out,
+        "list security-officer so that step adopts the existing SO PIN",
     );
     // Listing the SO PIN for a script that never initializes the token
     // would silently do nothing.
     let rotation = token.bindings("custodian-rotation", "[security-officer]", None);
     let out = token.run("custodian-rotation", &rotation, &answers, "rotation");
-    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
-    assert!(
-        output_text(&out)
-            .contains("security-officer is listed, but the script has no init-token step"),
-        "{}",
-        output_text(&out)
+    refused(
+        &out,
+        "security-officer is listed, but the script has no init-token step",
     );
 
     // In production the performer types the PIN: no PIN file is read.
@@ -582,12 +577,7 @@ fn bindings_that_cannot_adopt_are_refused_before_anything_starts() {
     )
     .expect("write");
     let out = token.run_script(&script, &production, &answers, "production");
-    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
-    assert!(
-        output_text(&out).contains("production mode reads no PIN from a file"),
-        "{}",
-        output_text(&out)
-    );
+    refused(&out, "production mode reads no PIN from a file");
 
     for out in ["unnamed", "user-only", "rotation", "production"] {
         assert!(
