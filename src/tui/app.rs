@@ -172,9 +172,8 @@ impl App {
                 Some(FieldFor::KeyPath(name)) => {
                     TextField::with_text(&Self::key_hint(session, name))
                 }
-                Some(FieldFor::Share(_) | FieldFor::Copy(_) | FieldFor::Pin(_)) => {
-                    TextField::new(true)
-                }
+                Some(FieldFor::Share(_) | FieldFor::Copy(_)) => TextField::new(true),
+                Some(FieldFor::Pin(_)) => TextField::secret(),
                 _ => TextField::new(false),
             };
             self.field_for = wanted;
@@ -790,9 +789,9 @@ impl App {
                         format!("The {role} PIN was set with the HSM vendor's tool. Others: look away from the keyboard."),
                         format!("It is checked by ONE login (a wrong PIN counts against the token's retry limit), {then}: from then on only the custodians' quorum opens the token."),
                         if again {
-                            "Type it once more, to catch a typo before the login (shown as •), and press Enter.".into()
+                            "Type it once more, to catch a typo before the login, and press Enter.".into()
                         } else {
-                            "Type it exactly (shown as •) and press Enter; you will type it twice. It is never shown or recorded.".into()
+                            "Type it exactly and press Enter; you will type it twice. Neither it nor its length is shown or recorded.".into()
                         },
                     ],
                     field: field(if again { "existing PIN, again" } else { "existing PIN" }),

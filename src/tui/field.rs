@@ -7,6 +7,9 @@ pub struct TextField {
     text: Zeroizing<String>,
     /// Masked fields show one bullet per character, never the characters.
     pub masked: bool,
+    /// Shows a fixed run of bullets whatever was typed: a PIN's length is
+    /// a secret too, and the room's camera sees the screen.
+    hide_length: bool,
 }
 
 impl TextField {
@@ -14,6 +17,15 @@ impl TextField {
         TextField {
             text: Zeroizing::new(String::new()),
             masked,
+            hide_length: false,
+        }
+    }
+
+    /// A masked field that does not show how much was typed.
+    pub fn secret() -> Self {
+        TextField {
+            hide_length: true,
+            ..TextField::new(true)
         }
     }
 
@@ -65,7 +77,14 @@ impl TextField {
 
     /// What the screen shows.
     pub fn display(&self) -> String {
-        if self.masked {
+        if self.hide_length {
+            // Something typed, or nothing: that is all the screen says.
+            if self.text.is_empty() {
+                String::new()
+            } else {
+                "••••••••".into()
+            }
+        } else if self.masked {
             "•".repeat(self.text.chars().count())
         } else {
             self.text.to_string()
@@ -85,6 +104,22 @@ mod tests {
         assert!(!f.display().contains('q'));
         assert_eq!(f.take().as_str(), "kc1 qpzry 9x8gf");
         assert!(f.is_empty());
+    }
+
+    #[test]
+    fn a_secret_field_does_not_show_its_length() {
+        let mut short = TextField::secret();
+        let mut long = TextField::secret();
+        assert_eq!(short.display(), "");
+        short.paste("1234");
+        long.paste("crypto-user:a much longer password");
+        assert_eq!(short.display(), long.display());
+        assert!(!long.display().contains('c'));
+        short.backspace();
+        short.backspace();
+        short.backspace();
+        short.backspace();
+        assert_eq!(short.display(), "");
     }
 
     #[test]
