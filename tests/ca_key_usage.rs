@@ -26,17 +26,15 @@ fn key_usage_text(pem: &std::path::Path) -> String {
 
 #[test]
 fn openssl_shows_the_usages_the_profile_asks_for() {
-    let key = SoftKey::new(KeyAlgorithm::EcP384);
-    let root = make_root_with(
-        &key,
+    let fixture = Fixture::of(
+        KeyAlgorithm::EcP384,
         &root_profile_with(vec![
             CaKeyUsage::CertSign,
             CaKeyUsage::CrlSign,
             CaKeyUsage::DigitalSignature,
         ]),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let root_pem = write(dir.path(), "root.pem", &root.pem);
+    let root_pem = fixture.root_pem();
     let text = key_usage_text(&root_pem);
     assert!(
         text.contains(
@@ -50,24 +48,7 @@ fn openssl_shows_the_usages_the_profile_asks_for() {
     // An intermediate gets its policy's usages, not the root's.
     let mut policy = intermediate_policy();
     policy.profile.key_usage = vec![CaKeyUsage::CertSign];
-    let spki = key.spki_der();
-    let issuer = Issuer {
-        algorithm: key.algorithm(),
-        spki_der: &spki,
-        certificate_der: Some(&root.der),
-    };
-    let calls = Cell::new(0);
-    let intermediate = ca::sign_csr(
-        &openssl_csr(dir.path(), "P-256"),
-        &policy,
-        &issuer,
-        [0x11; 16],
-        now(),
-        &mut counting_signer(&key, &calls),
-    )
-    .expect("intermediate");
-    assert_eq!(calls.get(), 1);
-    let pem = write(dir.path(), "intermediate.pem", &intermediate.pem);
+    let (_, pem) = fixture.intermediate(&policy);
     let text = key_usage_text(&pem);
     assert!(
         text.contains("X509v3 Key Usage: critical\n                Certificate Sign\n"),

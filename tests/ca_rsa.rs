@@ -8,7 +8,6 @@ mod ca_support;
 use std::cell::Cell;
 
 use ca_support::*;
-use chrono::Duration;
 use keyceremony::ca::{self, CrlProfile, Issuer, RevocationReason, Revoked};
 use keyceremony::hsm::KeyAlgorithm;
 
@@ -22,10 +21,8 @@ const PSS_TEXT: [&str; 4] = [
 
 #[test]
 fn an_rsa_root_signs_its_certificate_an_intermediate_and_a_crl_with_pss() {
-    let key = SoftKey::new(KeyAlgorithm::Rsa3072);
-    let root = make_root(&key);
-    let dir = tempfile::tempdir().unwrap();
-    let root_pem = write(dir.path(), "root.pem", &root.pem);
+    let fixture = Fixture::of(KeyAlgorithm::Rsa3072, &root_profile());
+    let root_pem = fixture.root_pem();
     let text = openssl(&["x509", "-in", path(&root_pem), "-noout", "-text"]);
     for expected in PSS_TEXT {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
@@ -36,29 +33,13 @@ fn an_rsa_root_signs_its_certificate_an_intermediate_and_a_crl_with_pss() {
     // Byte for byte the AlgorithmIdentifier the CA/Browser Forum Baseline
     // Requirements (7.1.3.2.1) prescribe for RSASSA-PSS with SHA-256.
     use der::{Decode, Encode};
-    let certificate = x509_cert::Certificate::from_der(&root.der).unwrap();
+    let certificate = x509_cert::Certificate::from_der(&fixture.root.der).unwrap();
     assert_eq!(
         hex::encode(certificate.signature_algorithm.to_der().unwrap()),
         "304106092a864886f70d01010a3034a00f300d06096086480165030402010500a11c301a06092a864886f70d010108300d06096086480165030402010500a203020120"
     );
 
-    let spki = key.spki_der();
-    let issuer = Issuer {
-        algorithm: key.algorithm(),
-        spki_der: &spki,
-        certificate_der: Some(&root.der),
-    };
-    let calls = Cell::new(0);
-    let intermediate = ca::sign_csr(
-        &openssl_csr(dir.path(), "P-256"),
-        &intermediate_policy(),
-        &issuer,
-        [0x11; 16],
-        now() + Duration::days(1),
-        &mut counting_signer(&key, &calls),
-    )
-    .expect("intermediate");
-    let intermediate_pem = write(dir.path(), "intermediate.pem", &intermediate.pem);
+    let (_, intermediate_pem) = fixture.intermediate(&intermediate_policy());
     let verify = openssl(&[
         "verify",
         "-CAfile",
@@ -69,6 +50,7 @@ fn an_rsa_root_signs_its_certificate_an_intermediate_and_a_crl_with_pss() {
     let text = openssl(&["x509", "-in", path(&intermediate_pem), "-noout", "-text"]);
     assert!(text.contains(PSS_TEXT[0]), "{text}");
 
+    let calls = Cell::new(0);
     let crl = ca::crl(
         &CrlProfile {
             number: 3,
@@ -79,13 +61,13 @@ fn an_rsa_root_signs_its_certificate_an_intermediate_and_a_crl_with_pss() {
                 date: "2026-02-01T00:00:00Z".to_string(),
             }],
         },
-        &issuer,
+        &fixture.issuer(),
         now(),
-        &mut counting_signer(&key, &calls),
+        &mut counting_signer(&fixture.key, &calls),
     )
     .expect("crl");
-    assert_eq!(calls.get(), 2, "one signature each");
-    let crl_pem = write(dir.path(), "crl.pem", &crl.pem);
+    assert_eq!(calls.get(), 1, "one signature");
+    let crl_pem = write(fixture.dir.path(), "crl.pem", &crl.pem);
     let verified = openssl(&[
         "crl",
         "-in",

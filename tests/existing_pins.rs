@@ -334,6 +334,16 @@ fn adopting_root_ceremony(existing: &str) -> (VendorToken, PathBuf) {
     (token, transcript)
 }
 
+/// `keyceremony report --format md`: what the auditor reads.
+fn report_md(transcript: &Path) -> String {
+    let out = keyceremony()
+        .args(["report", "--format", "md"])
+        .arg(transcript)
+        .output()
+        .expect("report runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A custodian rotation continuing `transcript` on the same token.
 fn rotate(token: &VendorToken, transcript: &Path) -> PathBuf {
     let bindings = token.bindings("custodian-rotation", "", Some(transcript));
@@ -378,16 +388,10 @@ fn the_root_ceremony_adopts_a_vendor_initialized_token_and_replaces_its_pins() {
     assert!(objects.status.success(), "{}", output_text(&objects));
     let listing = String::from_utf8_lossy(&objects.stdout);
     assert!(listing.contains("label:      root-ca-key"), "{listing}");
-    let md = keyceremony()
-        .args(["report", "--format", "md"])
-        .arg(&transcript)
-        .output()
-        .expect("report runs");
+    let md = report_md(&transcript);
     assert!(
-        String::from_utf8_lossy(&md.stdout).contains("then replaced by the PIN derived from")
-            && String::from_utf8_lossy(&md.stdout).contains("which no one knows"),
-        "{}",
-        String::from_utf8_lossy(&md.stdout)
+        md.contains("then replaced by the PIN derived from") && md.contains("which no one knows"),
+        "{md}"
     );
     // A rotation continuing it logs in with the derived SO PIN.
     let rotated = rotate(&token, &transcript);
@@ -430,16 +434,10 @@ fn kept_existing_pins_are_sealed_under_the_quorum_secret() {
         token.objects_with("so", VENDOR_SO_PIN).status.success(),
         "the SO PIN was not changed"
     );
-    let md = keyceremony()
-        .args(["report", "--format", "md"])
-        .arg(&transcript)
-        .output()
-        .expect("report runs");
+    let md = report_md(&transcript);
     assert!(
-        String::from_utf8_lossy(&md.stdout).contains("kept, sealed under")
-            && String::from_utf8_lossy(&md.stdout).contains("whoever set it may still know it"),
-        "{}",
-        String::from_utf8_lossy(&md.stdout)
+        md.contains("kept, sealed under") && md.contains("whoever set it may still know it"),
+        "{md}"
     );
 
     // A rotation continuing it opens the sealed SO PIN it finds in the

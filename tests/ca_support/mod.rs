@@ -277,7 +277,12 @@ impl Fixture {
     }
 
     pub fn with_root_profile(profile: &CertProfile) -> Self {
-        let key = SoftKey::new(KeyAlgorithm::EcP384);
+        Fixture::of(KeyAlgorithm::EcP384, profile)
+    }
+
+    /// A root of `algorithm` made from `profile`.
+    pub fn of(algorithm: KeyAlgorithm, profile: &CertProfile) -> Self {
+        let key = SoftKey::new(algorithm);
         let spki = key.spki_der();
         let root = make_root_with(&key, profile);
         Fixture {
@@ -286,6 +291,29 @@ impl Fixture {
             root,
             dir: tempfile::tempdir().unwrap(),
         }
+    }
+
+    /// The root certificate's PEM, written into the fixture's directory.
+    pub fn root_pem(&self) -> PathBuf {
+        write(self.dir.path(), "root.pem", &self.root.pem)
+    }
+
+    /// An intermediate for an openssl P-256 CSR under `policy`, signed
+    /// once by the root key; its PEM is written beside the root's.
+    pub fn intermediate(&self, policy: &CsrPolicy) -> (Issued, PathBuf) {
+        let calls = Cell::new(0);
+        let issued = ca::sign_csr(
+            &openssl_csr(self.dir.path(), "P-256"),
+            policy,
+            &self.issuer(),
+            [0x11; 16],
+            now(),
+            &mut counting_signer(&self.key, &calls),
+        )
+        .expect("intermediate");
+        assert_eq!(calls.get(), 1, "the root key signs exactly once");
+        let pem = write(self.dir.path(), "intermediate.pem", &issued.pem);
+        (issued, pem)
     }
 
     pub fn issuer(&self) -> Issuer<'_> {
