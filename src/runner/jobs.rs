@@ -817,7 +817,6 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
                 "adopted": true,
                 "role": crate::engine::login_name(*role),
                 "secret_name": secret,
-                "typed_by": performer_name(session),
                 "token": token_json(&info),
             });
             match sealed {
