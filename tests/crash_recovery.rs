@@ -212,19 +212,33 @@ fn a_key_made_before_the_crash_is_destroyed_not_adopted() {
         .iter()
         .find(|e| e["kind"] == "reconcile")
         .expect("reconcile entry");
-    let orphan = reconcile["body"]["unrecorded_keys"][0]["spki_sha256"]
+    let orphan = reconcile["body"]["unrecorded_keys"][0]["id"]
         .as_str()
         .expect("the unrecorded key is reported")
         .to_string();
+    // The crashed generation recorded the key id it was about to use; the
+    // redo destroyed exactly the object with that id.
+    let planned = entries
+        .iter()
+        .find(|e| e["kind"] == "work-started")
+        .expect("the first generation recorded its key id")["body"]["key_id"]
+        .as_str()
+        .expect("key id")
+        .to_string();
+    assert_eq!(orphan, planned, "the unrecorded key is the interrupted one");
     let generated = entries
         .iter()
         .find(|e| e["kind"] == "generate-key")
         .expect("generate entry");
     assert_eq!(
-        generated["body"]["unrecorded_key_destroyed"]["spki_sha256"], orphan,
+        generated["body"]["unrecorded_key_destroyed"]["id"], orphan,
         "the reported key is the destroyed one"
     );
-    assert_ne!(generated["body"]["public_key"]["spki_sha256"], orphan);
+    assert_eq!(
+        generated["body"]["unrecorded_key_destroyed"]["objects_destroyed"], 2,
+        "its private and public objects"
+    );
+    assert_ne!(generated["body"]["id"], orphan);
     assert!(entries.iter().any(|e| e["kind"] == "resume"));
     assert!(entries.iter().any(|e| e["kind"] == "interrupted"));
 }

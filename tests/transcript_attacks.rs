@@ -107,6 +107,7 @@ impl Forger {
             "mode": "rehearsal",
             "roster": roster,
             "secrets": [{"name": "so-pin", "k": 2, "n": 3}],
+            "participant_keys": "per-act",
             "ceremony_key": STANDARD.encode(self.key.verifying_key().as_bytes()),
         })
     }
@@ -133,7 +134,7 @@ impl Forger {
 
     /// An unsigned entry at the next position, by the book.
     fn entry(&self, actor: &str, kind: &str, body: Value) -> Value {
-        json!({"v": 1, "ceremony": self.ceremony, "seq": self.next_seq(), "time": self.time(),
+        json!({"v": 2, "ceremony": self.ceremony, "seq": self.next_seq(), "time": self.time(),
                "actor": actor, "kind": kind, "body": body, "prev": self.head()})
     }
 
@@ -147,7 +148,7 @@ impl Forger {
     }
 
     fn sign(&self, entry: Value) -> Vec<u8> {
-        self.sign_with_domain(entry, b"keyceremony/v1/entry\n")
+        self.sign_with_domain(entry, b"keyceremony/v2/entry\n")
     }
 
     fn push_entry(&mut self, entry: Value) {
@@ -166,17 +167,49 @@ impl Forger {
         self.push("keyceremony", "genesis", body);
     }
 
-    /// A participant signature for the next entry, by the book.
-    fn participant_signature(&self, who: usize, purpose: &str) -> Value {
-        let message = format!(
-            "keyceremony/v1/{purpose}\n{}\n{}\n{}\n",
+    /// A participant signature over the next entry, which will have this
+    /// actor, kind and body (its `signatures` aside), by the book.
+    fn signature_over(
+        &self,
+        who: usize,
+        purpose: &str,
+        actor: &str,
+        kind: &str,
+        body: &Value,
+    ) -> Value {
+        let mut unsigned = body.clone();
+        if let Some(map) = unsigned.as_object_mut() {
+            map.remove("signatures");
+        }
+        let mut message = format!(
+            "keyceremony/v2/{purpose}\n{}\n{}\n{}\n{actor}\n{kind}\n",
             self.ceremony,
             self.next_seq(),
             self.head()
-        );
+        )
+        .into_bytes();
+        message.extend_from_slice(&canonical(&unsigned));
         let (name, _, key) = &self.people[who];
         json!({"participant": name, "purpose": purpose,
-               "signature": STANDARD.encode(key.sign(message.as_bytes()).to_bytes())})
+               "signature": STANDARD.encode(key.sign(&message).to_bytes())})
+    }
+
+    /// A signature by `who` over an act of their own with an empty body.
+    fn participant_signature(&self, who: usize, purpose: &str) -> Value {
+        let kind = match purpose {
+            "sign-in" => "sign-in",
+            "attest" => "attestation",
+            _ => "confirm",
+        };
+        self.signature_over(who, purpose, &self.people[who].0, kind, &json!({}))
+    }
+
+    /// `who`'s act, signed by them, by the book.
+    fn act(&mut self, who: usize, kind: &str, purpose: &str, mut body: Value) {
+        let actor = self.people[who].0.clone();
+        let signature = self.signature_over(who, purpose, &actor, kind, &body);
+        body["signatures"] = json!([signature]);
+        self.push(&actor, kind, body);
     }
 
     fn close(&mut self) {
@@ -184,21 +217,19 @@ impl Forger {
         self.push("keyceremony", "close", body);
     }
 
-    /// genesis, sign-in by all, a confirmed step, a note, close.
+    /// genesis, a sign-in, a step's result, its witness's confirmation,
+    /// close.
     fn ceremony(ceremony: &str, seed: u8) -> Self {
         let mut forger = Forger::new(ceremony, seed);
         forger.genesis();
-        let signatures: Vec<Value> = (0..3)
-            .map(|who| forger.participant_signature(who, "sign-in"))
-            .collect();
-        forger.push("Ada Admin", "sign-in", json!({"signatures": signatures}));
-        let confirm = forger.participant_signature(1, "confirm");
-        forger.push(
-            "keyceremony",
-            "hsm.generate-key",
-            json!({"label": "root", "signatures": [confirm]}),
+        forger.act(0, "sign-in", "sign-in", json!({}));
+        forger.push("keyceremony", "hsm.generate-key", json!({"label": "root"}));
+        forger.act(
+            1,
+            "confirm",
+            "confirm",
+            json!({"as": "witness", "text": "all fine"}),
         );
-        forger.push("Wim Witness", "note", json!({"text": "all fine"}));
         forger.close();
         forger
     }
@@ -275,7 +306,12 @@ fn attack_01_one_byte_changed() {
     // Its successor then no longer chains to it, even if the tamperer could re-sign.
     let mut forger = Forger::ceremony("kc-a", 10);
     forger.lines.truncate(3);
-    forger.push("Wim Witness", "note", json!({"text": "all fina"}));
+    forger.act(
+        1,
+        "confirm",
+        "confirm",
+        json!({"as": "witness", "text": "all fina"}),
+    );
     let honest = Forger::ceremony("kc-a", 10);
     forger.lines.push(honest.lines[4].clone());
     assert_eq!(violation(&forger.lines).rule, Rule::PrevMismatch);
@@ -499,8 +535,8 @@ fn attack_09_same_signer_twice() {
     forger.genesis();
     let once = forger.participant_signature(2, "confirm");
     forger.push(
-        "keyceremony",
-        "step",
+        "Cleo Custodian",
+        "confirm",
         json!({"signatures": [once.clone(), once]}),
     );
     let found = violation(&forger.lines);
@@ -510,17 +546,19 @@ fn attack_09_same_signer_twice() {
         "{found}"
     );
 
-    // One person, two purposes, is fine.
+    // One act, one signature: a second purpose by the same person is not
+    // a second act.
     let mut forger = Forger::new("kc-a", 10);
     forger.genesis();
     let confirm = forger.participant_signature(2, "confirm");
-    let attest = forger.participant_signature(2, "attest");
+    let attest = forger.signature_over(2, "attest", "Cleo Custodian", "confirm", &json!({}));
     forger.push(
-        "keyceremony",
-        "step",
+        "Cleo Custodian",
+        "confirm",
         json!({"signatures": [confirm, attest]}),
     );
-    verify_lines(&forger.lines).expect("two purposes by one person");
+    let found = violation(&forger.lines);
+    assert_eq!((found.line, found.rule), (2, Rule::ActSignature), "{found}");
 }
 
 const SMALL_ORDER_POINT: [u8; 32] = {
@@ -602,13 +640,14 @@ fn attack_13_attestation_moved() {
         "{found}"
     );
 
-    // Moved to another ceremony at the same position.
+    // Moved to another ceremony at the same position, by the same person.
     let donor = Forger::ceremony("kc-b", 10);
-    let moved: Value = serde_json::from_slice(&donor.lines[2]).expect("json");
+    let moved: Value = serde_json::from_slice(&donor.lines[3]).expect("json");
     let mut forger = Forger::new("kc-a", 10);
     forger.genesis();
     forger.push("keyceremony", "step", json!({}));
-    forger.push("keyceremony", "step", moved["body"].clone());
+    forger.push("keyceremony", "step", json!({}));
+    forger.push("Wim Witness", "confirm", moved["body"].clone());
     assert_eq!(violation(&forger.lines).rule, Rule::ParticipantSignature);
 }
 
@@ -618,16 +657,16 @@ fn attack_14_non_canonical_json() {
     let lines = Forger::ceremony("kc-a", 10).lines;
     let line = &lines[3];
     let text = std::str::from_utf8(line).expect("utf8");
-    assert!(text.ends_with(",\"v\":1}"), "{text}");
-    let reordered = format!("{{\"v\":1,{}}}", &text[1..text.len() - 7]);
+    assert!(text.ends_with(",\"v\":2}"), "{text}");
+    let reordered = format!("{{\"v\":2,{}}}", &text[1..text.len() - 7]);
     let variants = [
         replace_in_line(line, "\"kind\":", "\"kind\": "),
         replace_in_line(line, "{", "{ "),
         reordered.into_bytes(),
         replace_in_line(line, "\"Wim Witness\"", "\"\\u0057im Witness\""),
-        replace_in_line(line, "\"v\":1}", "\"v\":1.0}"),
-        replace_in_line(line, "\"v\":1}", "\"v\":1,\"v\":1}"),
-        replace_in_line(line, "\"v\":1}", "\"v\":1e0}"),
+        replace_in_line(line, "\"v\":2}", "\"v\":2.0}"),
+        replace_in_line(line, "\"v\":2}", "\"v\":2,\"v\":2}"),
+        replace_in_line(line, "\"v\":2}", "\"v\":2e0}"),
         replace_in_line(line, "\"all fine\"", "9007199254740992"),
         replace_in_line(line, "\"all fine\"", "null"),
         replace_in_line(line, "\"all fine\"", "-3"),
@@ -659,10 +698,10 @@ fn attack_14_non_canonical_json() {
 
     // Not JSON, or JSON but not an entry.
     let mut tampered = lines.clone();
-    tampered[3] = b"{\"v\":1".to_vec();
+    tampered[3] = b"{\"v\":2".to_vec();
     assert_eq!(violation(&tampered).rule, Rule::Malformed);
     let mut tampered = lines.clone();
-    tampered[3] = replace_in_line(line, "\"v\":1}", "\"v\":1,\"zz\":true}");
+    tampered[3] = replace_in_line(line, "\"v\":2}", "\"v\":2,\"zz\":true}");
     assert_eq!(violation(&tampered).rule, Rule::Malformed);
 }
 
@@ -747,7 +786,7 @@ fn attack_16_time_version_and_domain() {
     let mut forger = Forger::new("kc-a", 10);
     forger.genesis();
     let mut entry = forger.entry("keyceremony", "step", json!({}));
-    entry["v"] = json!(2);
+    entry["v"] = json!(3);
     forger.push_entry(entry);
     let found = violation(&forger.lines);
     assert_eq!((found.line, found.rule), (2, Rule::Version), "{found}");
@@ -755,17 +794,19 @@ fn attack_16_time_version_and_domain() {
     let mut forger = Forger::new("kc-a", 10);
     forger.genesis();
     let entry = forger.entry("keyceremony", "step", json!({}));
-    let line = forger.sign_with_domain(entry, b"keyceremony/v2/entry\n");
+    let line = forger.sign_with_domain(entry, b"keyceremony/v1/entry\n");
     forger.lines.push(line);
     assert_eq!(violation(&forger.lines).rule, Rule::EntrySignature);
 
     let mut forger = Forger::new("kc-a", 10);
     forger.genesis();
-    let message = format!("keyceremony/v2/confirm\nkc-a\n1\n{}\n", forger.head());
+    // A participant signature in the version 1 form (over the chain
+    // position only, not the act): refused.
+    let message = format!("keyceremony/v1/confirm\nkc-a\n1\n{}\n", forger.head());
     let signature = STANDARD.encode(forger.people[1].2.sign(message.as_bytes()).to_bytes());
     forger.push(
-        "keyceremony",
-        "step",
+        "Wim Witness",
+        "confirm",
         json!({"signatures": [{"participant": "Wim Witness", "purpose": "confirm", "signature": signature}]}),
     );
     assert_eq!(violation(&forger.lines).rule, Rule::ParticipantSignature);
@@ -900,4 +941,137 @@ fn a_verifier_stays_failed_after_a_violation() {
     let again = verifier.push_line(&lines[1]).expect_err("still failed");
     assert_eq!(first, again);
     assert_eq!(verifier.finish().expect_err("failed"), first);
+}
+
+// Issue 14, attack 3: an act counts only with its person's signature, and
+// that signature covers what the act says.
+#[test]
+fn a_witness_confirmation_without_the_witness_signature_is_refused() {
+    let witness_act = json!({"as": "witness", "step": "open", "number": 1});
+    let refused = |push: &dyn Fn(&mut Forger)| {
+        let mut forger = Forger::new("kc-a", 10);
+        forger.genesis();
+        push(&mut forger);
+        violation(&forger.lines)
+    };
+    // The holder of the ceremony key writes the witness's act, unsigned.
+    let found = refused(&|f| f.push("Wim Witness", "confirm", witness_act.clone()));
+    assert_eq!((found.line, found.rule), (2, Rule::ActSignature), "{found}");
+    assert!(found.detail.contains("not signed by"), "{found}");
+    // ... or signed by the administrator instead of the witness.
+    let found = refused(&|f| {
+        let mut body = witness_act.clone();
+        body["signatures"] =
+            json!([f.signature_over(0, "confirm", "Wim Witness", "confirm", &witness_act)]);
+        f.push("Wim Witness", "confirm", body);
+    });
+    assert_eq!(found.rule, Rule::ActSignature, "{found}");
+    // ... or as the tool's own entry, with no person at all.
+    let found = refused(&|f| f.push("keyceremony", "confirm", witness_act.clone()));
+    assert_eq!(found.rule, Rule::ActSignature, "{found}");
+    // An attestation without its attester's signature.
+    let found = refused(&|f| f.push("Wim Witness", "attestation", json!({})));
+    assert_eq!(found.rule, Rule::ActSignature, "{found}");
+    // A person's signature on an entry of the tool: it attests to nothing.
+    let found = refused(&|f| {
+        let signature = f.signature_over(1, "confirm", "keyceremony", "step", &json!({}));
+        f.push("keyceremony", "step", json!({"signatures": [signature]}));
+    });
+    assert_eq!(found.rule, Rule::ActSignature, "{found}");
+    // A sign-in signature on a confirmation (the purpose the kind needs).
+    let found = refused(&|f| {
+        let mut body = witness_act.clone();
+        body["signatures"] =
+            json!([f.signature_over(1, "sign-in", "Wim Witness", "confirm", &witness_act)]);
+        f.push("Wim Witness", "confirm", body);
+    });
+    assert_eq!(found.rule, Rule::ActSignature, "{found}");
+}
+
+#[test]
+fn the_ceremony_key_holder_cannot_keep_a_signature_and_change_the_act() {
+    let witnessed = json!({"as": "witness", "step": "open", "number": 1});
+    for (field, value) in [
+        ("step", json!("generate-root-key")),
+        ("as", json!("performer")),
+        ("number", json!(10)),
+    ] {
+        let mut forger = Forger::new("kc-a", 10);
+        forger.genesis();
+        let signature = forger.signature_over(1, "confirm", "Wim Witness", "confirm", &witnessed);
+        let mut changed = witnessed.clone();
+        changed[field] = value;
+        changed["signatures"] = json!([signature]);
+        forger.push("Wim Witness", "confirm", changed);
+        let found = violation(&forger.lines);
+        assert_eq!(
+            (found.line, found.rule),
+            (2, Rule::ParticipantSignature),
+            "{field}: {found}"
+        );
+    }
+    // The kind changed under a kept signature.
+    let mut forger = Forger::new("kc-a", 10);
+    forger.genesis();
+    let signature = forger.signature_over(1, "confirm", "Wim Witness", "confirm", &json!({}));
+    forger.push(
+        "Wim Witness",
+        "exception",
+        json!({"signatures": [signature]}),
+    );
+    assert_eq!(violation(&forger.lines).rule, Rule::ParticipantSignature);
+}
+
+#[test]
+fn a_person_acts_only_for_themselves() {
+    let mut forger = Forger::new("kc-a", 10);
+    forger.genesis();
+    forger.act(
+        2,
+        "share-presented",
+        "confirm",
+        json!({"custodian": "Ada Admin"}),
+    );
+    let found = violation(&forger.lines);
+    assert_eq!((found.line, found.rule), (2, Rule::ActSignature), "{found}");
+    assert!(found.detail.contains("only for themselves"), "{found}");
+}
+
+// Issue 14, attack 2: a resume hands the chain to a new key only with the
+// administrator's AND the witness's signatures over it.
+#[test]
+fn a_resume_needs_the_administrator_and_the_witness() {
+    let resume = |signers: &[(usize, &str)]| {
+        let mut forger = Forger::new("kc-a", 10);
+        forger.genesis();
+        forger.act(0, "sign-in", "sign-in", json!({}));
+        forger.key = SigningKey::from_bytes(&[77; 32]);
+        let mut body =
+            json!({"ceremony_key": STANDARD.encode(forger.key.verifying_key().as_bytes())});
+        let signatures: Vec<Value> = signers
+            .iter()
+            .map(|(who, purpose)| {
+                forger.signature_over(*who, purpose, "keyceremony", "resume", &body)
+            })
+            .collect();
+        body["signatures"] = json!(signatures);
+        forger.push("keyceremony", "resume", body);
+        forger.close();
+        verify_lines(&forger.lines)
+    };
+    resume(&[(0, "resume"), (1, "resume")]).expect("administrator and witness");
+    for (signers, missing) in [
+        (vec![(0, "resume")], "witness"),
+        (vec![(1, "resume")], "administrator"),
+        (vec![(0, "resume"), (2, "resume")], "Cleo Custodian"),
+        (vec![(0, "resume"), (1, "confirm")], "confirm"),
+    ] {
+        let found = resume(&signers).expect_err("refused");
+        assert_eq!(
+            (found.line, found.rule),
+            (3, Rule::ResumeInvalid),
+            "{found}"
+        );
+        assert!(found.detail.contains(missing), "{missing}: {found}");
+    }
 }

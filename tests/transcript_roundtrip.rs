@@ -5,7 +5,7 @@ use std::path::Path;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use keyceremony::identity::SigningIdentity;
 use keyceremony::transcript::{
-    CeremonyKey, CloseOutcome, EntryDraft, Genesis, Incompleteness, Mode, Outcome,
+    CeremonyKey, CloseOutcome, EntryDraft, Genesis, Incompleteness, KeyCustody, Mode, Outcome,
     ParticipantSignature, Purpose, Role, RosterEntry, Rule, ScriptRef, SecretPolicy, ToolRef,
     TranscriptError, TranscriptWriter, Verifier, verify_file,
 };
@@ -60,6 +60,7 @@ fn genesis(key: &CeremonyKey, people: &[(&str, Role, SigningIdentity)]) -> Genes
             k: 2,
             n: 3,
         }],
+        participant_keys: KeyCustody::PerAct,
         ceremony_key: key.public_base64(),
     }
 }
@@ -76,6 +77,26 @@ fn draft(actor: &str, kind: &str, body: serde_json::Value) -> EntryDraft {
         kind: kind.to_owned(),
         body,
     }
+}
+
+/// `name`'s act: `body` signed by them, over the next entry.
+fn act(
+    writer: &TranscriptWriter,
+    name: &str,
+    identity: &SigningIdentity,
+    kind: &str,
+    mut body: serde_json::Value,
+    purpose: Purpose,
+) -> EntryDraft {
+    let message = writer
+        .act_message(purpose, name, kind, body.as_object().expect("object"))
+        .expect("canonical");
+    body["signatures"] = json!([ParticipantSignature::new(
+        name,
+        purpose,
+        &identity.sign(&message)
+    )]);
+    draft(name, kind, body)
 }
 
 fn new_writer(path: &Path) -> (TranscriptWriter, Vec<(&'static str, Role, SigningIdentity)>) {
@@ -98,42 +119,51 @@ fn a_full_ceremony_verifies_and_heads_match_the_file() {
     assert_eq!(writer.next_seq(), 1);
     assert_eq!(writer.ceremony_id(), "kc-2026-test");
 
-    // Everyone signs in, in one entry.
-    let message = writer.participant_message(Purpose::SignIn);
-    let signatures: Vec<_> = people
-        .iter()
-        .map(|(name, _, identity)| {
-            ParticipantSignature::new(name, Purpose::SignIn, &identity.sign(&message))
-        })
-        .collect();
-    let sign_in = writer
-        .append(
-            draft("Ada Admin", "sign-in", json!({ "signatures": signatures })),
-            start() + Duration::seconds(5),
-        )
-        .expect("sign-in");
-    assert_eq!(sign_in.seq, 1);
+    // Everyone signs in, each in their own entry.
+    for (name, _, identity) in &people {
+        let entry = act(
+            &writer,
+            name,
+            identity,
+            "sign-in",
+            json!({}),
+            Purpose::SignIn,
+        );
+        writer
+            .append(entry, start() + Duration::seconds(5))
+            .expect("sign-in");
+    }
+    assert_eq!(writer.next_seq(), 4);
 
-    // A step, confirmed by the witness (same second as before: allowed).
-    let message = writer.participant_message(Purpose::Confirm);
-    let confirm =
-        ParticipantSignature::new("Wim Witness", Purpose::Confirm, &people[1].2.sign(&message));
+    // A step's result, then its witness's confirmation (same second as
+    // before: allowed).
     writer
         .append(
             draft(
                 "keyceremony",
                 "hsm.generate-key",
                 json!({"label": "root-2026", "attributes": {"sensitive": true, "extractable": false},
-                       "bits": 4096, "signatures": [confirm]}),
+                       "bits": 4096}),
             ),
             start() + Duration::milliseconds(5_900),
         )
         .expect("step");
+    let confirm = act(
+        &writer,
+        "Wim Witness",
+        &people[1].2,
+        "confirm",
+        json!({"as": "witness"}),
+        Purpose::Confirm,
+    );
+    writer
+        .append(confirm, start() + Duration::seconds(6))
+        .expect("confirm");
     let before_close = writer.head();
     let close = writer
         .close(CloseOutcome::Completed, start() + Duration::minutes(3))
         .expect("close");
-    assert_eq!(close.seq, 3);
+    assert_eq!(close.seq, 6);
 
     let text = std::fs::read(&path).expect("read transcript");
     assert!(text.ends_with(b"\n"));
@@ -141,19 +171,19 @@ fn a_full_ceremony_verifies_and_heads_match_the_file() {
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
         .collect();
-    assert_eq!(lines.len(), 4);
-    assert_eq!(before_close.hex(), sha256_hex(lines[2]));
-    assert_eq!(close.hex(), sha256_hex(lines[3]));
-    let last: serde_json::Value = serde_json::from_slice(lines[3]).expect("json");
-    assert_eq!(last["body"], json!({"entries": 4, "outcome": "completed"}));
+    assert_eq!(lines.len(), 7);
+    assert_eq!(before_close.hex(), sha256_hex(lines[5]));
+    assert_eq!(close.hex(), sha256_hex(lines[6]));
+    let last: serde_json::Value = serde_json::from_slice(lines[6]).expect("json");
+    assert_eq!(last["body"], json!({"entries": 7, "outcome": "completed"}));
     assert_eq!(last["prev"], json!(before_close.hex()));
-    let step: serde_json::Value = serde_json::from_slice(lines[2]).expect("json");
+    let step: serde_json::Value = serde_json::from_slice(lines[4]).expect("json");
     assert_eq!(step["time"], json!("2026-11-26T23:57:33Z"));
 
     let Outcome::Valid(summary) = verify_file(&path).expect("read") else {
         panic!("a written transcript must verify");
     };
-    assert_eq!(summary.entries, 4);
+    assert_eq!(summary.entries, 7);
     assert_eq!(summary.closed, Some(CloseOutcome::Completed));
     assert_eq!(summary.head, close);
     assert_eq!(summary.genesis.roster.len(), 3);
@@ -166,11 +196,16 @@ fn a_full_ceremony_verifies_and_heads_match_the_file() {
         .iter()
         .map(|line| verifier.push_line(line).expect("verifies"))
         .collect();
-    assert_eq!(entries[1].signatures.len(), 3);
-    assert_eq!(entries[2].signatures[0].participant, "Wim Witness");
-    assert_eq!(entries[2].signatures[0].role, Role::Witness);
-    assert_eq!(entries[2].signatures[0].purpose, Purpose::Confirm);
-    assert_eq!(entries[3].kind, "close");
+    assert_eq!(entries[1].signatures.len(), 1);
+    assert_eq!(entries[1].signatures[0].participant, "Ada Admin");
+    assert!(
+        entries[4].signatures.is_empty(),
+        "a tool entry carries none"
+    );
+    assert_eq!(entries[5].signatures[0].participant, "Wim Witness");
+    assert_eq!(entries[5].signatures[0].role, Role::Witness);
+    assert_eq!(entries[5].signatures[0].purpose, Purpose::Confirm);
+    assert_eq!(entries[6].kind, "close");
 }
 
 #[test]
@@ -198,7 +233,7 @@ fn an_unclosed_transcript_is_incomplete_not_valid() {
     let (mut writer, _) = new_writer(&path);
     writer
         .append(
-            draft("Ada Admin", "note", json!({"text": "hello"})),
+            draft("keyceremony", "note", json!({"text": "hello"})),
             start(),
         )
         .expect("append");
@@ -302,7 +337,11 @@ fn the_writer_refuses_values_outside_the_canonical_domain() {
     assert_eq!(writer.next_seq(), 1);
     writer
         .append(
-            draft("Ada Admin", "note", json!({"x": 9_007_199_254_740_991_u64})),
+            draft(
+                "keyceremony",
+                "note",
+                json!({"x": 9_007_199_254_740_991_u64}),
+            ),
             start(),
         )
         .expect("2^53 - 1 is fine");
@@ -350,14 +389,18 @@ fn the_writer_refuses_participant_signatures_that_do_not_verify() {
     let path = directory.path().join("t.jsonl");
     let (mut writer, people) = new_writer(&path);
     // Signed for the wrong seq: the verifier inside the writer catches it.
-    let stale = people[0]
-        .2
-        .sign(&keyceremony::transcript::participant_message(
+    let stale = people[0].2.sign(
+        &keyceremony::transcript::act_message(
             Purpose::SignIn,
             writer.ceremony_id(),
             7,
             &writer.head().hex(),
-        ));
+            "Ada Admin",
+            "sign-in",
+            &serde_json::Map::new(),
+        )
+        .expect("canonical"),
+    );
     let body =
         json!({"signatures": [ParticipantSignature::new("Ada Admin", Purpose::SignIn, &stale)]});
     let error = writer
@@ -367,15 +410,26 @@ fn the_writer_refuses_participant_signatures_that_do_not_verify() {
         matches!(&error, TranscriptError::Rejected(v) if v.rule == Rule::ParticipantSignature),
         "{error}"
     );
-    // The refusal wrote nothing, and the writer goes on.
-    let good = people[0]
-        .2
-        .sign(&writer.participant_message(Purpose::SignIn));
-    let body =
-        json!({"signatures": [ParticipantSignature::new("Ada Admin", Purpose::SignIn, &good)]});
-    writer
-        .append(draft("Ada Admin", "sign-in", body), start())
-        .expect("valid signature");
+    // Signed for another body: the same.
+    let signed = act(
+        &writer,
+        "Ada Admin",
+        &people[0].2,
+        "sign-in",
+        json!({"role": "administrator"}),
+        Purpose::SignIn,
+    );
+    let mut altered = signed.body.clone();
+    altered["role"] = json!("witness");
+    let error = writer
+        .append(draft("Ada Admin", "sign-in", altered), start())
+        .expect_err("refused");
+    assert!(
+        matches!(&error, TranscriptError::Rejected(v) if v.rule == Rule::ParticipantSignature),
+        "{error}"
+    );
+    // The refusals wrote nothing, and the writer goes on.
+    writer.append(signed, start()).expect("valid signature");
     writer
         .close(CloseOutcome::Completed, start())
         .expect("close");

@@ -166,8 +166,18 @@ impl Tmux {
         }
     }
 
-    /// Aborts as the administrator would (Esc, a reason, the word), leaves
-    /// the final screen, and returns what `finished` returns.
+    /// A person presents their key for the act on screen, as the
+    /// rehearsal roster does: Tab offers the bindings' key file, Enter
+    /// signs with it.
+    fn present_key(&mut self) {
+        self.act(&["Tab"]);
+        self.act(&["Enter"]);
+    }
+
+    /// Aborts as the administrator would (Esc, a reason, the word, their
+    /// key), lets the witnesses and auditors who signed in cosign the
+    /// checkpoint, leaves the final screen, and returns what `finished`
+    /// returns.
     fn abort(&mut self, reason: &str) -> (i32, String) {
         self.keys(&["Escape"]);
         self.wait_for("Abort the ceremony");
@@ -175,7 +185,17 @@ impl Tmux {
         self.keys(&["Tab"]);
         self.type_text("abort");
         self.keys(&["Enter"]);
-        self.wait_for(&format!("The ceremony was ABORTED: {reason}"));
+        let done = format!("The ceremony was ABORTED: {reason}");
+        for _ in 0..20 {
+            let screen = self.settled();
+            if screen.contains(&done) {
+                break;
+            }
+            if screen.contains("present your key") {
+                self.present_key();
+            }
+        }
+        self.wait_for(&done);
         self.keys(&["q"]);
         self.finished()
     }
@@ -254,6 +274,10 @@ fn the_whole_root_ceremony_runs_in_the_terminal_without_showing_a_secret() {
         }
         if title.contains("HSM is working") {
             std::thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        if screen.contains("present your key") {
+            tmux.present_key();
             continue;
         }
         if screen.contains("type initialize and press Enter") {
@@ -393,6 +417,7 @@ fn a_panic_restores_the_terminal() {
     );
     tmux.wait_for("Hand the keyboard to administrator alice");
     for _ in 0..4 {
+        tmux.keys(&["Tab"]);
         tmux.keys(&["Enter"]);
         std::thread::sleep(Duration::from_millis(150));
     }
@@ -469,6 +494,8 @@ fn a_share_shown_on_screen_is_wiped_then_typed_back() {
         }
         if title.contains("HSM is working") {
             std::thread::sleep(Duration::from_millis(100));
+        } else if screen.contains("present your key") {
+            tmux.present_key();
         } else if screen.contains("press Enter to show your share") {
             let custodian = title
                 .rsplit(' ')
@@ -491,6 +518,8 @@ fn a_share_shown_on_screen_is_wiped_then_typed_back() {
             tmux.wait_for("5 of 70 characters after kc1");
             // A wrong copy is refused, and the same custodian tries again.
             tmux.act(&["Enter"]);
+            tmux.wait_for("present your key");
+            tmux.present_key();
             tmux.wait_for("that is not the share shown");
             // Two neighbours swapped: the checksum says so at once.
             let mut swapped: Vec<char> = code.chars().collect();
@@ -507,6 +536,9 @@ fn a_share_shown_on_screen_is_wiped_then_typed_back() {
             tmux.type_text(&code);
             tmux.wait_for("✓ checksum correct: press Enter");
             tmux.act(&["Enter"]);
+            // The custodian signs that they hold it, with their own key.
+            tmux.wait_for("present your key");
+            tmux.present_key();
             tmux.wait_for(&format!("{custodian} proved their copy"));
             shown.push(code);
         } else {
@@ -553,6 +585,10 @@ fn drive_until(tmux: &mut Tmux, stop: impl Fn(&str) -> bool) -> String {
         let title = now_title(&screen);
         if title.contains("HSM is working") {
             std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        if screen.contains("present your key") {
+            tmux.present_key();
             continue;
         }
         if screen.contains("type initialize and press Enter") {
@@ -784,7 +820,10 @@ fn an_existing_pin_is_typed_masked_and_never_reaches_the_screen_or_the_record() 
         tmux.type_text(VENDOR_SO_PIN);
         tmux.act(&["Enter"]);
     }
-    tmux.wait_for("witness this step");
+    // The administrator signs for the PIN they typed, with their key.
+    tmux.wait_for("present your key");
+    tmux.present_key();
+    tmux.wait_for("confirm that you saw this step done");
     // Stop here: abort.
     let (code, screen) = tmux.abort("existing PIN test done");
     assert_eq!(code, 1, "{screen}");
@@ -800,4 +839,85 @@ fn an_existing_pin_is_typed_masked_and_never_reaches_the_screen_or_the_record() 
             .expect("read")
             .contains("4711")
     );
+}
+
+/// Issue 14, attack 8: a double Enter from the administrator recorded both
+/// their confirmation and the witness's, in the same second. Each act now
+/// needs its person to present their key in a field that starts empty.
+#[test]
+fn a_double_enter_does_not_confirm_for_the_witness() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut tmux = Tmux::start("double-enter", &run_command(dir.path()), &[]);
+    tmux.wait_for("Hand the keyboard to administrator alice");
+    // Up to the administrator's turn at step 3, the witness signed in.
+    drive_until(&mut tmux, |s| {
+        s.contains("Step 3 of")
+            && s.contains("alice: present your key to confirm that you performed")
+    });
+    tmux.act(&["Tab"]);
+    tmux.keys(&["Enter", "Enter"]);
+    let screen = tmux.wait_for("bob: present your key");
+    assert!(
+        screen.contains("Hand the keyboard to witness bob"),
+        "the turn went to the witness:\n{screen}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let transcript = transcript_in(&dir.path().join("out"));
+    let last = entries(&transcript).pop().expect("entries");
+    assert_eq!(last["kind"], "confirm", "{last}");
+    assert_eq!(
+        last["actor"], "alice",
+        "the last act is the administrator's: {last}"
+    );
+    assert_eq!(last["body"]["step"], "materials-in");
+    assert!(
+        !entries(&transcript).iter().any(|e| e["actor"] == "bob"
+            && e["kind"] == "confirm"
+            && e["body"]["step"] == "materials-in"),
+        "the second Enter confirmed for the witness"
+    );
+    let (code, screen) = tmux.abort("double-enter test done");
+    assert_eq!(code, 1, "{screen}");
+}
+
+/// Issue 14, attack 8: a custodian presented a share by pressing their
+/// number; the share file opened with the key loaded at sign-in. Now the
+/// custodian presents their own key for the presentation, and no other.
+#[test]
+fn a_custodian_must_present_their_own_key_to_present_a_share() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut tmux = Tmux::start("custodian-key", &run_command(dir.path()), &[]);
+    tmux.wait_for("Hand the keyboard to administrator alice");
+    drive_until(&mut tmux, |s| s.contains("Press their number"));
+    tmux.act(&["1"]);
+    let screen = tmux.wait_for("Custodian carol: present your share");
+    assert!(screen.contains("press Enter to open your"), "{screen}");
+    tmux.act(&["Enter"]);
+    tmux.wait_for("carol: present your key to present your share");
+    // Another custodian's key: refused, nothing recorded.
+    tmux.type_text(&demo_key("dave").display().to_string());
+    tmux.act(&["Enter"]);
+    let refused = tmux.wait_for("keys/dave holds key");
+    assert!(
+        refused.contains("carol: present your key to present your share"),
+        "the act waits for carol's own key:\n{refused}"
+    );
+    let transcript = transcript_in(&dir.path().join("out"));
+    assert!(
+        !entries(&transcript)
+            .iter()
+            .any(|e| e["kind"] == "share-presented" || e["kind"] == "share-rejected"),
+        "nothing was presented with someone else's key"
+    );
+    // Her own key: the share is accepted, signed by her.
+    tmux.present_key();
+    tmux.wait_for("carol's share checked and accepted");
+    let presented = entries(&transcript)
+        .into_iter()
+        .find(|e| e["kind"] == "share-presented")
+        .expect("carol presented");
+    assert_eq!(presented["actor"], "carol");
+    assert_eq!(presented["body"]["signatures"][0]["participant"], "carol");
+    let (code, screen) = tmux.abort("custodian key test done");
+    assert_eq!(code, 1, "{screen}");
 }

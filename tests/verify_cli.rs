@@ -220,10 +220,15 @@ fn the_example_says_its_checkpoint_was_checked() {
     );
     let (dir, transcript, id) = example_copy();
     std::fs::remove_file(dir.path().join(format!("{id}.checkpoint"))).expect("rm");
+    // A closed transcript without its checkpoint: its end is unproven.
     let (code, report) = verify(&transcript);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.contains("[checkpoint-missing]"), "{report}");
+    // ... unless the auditor says so, and then the verdict says it too.
+    let (code, report, _) = verify_args(&[transcript.as_os_str(), "--no-checkpoint".as_ref()]);
     assert_eq!(code, 0, "{report}");
     assert!(
-        report.contains("checkpoint: none given or found beside the transcript: NOT checked"),
+        report.contains("checkpoint: NOT checked (--no-checkpoint)"),
         "{report}"
     );
     assert!(
@@ -240,7 +245,15 @@ fn a_changed_public_key_file_or_checkpoint_or_a_cut_close_fails() {
     std::fs::write(&pem, [&original[..], b"\n"].concat()).expect("write");
     let (code, report) = verify(&transcript);
     assert_eq!(code, 1, "{report}");
-    assert!(report.starts_with("TAMPERED: line 41: "), "{report}");
+    let export = lines()
+        .iter()
+        .position(|l| l.contains("\"kind\":\"export-public-key\""))
+        .expect("export line")
+        + 1;
+    assert!(
+        report.starts_with(&format!("TAMPERED: line {export}: ")),
+        "{report}"
+    );
     assert!(
         report.contains("root-ca-key.pub.pem has SHA-256") && report.contains("[artifact]"),
         "{report}"

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use keyceremony::report::render::{self, Format};
-use keyceremony::report::{self, Status, VerifyOptions};
+use keyceremony::report::{self, Status};
 
 use super::{FAILED, OK, USAGE};
 
@@ -26,19 +26,13 @@ pub struct ReportArgs {
     /// Write here (a new file, never overwritten) instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// The reviewed script, checked as `verify --script` does.
-    #[arg(long)]
-    pub script: Option<PathBuf>,
-    /// The checkpoint note; by default the one beside the transcript.
-    #[arg(long)]
-    pub checkpoint: Option<PathBuf>,
+    /// Checked as `verify` checks them.
+    #[command(flatten)]
+    pub against: super::verify::Against,
 }
 
 pub fn report(args: ReportArgs) -> ExitCode {
-    let options = VerifyOptions {
-        checkpoint: args.checkpoint,
-        script: args.script,
-    };
+    let options = args.against.options();
     let verdict = match report::verify_with(&args.transcript, &options) {
         Ok(verdict) => verdict,
         Err(e) => {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use keyceremony::engine::Outcome;
-use keyceremony::runner::{self, Answers, Session};
+use keyceremony::runner::{self, Answers, KeySource, Session};
 use keyceremony::script::{Ceremony, Role};
 
 use super::{FAILED, OK, USAGE};
@@ -34,9 +34,12 @@ pub struct RunArgs {
     /// Continue the unfinished ceremony of this transcript (after a crash or power cut).
     #[arg(long, conflicts_with = "out")]
     resume: Option<PathBuf>,
-    /// The administrator's private key, which authorizes a resume [default: from the answers file, else the bindings' key-file].
+    /// The administrator's key, which with the witness's authorizes a resume: a key file, or `agent` [default: from the answers file, else the bindings' key-file].
     #[arg(long, requires = "resume")]
     admin_key: Option<PathBuf>,
+    /// The witness's key, which with the administrator's authorizes a resume: a key file, or `agent` [default: from the answers file, else the bindings' key-file].
+    #[arg(long, requires = "resume")]
+    witness_key: Option<PathBuf>,
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
@@ -49,6 +52,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         answers,
         resume,
         admin_key,
+        witness_key,
     } = args;
     let (script, bindings, state_dir, answers) = (
         script.as_path(),
@@ -94,18 +98,35 @@ pub fn run(args: RunArgs) -> ExitCode {
     }
     let started = match &resume {
         Some(transcript) => {
-            let admin = ceremony
-                .holders(Role::Administrator)
-                .first()
-                .map(|p| (p.name.clone(), p.key_file.clone()));
-            let key = admin_key.or_else(|| {
-                let (name, hint) = admin.clone()?;
-                answers.as_ref().and_then(|a| a.identity(&name)).or(hint)
-            });
-            match key {
-                Some(key) => Session::resume(ceremony, &hsm, transcript, &key),
-                None => Err(runner::RunError::Setup(
-                    "resuming needs the administrator's key: give it with --admin-key PATH".into(),
+            // The person's key for this act: given on the command line, else
+            // the answers file's, else the bindings' hint.
+            let key_of = |role: Role, given: Option<PathBuf>| {
+                let person = ceremony
+                    .holders(role)
+                    .first()
+                    .map(|p| (p.name.clone(), p.key_file.clone()));
+                given
+                    .or_else(|| {
+                        let (name, hint) = person?;
+                        answers.as_ref().and_then(|a| a.identity(&name)).or(hint)
+                    })
+                    .map(|path| {
+                        if path == Path::new("agent") {
+                            KeySource::Agent
+                        } else {
+                            KeySource::File(path)
+                        }
+                    })
+            };
+            match (
+                key_of(Role::Administrator, admin_key),
+                key_of(Role::Witness, witness_key),
+            ) {
+                (Some(admin), Some(witness)) => {
+                    Session::resume(ceremony, &hsm, transcript, &admin, &witness)
+                }
+                _ => Err(runner::RunError::Setup(
+                    "resuming needs the administrator's and the witness's keys: give them with --admin-key and --witness-key (a key file, or agent)".into(),
                 )),
             }
         }

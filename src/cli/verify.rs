@@ -12,12 +12,8 @@ use super::{FAILED, OK, USAGE};
 pub struct VerifyArgs {
     /// The transcript (.jsonl).
     pub transcript: PathBuf,
-    /// The reviewed script: check its hash, the order of the steps, the roles and quorums.
-    #[arg(long)]
-    pub script: Option<PathBuf>,
-    /// The checkpoint note; by default <ceremony-id>.checkpoint beside the transcript, if present.
-    #[arg(long)]
-    pub checkpoint: Option<PathBuf>,
+    #[command(flatten)]
+    pub against: Against,
     /// Print the verdict as JSON (docs/transcript.md section 10).
     #[arg(long)]
     pub json: bool,
@@ -26,11 +22,40 @@ pub struct VerifyArgs {
     pub original: Option<PathBuf>,
 }
 
+/// What a transcript is checked against, beyond itself (verify and report).
+#[derive(Args)]
+pub struct Against {
+    /// The reviewed script: check its hash, the order of the steps, the roles and quorums.
+    #[arg(long)]
+    pub script: Option<PathBuf>,
+    /// The checkpoint note; by default <ceremony-id>.checkpoint beside the transcript.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Accept a closed transcript without its checkpoint (the verdict says that its end was not checked).
+    #[arg(long, conflicts_with = "checkpoint")]
+    pub no_checkpoint: bool,
+    /// The reviewed bindings: check their SHA-256 against the genesis, and that every roster key is the one they name.
+    #[arg(long)]
+    pub bindings: Option<PathBuf>,
+    /// Keys you trust, in authorized_keys form (`ssh-ed25519 AAAA... name`): every roster key must be among them.
+    #[arg(long)]
+    pub roster: Option<PathBuf>,
+}
+
+impl Against {
+    pub fn options(self) -> VerifyOptions {
+        VerifyOptions {
+            checkpoint: self.checkpoint,
+            no_checkpoint: self.no_checkpoint,
+            script: self.script,
+            bindings: self.bindings,
+            roster: self.roster,
+        }
+    }
+}
+
 pub fn verify(args: VerifyArgs) -> ExitCode {
-    let options = VerifyOptions {
-        checkpoint: args.checkpoint,
-        script: args.script,
-    };
+    let options = args.against.options();
     match report::verify_with(&args.transcript, &options) {
         Err(e) => {
             eprintln!("error: {e}");

@@ -47,15 +47,25 @@ enum Phase {
         error: String,
         excused: bool,
     },
+    /// The transcript is closed; these witnesses and auditors still cosign
+    /// its checkpoint, in roster order.
+    Cosign {
+        remaining: Vec<String>,
+        outcome: Outcome,
+    },
     Finished(Outcome),
 }
 
+#[derive(Clone)]
 pub struct Engine {
     steps: Vec<StepPlan>,
     /// (name, role) in roster order.
     roster: Vec<(String, Role)>,
     threshold: usize,
     signed_in: BTreeSet<String>,
+    /// Everyone who signed in at any point, across restarts: the witnesses
+    /// and auditors among them cosign the checkpoint.
+    ever_signed_in: BTreeSet<String>,
     /// Secrets the runner holds in memory, by name. Only names: the engine
     /// never sees a secret.
     in_memory: BTreeSet<String>,
@@ -78,6 +88,7 @@ impl Engine {
                 .collect(),
             threshold: usize::from(ceremony.quorum().0),
             signed_in: BTreeSet::new(),
+            ever_signed_in: BTreeSet::new(),
             in_memory: BTreeSet::new(),
             current: 0,
             phase: Phase::Performer,
@@ -102,8 +113,15 @@ impl Engine {
         match (index.cmp(&self.current), &self.phase) {
             (Less, _) => StepStatus::Done,
             (Equal, Phase::Failed { .. }) => StepStatus::Failed,
-            (Equal, Phase::Finished(Outcome::Completed)) => StepStatus::Done,
-            (Equal, Phase::Finished(_)) => StepStatus::Failed,
+            (Equal, Phase::Finished(Outcome::Completed))
+            | (
+                Equal,
+                Phase::Cosign {
+                    outcome: Outcome::Completed,
+                    ..
+                },
+            ) => StepStatus::Done,
+            (Equal, Phase::Finished(_) | Phase::Cosign { .. }) => StepStatus::Failed,
             (Equal, _) => StepStatus::Current,
             (Greater, _) => StepStatus::Pending,
         }
@@ -113,8 +131,41 @@ impl Engine {
         self.signed_in.contains(name)
     }
 
+    /// The ceremony is over and its checkpoint cosigned (or its cosigners
+    /// absent): nothing more can happen.
     pub fn is_finished(&self) -> bool {
         matches!(self.phase, Phase::Finished(_))
+    }
+
+    /// How the ceremony ended, once its transcript is closed (cosignatures
+    /// may still be coming).
+    pub fn ended(&self) -> Option<&Outcome> {
+        match &self.phase {
+            Phase::Cosign { outcome, .. } | Phase::Finished(outcome) => Some(outcome),
+            _ => None,
+        }
+    }
+
+    /// The witnesses and auditors who cosign the checkpoint: everyone of
+    /// those roles who signed in at any point of the ceremony.
+    pub fn cosigners(&self) -> Vec<String> {
+        self.roster
+            .iter()
+            .filter(|(name, role)| {
+                matches!(role, Role::Witness | Role::Auditor) && self.ever_signed_in.contains(name)
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// The phase after the close entry.
+    fn after_close(&self, outcome: Outcome) -> Phase {
+        let remaining = self.cosigners();
+        if remaining.is_empty() {
+            Phase::Finished(outcome)
+        } else {
+            Phase::Cosign { remaining, outcome }
+        }
     }
 
     /// True while the runner is (or should be) doing HSM work: nothing may
@@ -311,20 +362,25 @@ impl Engine {
                 let Some(Work::Attest { roles }) = &step.work else {
                     unreachable!("attest phase only for attest steps")
                 };
-                let attesters = self.people_of(roles);
-                // Everyone signs in before anyone attests, so that all
-                // attestations cover the same head.
-                if let Some(need) = attesters.iter().find_map(|n| self.sign_in_first(n)) {
-                    return need;
-                }
-                match attesters.into_iter().find(|n| !attested.contains(n)) {
-                    Some(participant) => Need::Attest { participant },
-                    None => unreachable!("the attestation is recorded when the last one signs"),
+                // One at a time, each over the head their attestation
+                // extends (so the last attests to the earlier ones too).
+                match self
+                    .people_of(roles)
+                    .into_iter()
+                    .find(|n| !attested.contains(n))
+                {
+                    Some(participant) => self
+                        .sign_in_first(&participant)
+                        .unwrap_or(Need::Attest { participant }),
+                    None => unreachable!("the step moves on when the last one attests"),
                 }
             }
             Phase::Failed { error, excused } => Need::Failed {
                 error: error.clone(),
                 may_retry: *excused,
+            },
+            Phase::Cosign { remaining, .. } => Need::Cosign {
+                participant: remaining.first().cloned().unwrap_or_default(),
             },
             Phase::Finished(o) => Need::Finished(o.clone()),
         }
@@ -332,8 +388,17 @@ impl Engine {
 
     /// Feeds one input; returns the effects to carry out, in order.
     pub fn handle(&mut self, input: Input) -> Result<Vec<Effect>, EngineError> {
-        if let Phase::Finished(_) = self.phase {
-            return Err(EngineError::Finished);
+        match (&self.phase, &input) {
+            (Phase::Finished(_), _) => return Err(EngineError::Finished),
+            (Phase::Cosign { .. }, Input::Cosigned { .. } | Input::CosignerAbsent { .. }) => {}
+            (Phase::Cosign { .. }, _) => return Err(EngineError::Closed),
+            (_, Input::Cosigned { participant } | Input::CosignerAbsent { participant }) => {
+                return Err(EngineError::NotTheirTurn {
+                    who: participant.clone(),
+                    expected: describe(&self.need()),
+                });
+            }
+            _ => {}
         }
         match input {
             Input::SignedIn { participant } => self.on_signed_in(participant),
@@ -356,6 +421,9 @@ impl Engine {
             }
             Input::WorkFailed { error } => self.on_work_failed(error),
             Input::Attested { participant } => self.on_attested(participant),
+            Input::Cosigned { participant } | Input::CosignerAbsent { participant } => {
+                self.on_cosign(participant)
+            }
             Input::Exception { by, exception } => self.on_exception(by, exception),
             Input::Retry { by } => self.on_retry(by),
             Input::Abort { by, reason } => self.on_abort(by, reason),
@@ -390,6 +458,7 @@ impl Engine {
         if !self.signed_in.insert(participant.clone()) {
             return Err(EngineError::AlreadySignedIn(participant));
         }
+        self.ever_signed_in.insert(participant.clone());
         Ok(vec![Effect::Record(Record {
             actor: participant.clone(),
             kind: "sign-in",
@@ -424,6 +493,7 @@ impl Engine {
         };
         // Proving one's key is also signing in.
         self.signed_in.insert(participant.clone());
+        self.ever_signed_in.insert(participant.clone());
         let role = self.role_of(&participant).unwrap_or(Role::Observer);
         let effect = self.record(
             &participant,
@@ -496,7 +566,7 @@ impl Engine {
             Capacity::Performer => match &step.work {
                 Some(Work::Close) => {
                     effects.push(Effect::Close(Outcome::Completed));
-                    self.phase = Phase::Finished(Outcome::Completed);
+                    self.phase = self.after_close(Outcome::Completed);
                 }
                 Some(_) => self.start_work(),
                 None => self.phase = Phase::Witness,
@@ -706,26 +776,40 @@ impl Engine {
             unreachable!("an Attest need comes only from attest steps")
         };
         let total = self.people_of(&roles).len();
+        let effect = self.record(
+            &participant,
+            "attestation",
+            json!({ "roles": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>() }),
+            vec![(participant.clone(), Purpose::Attest)],
+        );
         let Phase::Attest { attested } = &mut self.phase else {
             unreachable!("an Attest need comes only from the attest phase")
         };
         attested.push(participant);
-        if attested.len() < total {
-            return Ok(vec![]);
+        if attested.len() == total {
+            self.advance();
         }
-        // One entry carries every attestation, all over the same head.
-        let signers = attested
-            .iter()
-            .map(|n| (n.clone(), Purpose::Attest))
-            .collect();
-        let effect = self.record(
-            TOOL,
-            "attestation",
-            json!({ "roles": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>() }),
-            signers,
-        );
-        self.advance();
         Ok(vec![effect])
+    }
+
+    fn on_cosign(&mut self, participant: String) -> Result<Vec<Effect>, EngineError> {
+        let Phase::Cosign { remaining, outcome } = &mut self.phase else {
+            unreachable!("checked by handle")
+        };
+        if remaining.first() != Some(&participant) {
+            return Err(EngineError::NotTheirTurn {
+                expected: format!(
+                    "{} must cosign the checkpoint",
+                    remaining.first().cloned().unwrap_or_default()
+                ),
+                who: participant,
+            });
+        }
+        remaining.remove(0);
+        if remaining.is_empty() {
+            self.phase = Phase::Finished(outcome.clone());
+        }
+        Ok(vec![])
     }
 
     fn expect_administrator(&self, who: &str) -> Result<(), EngineError> {
@@ -805,7 +889,7 @@ impl Engine {
             json!({ "reason": reason }),
             by.iter().map(|n| (n.clone(), Purpose::Confirm)).collect(),
         );
-        self.phase = Phase::Finished(outcome.clone());
+        self.phase = self.after_close(outcome.clone());
         Ok(vec![effect, Effect::Close(outcome)])
     }
 
@@ -833,15 +917,12 @@ impl Engine {
             Phase::Shares { presented } if !presented.is_empty() => {
                 Some("shares presented so far must be presented again")
             }
-            Phase::Attest { attested } if !attested.is_empty() => {
-                Some("attestations not yet recorded must be given again")
-            }
             _ => None,
         };
         let redo_work = matches!(self.phase, Phase::Working | Phase::Recover { .. });
         let typing = matches!(self.phase, Phase::TypePin);
         self.phase = match &self.phase {
-            Phase::Shares { .. } | Phase::Attest { .. } => self.entry_phase(),
+            Phase::Shares { .. } => self.entry_phase(),
             Phase::Working | Phase::Recover { .. } => {
                 if matches!(self.current().work, Some(Work::Recombine { .. })) {
                     self.entry_phase()

@@ -131,8 +131,13 @@ pub enum Need {
     },
     /// The runner must carry out this work and report the result.
     Work(Work),
-    /// `participant` must cosign the chain head.
+    /// `participant` must attest the chain head.
     Attest {
+        participant: String,
+    },
+    /// The transcript is closed; `participant`, a witness or auditor who
+    /// signed in, cosigns its checkpoint.
+    Cosign {
         participant: String,
     },
     /// The step failed. The administrator may abort, or record an exception
@@ -197,6 +202,15 @@ pub enum Input {
     Attested {
         participant: String,
     },
+    /// `participant` cosigned the checkpoint.
+    Cosigned {
+        participant: String,
+    },
+    /// `participant` is not there to cosign: the checkpoint goes out
+    /// without them, and verify will say so.
+    CosignerAbsent {
+        participant: String,
+    },
     Exception {
         by: String,
         exception: Exception,
@@ -252,6 +266,8 @@ pub enum EngineError {
     Replay(String),
     #[error("the ceremony is over")]
     Finished,
+    #[error("the transcript is closed: only the checkpoint's cosignatures remain")]
+    Closed,
 }
 
 /// Shown per step in a UI.
@@ -297,6 +313,7 @@ pub fn describe(need: &Need) -> String {
         ),
         Need::Work(w) => format!("the tool is working: {}", w.describe()),
         Need::Attest { participant } => format!("{participant} must attest"),
+        Need::Cosign { participant } => format!("{participant} must cosign the checkpoint"),
         Need::Failed { error, .. } => format!("the step failed ({error})"),
         Need::Finished(_) => "the ceremony is over".into(),
     }

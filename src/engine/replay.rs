@@ -33,8 +33,9 @@ impl Engine {
             // Recorded by `restart` itself, which the preceding resume entry
             // already replayed; and the runner's own reconciliation.
             "interrupted" | "reconcile" => return Ok(()),
-            // The runner's record of the ceremony this one continues.
-            "original-ceremony" => return Ok(()),
+            // The runner's record of the ceremony this one continues, and
+            // of work it is about to start (what a redo may clean up).
+            "original-ceremony" | "work-started" => return Ok(()),
             "sign-in" => Input::SignedIn {
                 participant: actor.into(),
             },
@@ -73,21 +74,9 @@ impl Engine {
             "step-failed" => Input::WorkFailed {
                 error: text("error"),
             },
-            "attestation" => {
-                let signers: Vec<String> = body
-                    .get("signatures")
-                    .and_then(Value::as_array)
-                    .map(|sigs| {
-                        sigs.iter()
-                            .filter_map(|s| s.get("participant")?.as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                for participant in signers {
-                    self.handle(Input::Attested { participant })?;
-                }
-                return Ok(());
-            }
+            "attestation" => Input::Attested {
+                participant: actor.into(),
+            },
             "exception" => Input::Exception {
                 by: actor.into(),
                 exception: Exception {

@@ -63,6 +63,7 @@ fn drive(engine: &mut Engine, stop: impl Fn(&Need) -> bool) -> Vec<&'static str>
                 details: json!({}),
             },
             Need::Attest { participant } => Input::Attested { participant },
+            Need::Cosign { participant } => Input::Cosigned { participant },
             Need::ExistingPin { participant, .. } => Input::PinTyped { participant },
             Need::Failed { .. } => panic!("no step fails here"),
             Need::Finished(_) => return kinds,
@@ -108,6 +109,7 @@ fn the_root_ceremony_runs_in_script_order_and_closes() {
             "sign-challenge",
             "root-certificate",
             "list-objects",
+            "attestation",
             "attestation",
             "CLOSE"
         ]
@@ -310,6 +312,31 @@ fn a_failed_step_can_only_be_aborted_and_the_abort_closes() {
             reason: "the token is missing".into()
         })
     );
+    // The transcript is closed: only the checkpoint's cosigners remain, in
+    // roster order, and nothing else is accepted.
+    assert_eq!(
+        e.handle(Input::SignedIn {
+            participant: "carol".into()
+        })
+        .unwrap_err(),
+        EngineError::Closed
+    );
+    let cosigners = e.cosigners();
+    assert!(!cosigners.is_empty(), "the witness signed in earlier");
+    for name in cosigners {
+        assert_eq!(
+            e.need(),
+            Need::Cosign {
+                participant: name.clone()
+            }
+        );
+        assert!(
+            e.handle(Input::Cosigned { participant: name })
+                .unwrap()
+                .is_empty()
+        );
+    }
+    assert!(e.is_finished());
     assert_eq!(
         e.handle(Input::SignedIn {
             participant: "carol".into()
@@ -333,16 +360,19 @@ fn every_participant_act_is_signed_with_the_right_purpose() {
     };
     assert_eq!(r.signers, [("alice".to_string(), Purpose::SignIn)]);
     drive(&mut e, |n| matches!(n, Need::Attest { .. }));
-    let mut last = Vec::new();
+    // Each attester's own entry, signed by them alone, at their moment.
+    let mut attested = Vec::new();
     while let Need::Attest { participant } = e.need() {
-        last = e.handle(Input::Attested { participant }).unwrap();
+        let effects = e.handle(Input::Attested { participant }).unwrap();
+        let [Effect::Record(r)] = effects.as_slice() else {
+            panic!("{effects:?}")
+        };
+        assert_eq!(r.kind, "attestation");
+        assert_eq!(r.actor, r.signers[0].0);
+        attested.extend(r.signers.clone());
     }
-    let Effect::Record(r) = &last[0] else {
-        panic!()
-    };
-    assert_eq!(r.kind, "attestation");
     assert_eq!(
-        r.signers,
+        attested,
         [
             ("bob".to_string(), Purpose::Attest),
             ("heidi".to_string(), Purpose::Attest)
@@ -401,6 +431,7 @@ fn step_once(engine: &mut Engine) -> Vec<(String, String, Value)> {
             details: json!({}),
         },
         Need::Attest { participant } => Input::Attested { participant },
+        Need::Cosign { participant } => Input::Cosigned { participant },
         Need::ExistingPin { participant, .. } => Input::PinTyped { participant },
         other => panic!("unexpected {other:?}"),
     };

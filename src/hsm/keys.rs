@@ -61,7 +61,27 @@ impl LoggedIn {
     /// and checks them against [`KeyPolicy::for_spec`]. A key that fails the
     /// check is destroyed and the error names every differing attribute.
     pub fn generate(&self, spec: &KeySpec, label: &str) -> Result<GeneratedKey, HsmError> {
+        let id = self
+            .session
+            .generate_random_vec(KEY_ID_BYTES as u32)
+            .during("drawing a key id from the token's RNG")?;
+        self.generate_with_id(spec, label, &id)
+    }
+
+    /// [`LoggedIn::generate`] with a CKA_ID chosen (and recorded) by the
+    /// caller before the HSM is asked: after a crash, the object the
+    /// interrupted generation made is found by that id, never by label.
+    pub fn generate_with_id(
+        &self,
+        spec: &KeySpec,
+        label: &str,
+        id: &[u8],
+    ) -> Result<GeneratedKey, HsmError> {
         self.require_role(Role::User, "generating a key")?;
+        if id.is_empty() {
+            return Err(HsmError::InvalidInput("an empty key id".into()));
+        }
+        let id = id.to_vec();
         spec.validate()?;
         validate_key_label(label)?;
         let existing = self.find(&[label_attribute(label)])?;
@@ -77,10 +97,6 @@ impl LoggedIn {
             &format!("the {spec} {label:?}"),
             &spec.required_mechanisms(),
         )?;
-        let id = self
-            .session
-            .generate_random_vec(KEY_ID_BYTES as u32)
-            .during("drawing a key id from the token's RNG")?;
         let operation = format!("generating the {spec} {label:?}");
         let (private, public) = match key_pair_parameters(spec.algorithm) {
             None => {

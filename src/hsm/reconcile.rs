@@ -53,6 +53,26 @@ impl Token {
 }
 
 impl LoggedIn {
+    /// Destroys every key object (private, public, secret) whose CKA_ID is
+    /// `id`, whatever its label: the object an interrupted generation made
+    /// under the id it recorded beforehand. Returns how many were destroyed.
+    pub fn destroy_objects_with_id(&self, id: &[u8]) -> Result<usize, HsmError> {
+        let mut destroyed = 0;
+        for class in [
+            ObjectClass::PRIVATE_KEY,
+            ObjectClass::PUBLIC_KEY,
+            ObjectClass::SECRET_KEY,
+        ] {
+            for handle in self.find(&[Attribute::Class(class), Attribute::Id(id.to_vec())])? {
+                self.session
+                    .destroy_object(handle)
+                    .during("destroying the object of an interrupted generation")?;
+                destroyed += 1;
+            }
+        }
+        Ok(destroyed)
+    }
+
     /// Destroys every object of `key` (private or secret, and public). Used
     /// only for a key made after a transcript's last entry, which the tool
     /// reports and removes rather than adopts.

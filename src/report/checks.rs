@@ -95,6 +95,8 @@ pub struct ScriptCheck<'a> {
     /// The step in which the performer last typed an existing PIN, not yet
     /// used by an adopting result.
     pin_typed: Option<u64>,
+    /// Who attested so far in the attest step in progress.
+    attested: BTreeSet<String>,
     pub problem: Option<Violation>,
 }
 
@@ -106,6 +108,7 @@ impl<'a> ScriptCheck<'a> {
             close_confirmed: false,
             acted: HashSet::new(),
             pin_typed: None,
+            attested: BTreeSet::new(),
             problem: None,
         }
     }
@@ -176,14 +179,39 @@ impl<'a> ScriptCheck<'a> {
             return;
         }
         if e.kind == "attestation" {
-            if script_step.attest.is_none() {
+            let Some(attest) = &script_step.attest else {
                 self.problem = fail(format!(
                     "an attestation at step {number} `{step}`, which is not an attest step"
                 ));
                 return;
+            };
+            if !roles
+                .get(&e.actor)
+                .is_some_and(|role| attest.roles.contains(role))
+            {
+                self.problem = fail(format!(
+                    "{} attested at step {number} `{step}`, which asks only the {} to attest",
+                    e.actor,
+                    attest
+                        .roles
+                        .iter()
+                        .map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                ));
+                return;
             }
-            // An attest step ends with the attestation; no one confirms it.
-            self.confirmed += 1;
+            self.attested.insert(e.actor.clone());
+            // An attest step ends when everyone of its roles has attested;
+            // no one confirms it.
+            let everyone = roles
+                .iter()
+                .filter(|(_, role)| attest.roles.contains(role))
+                .all(|(name, _)| self.attested.contains(name));
+            if everyone {
+                self.attested.clear();
+                self.confirmed += 1;
+            }
         } else if e.kind == "confirm" {
             let capacity = e.body.get("as").and_then(Value::as_str).unwrap_or("");
             let role = roles.get(&e.actor).copied();

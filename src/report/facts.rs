@@ -95,9 +95,9 @@ pub struct Facts {
     pub incidents: Vec<String>,
     pub incident_log: Vec<Incident>,
     pub artifacts: Vec<ArtifactRef>,
-    /// Witnesses and auditors signed in since the genesis or the last
-    /// resume: their keys were in memory at the close, so they cosign the
-    /// checkpoint.
+    /// Witnesses and auditors who signed in at any point: each of them
+    /// must cosign the checkpoint (a resume does not excuse anyone, or the
+    /// administrator could resume a cut transcript to shed them).
     pub cosigners_present: BTreeSet<String>,
     last_hash_hex: String,
     /// Who signed the last pin-typed entry, until an adopted PIN uses it.
@@ -177,7 +177,6 @@ impl Facts {
                     });
                 }
             }
-            "resume" => self.cosigners_present.clear(),
             "pin-typed" => self.pin_typist = Some(e.actor.clone()),
             _ => {}
         }
@@ -265,8 +264,13 @@ fn incident(e: &VerifiedEntry) -> Option<String> {
             e.actor
         ),
         "resume" => format!(
-            "line {}: resumed after a crash under a new ceremony key",
-            e.line
+            "line {}: resumed after a crash under a new ceremony key, authorized by {}",
+            e.line,
+            e.signatures
+                .iter()
+                .map(|s| format!("{} ({})", s.participant, s.role))
+                .collect::<Vec<_>>()
+                .join(" and ")
         ),
         "interrupted" => format!(
             "line {}: step `{}` was interrupted ({}) and is redone",

@@ -54,9 +54,18 @@ pub fn verdict_json(verdict: &Verdict) -> Value {
             "keys": verdict.facts.keys.iter().map(|k| json!({
                 "label": k.label, "algorithm": k.algorithm, "spki_sha256": k.spki_sha256,
             })).collect::<Vec<_>>(),
+            "participant_keys": s.genesis.participant_keys.as_str(),
+            "roster": s.genesis.roster.iter().map(|p| json!({
+                "name": p.name,
+                "role": p.role.as_str(),
+                "fingerprint": crate::identity::PublicIdentity::from_openssh(&p.ssh_key)
+                    .map(|k| k.fingerprint())
+                    .unwrap_or_default(),
+            })).collect::<Vec<_>>(),
         })
     });
     let checkpoint = match &verdict.checkpoint {
+        CheckpointStatus::Skipped => json!({ "status": "skipped" }),
         CheckpointStatus::NotFound { .. } => json!({ "status": "not-found" }),
         CheckpointStatus::NotChecked { path } => {
             json!({ "status": "not-checked", "path": path.as_ref().map(|p| p.display().to_string()) })
@@ -102,5 +111,13 @@ pub fn verdict_json(verdict: &Verdict) -> Value {
         "checkpoint": checkpoint,
         "script": script,
         "artifacts": artifacts,
+        "trust_anchors": verdict.anchors.iter().map(|a| match a {
+            super::anchors::Anchor::Bindings { path, sha256 } => {
+                json!({ "kind": "bindings", "path": path.display().to_string(), "sha256": sha256 })
+            }
+            super::anchors::Anchor::Roster { path } => {
+                json!({ "kind": "roster", "path": path.display().to_string() })
+            }
+        }).collect::<Vec<_>>(),
     })
 }

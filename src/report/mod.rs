@@ -7,6 +7,7 @@
 //! whole transcript can be trusted, so a report of a tampered transcript
 //! shows the violation, never the facts.
 
+pub mod anchors;
 pub mod checks;
 pub mod facts;
 pub mod json;
@@ -46,6 +47,12 @@ pub fn verify_summary(verdict: &Verdict) -> (String, bool) {
                 "The transcript does not follow the script given: it is not the record of that reviewed ceremony."
             }
             Rule::Artifact => "A file beside the transcript is not the one the ceremony recorded.",
+            Rule::BindingsMismatch | Rule::RosterMismatch => {
+                "The transcript's roster keys are not the keys you trust: it may be a whole ceremony signed by other people under these names."
+            }
+            Rule::CheckpointMissing => {
+                "Without its checkpoint, nothing shows that this is the transcript's real end: it may have been cut and rewritten."
+            }
             _ => "The transcript is not what the ceremony wrote; nothing in it can be trusted.",
         };
         let _ = writeln!(out, "{why}");
@@ -116,14 +123,32 @@ pub fn verify_summary(verdict: &Verdict) -> (String, bool) {
         summary.started.format("%Y-%m-%dT%H:%M:%SZ"),
         summary.last_time.format("%Y-%m-%dT%H:%M:%SZ")
     );
+    // The keys are what ties the record to people: printed as ssh-keygen
+    // -lf prints them, for the auditor to compare with keys they trust.
+    let _ = writeln!(out, "roster:");
+    for p in &g.roster {
+        let fingerprint = crate::identity::PublicIdentity::from_openssh(&p.ssh_key)
+            .map(|k| k.fingerprint())
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {:<24} {:<13} {fingerprint}",
+            clean(&p.name),
+            p.role.as_str()
+        );
+    }
+    let _ = writeln!(out, "{}", anchor_line(verdict));
     let _ = writeln!(
         out,
-        "roster:     {}",
-        g.roster
-            .iter()
-            .map(|p| format!("{} ({})", p.name, p.role))
-            .collect::<Vec<_>>()
-            .join(", ")
+        "keys held:  {}",
+        match g.participant_keys {
+            crate::transcript::KeyCustody::PerAct => {
+                "per act: each person presented their key for each of their acts"
+            }
+            crate::transcript::KeyCustody::HeldForSession => {
+                "HELD FOR THE SESSION: keys stayed in the laptop's memory from sign-in to the close; whoever held the laptop could sign for anyone signed in"
+            }
+        }
     );
     let _ = writeln!(out, "steps witnessed: {}", facts.steps.len());
     for (number, id, witness) in &facts.steps {
@@ -187,8 +212,38 @@ pub fn verify_summary(verdict: &Verdict) -> (String, bool) {
     (out, verdict.status() == Status::Valid)
 }
 
+fn anchor_line(verdict: &Verdict) -> String {
+    if verdict.anchors.is_empty() {
+        return "trust:      NO trust anchor given: these keys are the transcript's own claim; compare the fingerprints with keys you trust, or pass --bindings FILE or --roster FILE".into();
+    }
+    let checked: Vec<String> = verdict
+        .anchors
+        .iter()
+        .map(|a| match a {
+            anchors::Anchor::Bindings { path, .. } => format!("the bindings {}", path.display()),
+            anchors::Anchor::Roster { path } => format!("the key list {}", path.display()),
+        })
+        .collect();
+    let failed = verdict
+        .violation
+        .as_ref()
+        .is_some_and(|v| matches!(v.rule, Rule::BindingsMismatch | Rule::RosterMismatch));
+    format!(
+        "trust:      roster keys checked against {}{}",
+        checked.join(" and "),
+        if failed {
+            ": MISMATCH (see above)"
+        } else {
+            ": they match"
+        }
+    )
+}
+
 fn checkpoint_line(status: &CheckpointStatus) -> String {
     match status {
+        CheckpointStatus::Skipped => {
+            "checkpoint: NOT checked (--no-checkpoint): nothing vouches that the transcript ends where it does".into()
+        }
         CheckpointStatus::NotFound { .. } => {
             "checkpoint: none given or found beside the transcript: NOT checked".into()
         }
@@ -208,7 +263,7 @@ fn checkpoint_line(status: &CheckpointStatus) -> String {
             }
             if !checked.not_cosigned.is_empty() {
                 line.push_str(&format!(
-                    "; not cosigned by {} (not signed in at the close)",
+                    "; not cosigned by {} (never signed in)",
                     checked.not_cosigned.join(", ")
                 ));
             }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::anchors::{Anchor, AnchorError, check_bindings, check_roster};
 use super::checks::{ArtifactCheck, QuorumCheck, ScriptCheck, check_artifacts, check_script_hash};
 use super::facts::Facts;
 use crate::script::{Loaded, Script, ScriptError, load_script};
@@ -15,10 +16,18 @@ use crate::transcript::{
 /// What to check besides the transcript itself.
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
-    /// The checkpoint note; by default `<transcript dir>/<ceremony-id>.checkpoint` if present.
+    /// The checkpoint note; by default `<transcript dir>/<ceremony-id>.checkpoint`.
     pub checkpoint: Option<PathBuf>,
+    /// The auditor accepts a closed transcript without its checkpoint (the
+    /// verdict then says that the tail was not checked).
+    pub no_checkpoint: bool,
     /// The reviewed script: its hash, its order of steps, its roles.
     pub script: Option<PathBuf>,
+    /// The reviewed bindings: their hash, and the roster's keys.
+    pub bindings: Option<PathBuf>,
+    /// Keys the auditor trusts (authorized_keys form): every roster key
+    /// must be among them.
+    pub roster: Option<PathBuf>,
 }
 
 /// Why nothing could be judged (exit 2).
@@ -34,6 +43,8 @@ pub enum VerifyError {
     },
     #[error("{0}")]
     Script(#[from] ScriptError),
+    #[error("{0}")]
+    Anchor(#[from] AnchorError),
 }
 
 /// Whether, and how, the checkpoint was checked.
@@ -43,6 +54,8 @@ pub enum CheckpointStatus {
     NotFound { looked_for: Option<PathBuf> },
     /// The transcript failed before the checkpoint could be checked.
     NotChecked { path: Option<PathBuf> },
+    /// None found, and the auditor said `--no-checkpoint`.
+    Skipped,
     Checked {
         path: PathBuf,
         checked: CheckedCheckpoint,
@@ -83,6 +96,8 @@ pub struct Verdict {
     /// The script checked, and its SHA-256.
     pub script: Option<(PathBuf, String)>,
     pub artifacts: Vec<ArtifactCheck>,
+    /// The trust anchors checked (and passed, unless `violation` says).
+    pub anchors: Vec<Anchor>,
 }
 
 impl Verdict {
@@ -131,6 +146,7 @@ pub fn verify_with(path: &Path, options: &VerifyOptions) -> Result<Verdict, Veri
         },
         script: None,
         artifacts: Vec::new(),
+        anchors: Vec::new(),
         facts,
         outcome,
     };
@@ -147,6 +163,17 @@ pub fn verify_with(path: &Path, options: &VerifyOptions) -> Result<Verdict, Veri
         verdict.script = Some((script.path.clone(), script.sha256_hex()));
     }
     problems.extend(quorum.problem);
+    if let Some(path) = &options.bindings {
+        problems.extend(check_bindings(path, &summary.genesis)?);
+        verdict.anchors.push(Anchor::Bindings {
+            path: path.clone(),
+            sha256: summary.genesis.bindings_sha256.clone(),
+        });
+    }
+    if let Some(path) = &options.roster {
+        problems.extend(check_roster(path, &summary.genesis)?);
+        verdict.anchors.push(Anchor::Roster { path: path.clone() });
+    }
     let base = path.parent().unwrap_or(Path::new("."));
     verdict.checkpoint = check_checkpoint(base, &summary, &verdict.facts, options, &mut problems)?;
     let (artifacts, problem) = check_artifacts(base, &verdict.facts.artifacts);
@@ -184,6 +211,21 @@ fn check_checkpoint(
         None => {
             let beside = base.join(format!("{}.checkpoint", summary.genesis.ceremony_id));
             if !beside.exists() {
+                // The checkpoint is what makes a cut-and-rewritten tail show:
+                // a closed transcript without it is not evidence of its end.
+                if summary.closed.is_some() {
+                    if options.no_checkpoint {
+                        return Ok(CheckpointStatus::Skipped);
+                    }
+                    problems.push(Violation::new(
+                        summary.entries,
+                        transcript::Rule::CheckpointMissing,
+                        format!(
+                            "the transcript is closed, but its checkpoint {} is not beside it: give it with --checkpoint, or pass --no-checkpoint to accept a tail that nothing vouches for",
+                            beside.display()
+                        ),
+                    ));
+                }
                 return Ok(CheckpointStatus::NotFound {
                     looked_for: Some(beside),
                 });

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use super::{Answers, RunError, Session, ShareInput};
+use super::{Answers, KeySource, RunError, Session, ShareInput};
 use crate::engine::{Capacity, Exception, Need, Outcome, StepStatus};
 
 /// Runs the ceremony to its end. Progress goes to `log` (never a secret).
@@ -38,6 +38,7 @@ pub fn run(
                         happened: e.happened.clone(),
                         decision: e.decision.clone(),
                     },
+                    &key_of(answers, &admin)?,
                 )?;
                 let _ = writeln!(log, "    exception recorded by {admin}");
             }
@@ -45,15 +46,15 @@ pub fn run(
                 if !session.engine().is_signed_in(&abort.by) {
                     sign_in(session, answers, &abort.by)?;
                 }
-                session.abort(Some(&abort.by), &abort.reason)?;
+                let key = key_of(answers, &abort.by)?;
+                session.abort(Some((&abort.by, &key)), &abort.reason)?;
                 continue;
             }
         }
         match session.need() {
             Need::SignIn { participant, .. } => sign_in(session, answers, &participant)?,
             Need::Identify { participant, .. } => {
-                let key = key_file(answers, &participant)?;
-                session.identify(&participant, &key)?;
+                session.identify(&participant, &key_of(answers, &participant)?)?;
                 let _ = writeln!(log, "    identity of {participant} checked");
             }
             Need::Confirm {
@@ -70,7 +71,7 @@ pub fn run(
                     })?),
                     None => None,
                 };
-                session.confirm(&participant, typed)?;
+                session.confirm(&participant, typed, &key_of(answers, &participant)?)?;
                 if capacity == Capacity::Witness {
                     let _ = writeln!(log, "    witnessed by {participant}");
                 }
@@ -102,7 +103,8 @@ pub fn run(
                 let file = answers
                     .share_file(&step.id, &custodian)
                     .unwrap_or_else(|| session.share_file(&custodian, &secret));
-                match session.present_share(&custodian, ShareInput::SealedFile(file)) {
+                let key = key_of(answers, &custodian)?;
+                match session.present_share(&custodian, ShareInput::SealedFile(file), &key) {
                     Ok(()) => {
                         let _ = writeln!(log, "    share presented by {custodian}");
                     }
@@ -122,14 +124,15 @@ pub fn run(
             Need::DeliverShare { custodian, secret } => {
                 // No screen: the custodian proves the copy in their share file.
                 let file = session.share_file(&custodian, &secret);
-                session.prove_copy(&custodian, ShareInput::SealedFile(file))?;
+                let key = key_of(answers, &custodian)?;
+                session.prove_copy(&custodian, ShareInput::SealedFile(file), &key)?;
                 let _ = writeln!(log, "    {custodian} proved their copy");
             }
             Need::ExistingPin {
                 participant, role, ..
             } => {
                 let pin = answers.existing_pin(role).map_err(RunError::Answers)?;
-                session.type_existing_pin(&participant, pin)?;
+                session.type_existing_pin(&participant, pin, &key_of(answers, &participant)?)?;
                 let _ = writeln!(
                     log,
                     "    {participant} typed the existing {} PIN",
@@ -141,8 +144,12 @@ pub fn run(
                 session.wait()?;
             }
             Need::Attest { participant } => {
-                session.attest(&participant)?;
+                session.attest(&participant, &key_of(answers, &participant)?)?;
                 let _ = writeln!(log, "    attested by {participant}");
+            }
+            Need::Cosign { participant } => {
+                session.cosign(&participant, &key_of(answers, &participant)?)?;
+                let _ = writeln!(log, "    checkpoint cosigned by {participant}");
             }
             Need::Failed { error, .. } => {
                 let _ = writeln!(log, "    FAILED: {error}");
@@ -178,7 +185,10 @@ fn abort_as_administrator(
     {
         sign_in(session, answers, a)?;
     }
-    session.abort(admin.as_deref(), reason)
+    match admin {
+        Some(a) => session.abort(Some((&a, &key_of(answers, &a)?)), reason),
+        None => session.abort(None, reason),
+    }
 }
 
 fn administrator(session: &Session) -> String {
@@ -190,15 +200,16 @@ fn administrator(session: &Session) -> String {
         .unwrap_or_default()
 }
 
-fn key_file(answers: &Answers, participant: &str) -> Result<std::path::PathBuf, RunError> {
-    answers.identity(participant).ok_or_else(|| {
+/// Each act's key, from the answers file: with no one at the keyboard,
+/// the file stands for the person presenting their key for that act.
+fn key_of(answers: &Answers, participant: &str) -> Result<KeySource, RunError> {
+    answers.identity(participant).map(KeySource::File).ok_or_else(|| {
         RunError::Answers(format!(
-            "{participant} must identify, but the answers file gives no key file for them under `identities:`"
+            "{participant} must act, but the answers file gives no key file for them under `identities:`"
         ))
     })
 }
 
 fn sign_in(session: &mut Session, answers: &Answers, participant: &str) -> Result<(), RunError> {
-    let key = key_file(answers, participant)?;
-    session.sign_in(participant, &key)
+    session.sign_in(participant, &key_of(answers, participant)?)
 }

@@ -387,24 +387,32 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             backup,
         } => {
             let pin = session.vault().pin(&user_pin, LoginRole::User)?;
+            let id = session
+                .planned_key_id()
+                .ok_or("internal: a key generation without its recorded key id")?;
+            let id = hex::decode(id).map_err(|e| format!("internal: key id: {e}"))?;
+            // Only the object the interrupted generation made, by the id it
+            // recorded before asking the HSM; a key found by label alone
+            // may be anyone's, and is never touched.
+            let orphan = if redo { session.orphan_key_id() } else { None };
             Ok(Box::new(move |state: &mut HsmState| {
                 let session = state.login(HsmRole::User, &pin)?;
-                // After a crash in this step, a key with this label was made
-                // after the transcript's last entry: its making was not
-                // witnessed, so it is reported and destroyed, never adopted.
-                let mut removed = None;
-                if redo && let Ok(orphan) = session.find_key(&label) {
-                    let public = session.public_key(&orphan).ok();
-                    let objects = session.destroy_key(&orphan).map_err(|e| e.to_string())?;
-                    removed = Some(json!({
-                        "label": orphan.label,
-                        "id": orphan.id_hex,
-                        "spki_sha256": public.map(|p| p.sha256_hex),
-                        "objects_destroyed": objects,
-                    }));
-                }
+                let removed = match orphan {
+                    Some(orphan) => {
+                        let bytes = hex::decode(&orphan).map_err(|e| format!("key id: {e}"))?;
+                        let objects = session
+                            .destroy_objects_with_id(&bytes)
+                            .map_err(|e| e.to_string())?;
+                        (objects > 0).then(|| json!({ "id": orphan, "objects_destroyed": objects }))
+                    }
+                    None => None,
+                };
                 let key = session
-                    .generate(&KeySpec::new(algorithm, usage).with_backup(backup), &label)
+                    .generate_with_id(
+                        &KeySpec::new(algorithm, usage).with_backup(backup),
+                        &label,
+                        &id,
+                    )
                     .map_err(|e| e.to_string())?;
                 let evidence = session
                     .prove_non_exportable(&key.key)
@@ -844,6 +852,7 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
         })),
         (Work::GenerateKey { usage, backup, .. }, Done::Generated(generated)) => {
             let (key, evidence, removed) = *generated;
+            session.generation_recorded();
             if let Some(public) = &key.public {
                 session.remember_key(&key.label, &public.sha256_hex);
             }

@@ -14,7 +14,9 @@ mod vault;
 mod worker;
 
 pub use answers::Answers;
-pub use session::{EntryNote, PreparedHsm, Session, ShareInput, WrittenCheckpoint, prepare_hsm};
+pub use session::{
+    EntryNote, KeySource, PreparedHsm, Session, ShareInput, WrittenCheckpoint, prepare_hsm,
+};
 pub use worker::{HsmState, Worker};
 
 /// Why a run could not start or an input was refused.

@@ -6,7 +6,7 @@
 use serde::Deserialize;
 
 use crate::hsm::{Backup, KeyAlgorithm, KeyUsage};
-pub use crate::transcript::Role;
+pub use crate::transcript::{KeyCustody, Role};
 
 /// The only script format this version understands.
 pub const SCRIPT_FORMAT: &str = "keyceremony-script/1";
@@ -31,6 +31,12 @@ pub struct Script {
     /// Exceptions to production safeguards, for scripts that need them.
     #[serde(default)]
     pub allow: Allow,
+    /// Where participants' keys are between their acts. By default each
+    /// act needs its person to present their key; `held-for-session` keeps
+    /// every key in memory from sign-in to the close, which the transcript,
+    /// `verify` and the report then state.
+    #[serde(default)]
+    pub keys: KeyCustody,
 }
 
 #[derive(Debug, Clone, Deserialize)]

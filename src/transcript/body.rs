@@ -1,16 +1,17 @@
-//! Rules on entry bodies: participant signatures (any entry) and the close.
+//! Rules on entry bodies: participant signatures, who may sign what, the
+//! resume and the close.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::entry::{Purpose, RawEntry, decode_signature, participant_message, resume_message};
+use super::entry::{Purpose, RawEntry, act_message, decode_signature};
 use super::error::{Rule, Violation};
 use super::genesis::Role;
 use super::verifier::VerifiedSignature;
 use super::writer::CloseOutcome;
-use super::{ParticipantSignature, RESUME_KIND, TOOL_ACTOR};
+use super::{PERSON_KINDS, ParticipantSignature, RESUME_KIND, TOOL_ACTOR};
 use crate::identity::PublicIdentity;
 
 pub(crate) fn check_participant_signatures(
@@ -52,22 +53,16 @@ pub(crate) fn check_participant_signatures(
                 ),
             ));
         }
-        let message = if signature.purpose == Purpose::Resume {
-            if raw.kind != RESUME_KIND {
-                return Err(fail(
-                    Rule::ResumeInvalid,
-                    format!("a resume signature in a {:?} entry", raw.kind),
-                ));
-            }
-            let key = raw
-                .body
-                .get("ceremony_key")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            resume_message(ceremony_id, raw.seq, &raw.prev, key)
-        } else {
-            participant_message(signature.purpose, ceremony_id, raw.seq, &raw.prev)
-        };
+        let message = act_message(
+            signature.purpose,
+            ceremony_id,
+            raw.seq,
+            &raw.prev,
+            &raw.actor,
+            &raw.kind,
+            &raw.body,
+        )
+        .map_err(|error| fail(Rule::NotCanonical, format!("the body: {error}")))?;
         let valid = decode_signature(&signature.signature)
             .is_some_and(|decoded| identity.verify(&message, &decoded).is_ok());
         if !valid {
@@ -89,6 +84,70 @@ pub(crate) fn check_participant_signatures(
     Ok(verified)
 }
 
+/// Who may sign what. An entry whose actor is a person is that person's
+/// act: it carries exactly one signature, theirs, with the purpose its kind
+/// needs, and a participant its body names is that person. An entry of the
+/// tool carries no participant signature (a resume carries the resume
+/// signatures [`check_resume`] checks). So no act counts without its
+/// person, and no signature sits where it attests to nothing.
+pub(crate) fn check_act(
+    raw: &RawEntry,
+    line: u64,
+    signatures: &[VerifiedSignature],
+) -> Result<(), Violation> {
+    let fail = |detail: String| Err(Violation::new(line, Rule::ActSignature, detail));
+    if raw.actor == TOOL_ACTOR {
+        if PERSON_KINDS.contains(&raw.kind.as_str()) {
+            return fail(format!(
+                "a {:?} entry is the act of a person, but its actor is {TOOL_ACTOR:?}",
+                raw.kind
+            ));
+        }
+        if raw.kind != RESUME_KIND && !signatures.is_empty() {
+            return fail(format!(
+                "the tool's {:?} entry carries a signature by {:?}: a participant signs only their own acts",
+                raw.kind, signatures[0].participant
+            ));
+        }
+        return Ok(());
+    }
+    let purpose = Purpose::for_kind(&raw.kind);
+    match signatures {
+        [only] if only.participant == raw.actor && only.purpose == purpose => {}
+        [] => {
+            return fail(format!(
+                "{:?}'s {:?} is not signed by {:?}: an act counts only with its person's signature",
+                raw.actor, raw.kind, raw.actor
+            ));
+        }
+        _ => {
+            return fail(format!(
+                "{:?}'s {:?} must carry exactly one signature, {:?}'s for {:?}; it carries {}",
+                raw.actor,
+                raw.kind,
+                raw.actor,
+                purpose.as_str(),
+                signatures
+                    .iter()
+                    .map(|s| format!("{:?} ({})", s.participant, s.purpose.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    for field in ["participant", "custodian"] {
+        if let Some(named) = raw.body.get(field)
+            && named.as_str() != Some(raw.actor.as_str())
+        {
+            return fail(format!(
+                "{:?}'s {:?} names {field} {named}: a person acts only for themselves",
+                raw.actor, raw.kind
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CloseBody {
@@ -96,9 +155,6 @@ struct CloseBody {
     outcome: OutcomeName,
     #[serde(default)]
     reason: Option<String>,
-    // Checked by check_participant_signatures; allowed here as in any body.
-    #[serde(default, rename = "signatures")]
-    _signatures: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -145,9 +201,10 @@ pub(crate) fn check_close(raw: &RawEntry, line: u64) -> Result<CloseOutcome, Vio
 
 /// The new ceremony key a resume entry hands the transcript to. The entry
 /// must be the tool's, name a valid (not small-order) Ed25519 key, and carry
-/// a resume signature (over that key) by the administrator or the witness:
-/// without one, anyone who truncated the file could continue it with a key
-/// of their own.
+/// resume signatures (over the entry, so over that key and the chain head
+/// it continues) by an administrator AND a witness, and no other: the
+/// administrator alone, who holds the laptop, could otherwise cut a
+/// finished transcript and write it anew under a key of their own.
 pub(crate) fn check_resume(
     raw: &RawEntry,
     line: u64,
@@ -167,14 +224,22 @@ pub(crate) fn check_resume(
         .ok_or_else(|| invalid("a resume entry names no ceremony_key".to_owned()))?;
     let key = super::genesis::decode_ceremony_key(text)
         .map_err(|(_, detail)| invalid(format!("resume: {detail}")))?;
-    let authorized = signatures.iter().any(|s| {
-        s.purpose == Purpose::Resume && matches!(s.role, Role::Administrator | Role::Witness)
-    });
-    if !authorized {
-        return Err(invalid(
-            "no resume signature by the administrator or the witness authorizes the new key"
-                .to_owned(),
-        ));
+    if let Some(other) = signatures.iter().find(|s| {
+        s.purpose != Purpose::Resume || !matches!(s.role, Role::Administrator | Role::Witness)
+    }) {
+        return Err(invalid(format!(
+            "a resume carries only the administrator's and the witness's resume signatures, not {:?}'s {:?}",
+            other.participant,
+            other.purpose.as_str()
+        )));
+    }
+    for role in [Role::Administrator, Role::Witness] {
+        if !signatures.iter().any(|s| s.role == role) {
+            return Err(invalid(format!(
+                "no resume signature by the {} authorizes the new key: a resume needs both the administrator and the witness",
+                role.as_str()
+            )));
+        }
     }
     Ok(key)
 }

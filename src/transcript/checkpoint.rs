@@ -138,7 +138,7 @@ pub struct CheckedCheckpoint {
     /// Roster names of the witnesses and auditors who cosigned.
     pub cosigned_by: Vec<String>,
     /// Witnesses and auditors who did not cosign, and were not required to
-    /// (they never signed in, or not since the last resume).
+    /// (they never signed in).
     pub not_cosigned: Vec<String>,
     /// Signatures ignored: unknown key names, or a known name with a key id
     /// that is not its key's.
@@ -154,7 +154,7 @@ pub struct CheckpointExpectation<'a> {
     pub lines: u64,
     /// RFC 6962 root over those lines.
     pub root: [u8; 32],
-    /// Witnesses and auditors who were signed in at the close: their
+    /// Witnesses and auditors who signed in at any point: their
     /// cosignature is required.
     pub required_cosigners: &'a [String],
 }
@@ -229,7 +229,7 @@ pub fn verify_checkpoint(
     {
         return Err(fail(
             Rule::CheckpointUnsigned,
-            format!("{missing} was signed in at the close but did not cosign"),
+            format!("{missing} signed in during the ceremony but did not cosign"),
         ));
     }
     if checkpoint.size != expect.lines {

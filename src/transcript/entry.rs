@@ -45,7 +45,7 @@ pub(crate) fn unsigned_entry(
     entry
 }
 
-/// `"keyceremony/v1/entry\n" || canonical(entry without sig)`.
+/// `"keyceremony/v2/entry\n" || canonical(entry without sig)`.
 pub(crate) fn entry_signing_message(unsigned_canonical: &[u8]) -> Vec<u8> {
     let mut message = super::ENTRY_SIGNATURE_DOMAIN.to_vec();
     message.extend_from_slice(unsigned_canonical);
@@ -77,15 +77,14 @@ pub(crate) fn truncate_to_seconds(time: DateTime<Utc>) -> DateTime<Utc> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Purpose {
-    /// "I am present": the participant signs in at the start.
+    /// "I am present": signing in, or proving one's key at an identity check.
     SignIn,
-    /// "I saw this step done as the script says".
+    /// "I did, or saw, what this entry says": every other act of a person.
     Confirm,
     /// "I attest to the ceremony's record up to here" (auditor, witnesses).
     Attest,
-    /// "After the crash, this new ceremony key continues the transcript"
-    /// (administrator or witness, in a resume entry only). The signed
-    /// message also holds the new key: see [`resume_message`].
+    /// "After the crash, this new ceremony key continues the transcript":
+    /// the administrator and the witness, in a resume entry only.
     Resume,
 }
 
@@ -98,40 +97,52 @@ impl Purpose {
             Purpose::Resume => "resume",
         }
     }
+
+    /// The purpose a person's signature must have in an entry of `kind`
+    /// they act in (docs/transcript.md section 5).
+    pub fn for_kind(kind: &str) -> Purpose {
+        match kind {
+            "sign-in" | "identity-check" => Purpose::SignIn,
+            "attestation" => Purpose::Attest,
+            super::RESUME_KIND => Purpose::Resume,
+            _ => Purpose::Confirm,
+        }
+    }
 }
 
-/// The exact bytes a participant signs for an entry at position `seq` whose
-/// `prev` is `prev_hex` (the chain head before it):
-/// `"keyceremony/v1/<purpose>\n<ceremony_id>\n<seq>\n<prev_hex>\n"`.
+/// The exact bytes a participant signs for the entry at position `seq`
+/// whose `prev` is `prev_hex` (the chain head before it):
+///
+/// ```text
+/// "keyceremony/v2/<purpose>\n<ceremony_id>\n<seq>\n<prev_hex>\n<actor>\n<kind>\n"
+///     || JCS(body without its "signatures" member)
+/// ```
 ///
 /// Binding seq and prev pins the signature to one place in one ceremony's
-/// chain: moved to another entry, or another ceremony, it no longer verifies.
-pub fn participant_message(
+/// chain; binding actor, kind and body makes it a signature of what the
+/// entry says, so the holder of the ceremony key cannot keep a person's
+/// signature and change their act. Fails only for a body that is not in
+/// the transcript's value domain.
+pub fn act_message(
     purpose: Purpose,
     ceremony_id: &str,
     seq: u64,
     prev_hex: &str,
-) -> Vec<u8> {
-    format!(
-        "keyceremony/v1/{}\n{ceremony_id}\n{seq}\n{prev_hex}\n",
+    actor: &str,
+    kind: &str,
+    body: &Map<String, Value>,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let mut unsigned = body.clone();
+    unsigned.remove("signatures");
+    let mut message = format!(
+        "keyceremony/v2/{}\n{ceremony_id}\n{seq}\n{prev_hex}\n{actor}\n{kind}\n",
         purpose.as_str()
     )
-    .into_bytes()
-}
-
-/// What the administrator or witness signs to hand the transcript to a new
-/// ceremony key after a crash: the participant message for `resume`,
-/// followed by `"ceremony_key <base64>\n"`. Binding the key keeps a stolen
-/// resume signature from authorizing any other key.
-pub fn resume_message(
-    ceremony_id: &str,
-    seq: u64,
-    prev_hex: &str,
-    new_key_base64: &str,
-) -> Vec<u8> {
-    let mut message = participant_message(Purpose::Resume, ceremony_id, seq, prev_hex);
-    message.extend_from_slice(format!("ceremony_key {new_key_base64}\n").as_bytes());
-    message
+    .into_bytes();
+    message.extend_from_slice(&super::canonical::canonical_bytes(&Value::Object(
+        unsigned,
+    ))?);
+    Ok(message)
 }
 
 /// One element of a body's `signatures` array.
@@ -187,9 +198,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn participant_message_is_the_documented_bytes() {
-        let message = participant_message(Purpose::SignIn, "kc-2026-01", 3, "ab");
-        assert_eq!(message, b"keyceremony/v1/sign-in\nkc-2026-01\n3\nab\n");
+    fn the_act_message_is_the_documented_bytes() {
+        let mut body = Map::new();
+        body.insert("b".into(), Value::from(1));
+        body.insert("a".into(), Value::from("x"));
+        body.insert("signatures".into(), Value::Array(vec![]));
+        let message = act_message(
+            Purpose::SignIn,
+            "kc-2026-01",
+            3,
+            "ab",
+            "Ada",
+            "sign-in",
+            &body,
+        )
+        .expect("canonical");
+        assert_eq!(
+            message,
+            b"keyceremony/v2/sign-in\nkc-2026-01\n3\nab\nAda\nsign-in\n{\"a\":\"x\",\"b\":1}"
+        );
     }
 
     #[test]

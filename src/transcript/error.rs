@@ -53,23 +53,30 @@ pub enum Rule {
     DuplicateParticipantSignature,
     /// A participant signature names someone not in the roster.
     UnknownParticipant,
+    /// An act of a person without exactly its actor's signature (with the
+    /// purpose its kind needs), a participant named in the body who is not
+    /// the actor, a person's kind written by the tool, or a participant
+    /// signature in an entry of the tool.
+    ActSignature,
     /// A close entry with a wrong shape or actor.
     CloseInvalid,
     /// The close entry's `entries` differs from the number of lines.
     CloseCount,
     /// Anything after the close entry.
     AfterClose,
-    /// A resume entry without a valid new key, or not authorized by the
-    /// administrator or the witness; or a resume signature elsewhere.
+    /// A resume entry without a valid new key, or not authorized by both
+    /// the administrator and the witness; or a resume signature elsewhere.
     ResumeInvalid,
+    /// A closed transcript without its checkpoint (and no `--no-checkpoint`).
+    CheckpointMissing,
     /// The checkpoint file is not a signed note holding a tlog-checkpoint.
     CheckpointMalformed,
     /// The checkpoint's origin is not this ceremony's.
     CheckpointOrigin,
     /// A known key's signature on the checkpoint does not verify.
     CheckpointSignature,
-    /// The ceremony key, or a witness or auditor signed in at the close,
-    /// did not sign the checkpoint.
+    /// The ceremony key, or a witness or auditor who signed in at any
+    /// point, did not sign the checkpoint.
     CheckpointUnsigned,
     /// The checkpoint's tree size differs from the number of lines.
     CheckpointSize,
@@ -85,6 +92,11 @@ pub enum Rule {
     Quorum,
     /// A file the transcript names differs from the hash it records.
     Artifact,
+    /// The bindings given are not the ones the genesis binds, or name other
+    /// keys than the roster's.
+    BindingsMismatch,
+    /// A roster key is not in the list of keys the auditor brought.
+    RosterMismatch,
 }
 
 impl Rule {
@@ -113,10 +125,12 @@ impl Rule {
             Rule::ParticipantSignature => "participant-signature",
             Rule::DuplicateParticipantSignature => "duplicate-participant-signature",
             Rule::UnknownParticipant => "unknown-participant",
+            Rule::ActSignature => "act-signature",
             Rule::CloseInvalid => "close-invalid",
             Rule::CloseCount => "close-count",
             Rule::AfterClose => "after-close",
             Rule::ResumeInvalid => "resume-invalid",
+            Rule::CheckpointMissing => "checkpoint-missing",
             Rule::CheckpointMalformed => "checkpoint-malformed",
             Rule::CheckpointOrigin => "checkpoint-origin",
             Rule::CheckpointSignature => "checkpoint-signature",
@@ -128,6 +142,8 @@ impl Rule {
             Rule::RoleMissing => "role-missing",
             Rule::Quorum => "quorum",
             Rule::Artifact => "artifact",
+            Rule::BindingsMismatch => "bindings-mismatch",
+            Rule::RosterMismatch => "roster-mismatch",
         }
     }
 }

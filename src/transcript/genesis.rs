@@ -33,8 +33,34 @@ pub struct Genesis {
     pub mode: Mode,
     pub roster: Vec<RosterEntry>,
     pub secrets: Vec<SecretPolicy>,
+    /// Whether participants' keys were presented for each act, or kept in
+    /// the laptop's memory from sign-in to the close.
+    pub participant_keys: KeyCustody,
     /// Standard base64 of the 32-byte Ed25519 public key that signs every line.
     pub ceremony_key: String,
+}
+
+/// Where a participant's private key is between their acts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyCustody {
+    /// Each act (sign-in, confirmation, share, attestation, cosignature)
+    /// needs its person to present their key; the tool drops it after.
+    #[default]
+    PerAct,
+    /// Keys stay in memory from sign-in to the close: whoever holds the
+    /// laptop meanwhile can sign for everyone signed in. The script must
+    /// say so (`keys: held-for-session`), and verify states it.
+    HeldForSession,
+}
+
+impl KeyCustody {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyCustody::PerAct => "per-act",
+            KeyCustody::HeldForSession => "held-for-session",
+        }
+    }
 }
 
 /// The reviewed script this ceremony runs.

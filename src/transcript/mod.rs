@@ -28,23 +28,26 @@ pub mod words;
 mod writer;
 
 pub use checkpoint::{CheckedCheckpoint, Checkpoint, CheckpointExpectation, verify_checkpoint};
-pub use entry::{ParticipantSignature, Purpose, participant_message, resume_message};
+pub use entry::{ParticipantSignature, Purpose, act_message};
 pub use error::{Rule, TranscriptError, Violation};
 pub use file::{Incompleteness, Outcome, verify_file, verify_file_visiting};
 pub use genesis::{
-    Genesis, Mode, Role, RosterEntry, ScriptRef, SecretPolicy, ToolRef, UnknownName,
+    Genesis, KeyCustody, Mode, Role, RosterEntry, ScriptRef, SecretPolicy, ToolRef, UnknownName,
 };
 pub use key::CeremonyKey;
 pub use verifier::{Summary, VerifiedEntry, VerifiedSignature, Verifier};
 pub use words::pgp_words;
 pub use writer::{CloseOutcome, EntryDraft, TranscriptWriter};
 
-/// The `v` field of every entry this code writes and accepts.
-pub const FORMAT_VERSION: u64 = 1;
+/// The `v` field of every entry this code writes and accepts. Version 1
+/// (participant signatures over the chain position only, not over what the
+/// entry says) is refused: its acts could be rewritten by whoever held the
+/// ceremony key.
+pub const FORMAT_VERSION: u64 = 2;
 
 /// Prefix of the message the ceremony key signs for each entry. The domain
 /// string keeps an entry signature from ever being valid as anything else.
-pub const ENTRY_SIGNATURE_DOMAIN: &[u8] = b"keyceremony/v1/entry\n";
+pub const ENTRY_SIGNATURE_DOMAIN: &[u8] = b"keyceremony/v2/entry\n";
 
 /// The `actor` of entries written by the tool itself (genesis, close, HSM results).
 pub const TOOL_ACTOR: &str = "keyceremony";
@@ -58,6 +61,22 @@ pub const RESUME_KIND: &str = "resume";
 
 /// `kind` of the last entry.
 pub const CLOSE_KIND: &str = "close";
+
+/// Kinds that are always the act of a person, never of the tool: their
+/// actor is a roster name whose signature the entry carries. (`abort` may
+/// be the tool's, when no administrator is signed in.)
+pub const PERSON_KINDS: &[&str] = &[
+    "sign-in",
+    "identity-check",
+    "confirm",
+    "share-presented",
+    "share-rejected",
+    "share-delivered",
+    "pin-typed",
+    "exception",
+    "retry",
+    "attestation",
+];
 
 /// The `prev` of the genesis entry: there is no previous line.
 pub const GENESIS_PREV: &str = "0000000000000000000000000000000000000000000000000000000000000000";

@@ -7,7 +7,7 @@ use ed25519_dalek::VerifyingKey;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::body::{check_close, check_participant_signatures, check_resume};
+use super::body::{check_act, check_close, check_participant_signatures, check_resume};
 use super::canonical::{canonical_bytes, check_line_text, parse_canonical};
 use super::entry::{RawEntry, decode_signature, entry_signing_message, is_identifier, parse_time};
 use super::error::{Rule, Violation};
@@ -370,21 +370,28 @@ fn check_next_line(
             format!("time {} is earlier than line {}'s", raw.time, line - 1),
         );
     }
-    let signatures = check_participant_signatures(&raw, line, context.ceremony_id, context.roster)?;
     // A resume entry is signed by the new key it introduces, which its
-    // participant signatures authorize; every other entry by the current key.
-    let new_key = if raw.kind == RESUME_KIND {
-        Some(check_resume(&raw, line, &signatures)?)
+    // participant signatures authorize; every other entry by the current
+    // key, checked first: a line the ceremony key did not sign is not the
+    // tool's line, whatever its participant signatures say.
+    let (signatures, new_key) = if raw.kind == RESUME_KIND {
+        let signatures =
+            check_participant_signatures(&raw, line, context.ceremony_id, context.roster)?;
+        let key = check_resume(&raw, line, &signatures)?;
+        check_entry_signature(
+            &raw,
+            &Context {
+                ceremony_key: &key,
+                ..context
+            },
+        )?;
+        (signatures, Some(key))
     } else {
-        None
+        check_entry_signature(&raw, &context)?;
+        let signatures =
+            check_participant_signatures(&raw, line, context.ceremony_id, context.roster)?;
+        (signatures, None)
     };
-    check_entry_signature(
-        &raw,
-        &Context {
-            ceremony_key: new_key.as_ref().unwrap_or(context.ceremony_key),
-            ..context
-        },
-    )?;
     if raw.actor != TOOL_ACTOR && !context.roster.contains_key(&raw.actor) {
         return fail(
             Rule::UnknownActor,
@@ -402,6 +409,7 @@ fn check_next_line(
     } else {
         None
     };
+    check_act(&raw, line, &signatures)?;
     let entry = VerifiedEntry {
         line,
         seq: raw.seq,

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::canonical::{canonical_bytes, domain_problem};
 use super::checkpoint::{self, Checkpoint};
 use super::entry::{
-    entry_signing_message, format_time, participant_message, truncate_to_seconds, unsigned_entry,
+    act_message, entry_signing_message, format_time, truncate_to_seconds, unsigned_entry,
 };
 use super::error::TranscriptError;
 use super::genesis::{Genesis, check_genesis};
@@ -30,6 +30,10 @@ pub struct EntryDraft {
     /// A JSON object; may hold `signatures` (see [`super::ParticipantSignature`]).
     pub body: Value,
 }
+
+/// Signs the resume entry's message for its authorizers (the
+/// administrator and the witness), or says why they cannot.
+pub type Authorize<'a> = dyn Fn(&[u8]) -> Result<Vec<super::ParticipantSignature>, String> + 'a;
 
 /// How a ceremony ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,13 +106,14 @@ impl TranscriptWriter {
     /// Every complete line is verified first. A last line cut short by the
     /// crash (no newline) was never part of the transcript: it is removed,
     /// and its length and SHA-256 are recorded in the resume entry, which
-    /// `authorize` — the administrator or witness, signing
-    /// [`super::resume_message`] — must sign.
+    /// `authorize` — the administrator and the witness, each signing the
+    /// [`act_message`] of the resume entry, so the new key and the head it
+    /// continues — must sign.
     pub fn resume(
         path: &Path,
         key: CeremonyKey,
         now: DateTime<Utc>,
-        authorize: &dyn Fn(&[u8]) -> Vec<super::ParticipantSignature>,
+        authorize: &Authorize<'_>,
     ) -> Result<Self, TranscriptError> {
         use std::io::Read;
         let mut bytes = Vec::new();
@@ -160,16 +165,14 @@ impl TranscriptWriter {
             poisoned: false,
             key,
         };
-        let public = writer.key.public_base64();
-        let message = super::resume_message(
-            &writer.ceremony_id,
-            writer.next_seq(),
-            &writer.head().hex(),
-            &public,
+        body.insert(
+            "ceremony_key".into(),
+            Value::from(writer.key.public_base64()),
         );
-        body.insert("ceremony_key".into(), Value::from(public));
-        let signatures = serde_json::to_value(authorize(&message))
-            .map_err(|e| TranscriptError::Resume(e.to_string()))?;
+        let message = writer.act_message(Purpose::Resume, TOOL_ACTOR, RESUME_KIND, &body)?;
+        let signatures = authorize(&message).map_err(TranscriptError::Resume)?;
+        let signatures =
+            serde_json::to_value(signatures).map_err(|e| TranscriptError::Resume(e.to_string()))?;
         body.insert("signatures".into(), signatures);
         let prev = writer.head().hex();
         writer.write_entry(TOOL_ACTOR, RESUME_KIND, body, &prev, now)?;
@@ -193,14 +196,26 @@ impl TranscriptWriter {
         &self.ceremony_id
     }
 
-    /// What a participant signs to put a `purpose` signature in the next entry.
-    pub fn participant_message(&self, purpose: Purpose) -> Vec<u8> {
-        participant_message(
+    /// What a participant signs to put a `purpose` signature in the next
+    /// entry, which will have this `actor`, `kind` and `body` (its
+    /// `signatures` member, if any, aside).
+    pub fn act_message(
+        &self,
+        purpose: Purpose,
+        actor: &str,
+        kind: &str,
+        body: &Map<String, Value>,
+    ) -> Result<Vec<u8>, TranscriptError> {
+        act_message(
             purpose,
             &self.ceremony_id,
             self.next_seq(),
             &self.head().hex(),
+            actor,
+            kind,
+            body,
         )
+        .map_err(canonical_error)
     }
 
     /// Appends one line, fsync after each. Refuses a time earlier than the

@@ -12,14 +12,17 @@ use super::field::TextField;
 use super::view::{Overlay, RosterLine, Screen, SecretText, Status, StepLine, TailLine, Turn};
 use crate::engine::{Capacity, Exception, Need, Outcome, StepStatus, describe};
 use crate::quorum::{self, CODE_LEN, TypingStatus};
-use crate::runner::{RunError, Session, ShareInput};
-use crate::script::{Mode, Role};
+use crate::runner::{KeySource, RunError, Session, ShareInput};
+use crate::script::{KeyCustody, Mode, Role};
 
 /// What the field under "Now" is for; when the need changes, the field is
 /// replaced (and a masked one zeroized).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum FieldFor {
-    KeyPath(String),
+    /// `participant` presents their key for the act at hand: it starts
+    /// empty (Tab offers the bindings' hint), so that no Enter meant for
+    /// one person's act can make another's.
+    Key(String),
     Word(&'static str),
     Share(String),
     /// A custodian types back the share just shown to them.
@@ -36,6 +39,28 @@ enum Delivery {
     Showing(Zeroizing<String>),
     /// Hidden again; the custodian types it back.
     Retype,
+}
+
+/// What an act's person has given before presenting their key: the act
+/// waits for the key, and goes when it signs.
+enum Staged {
+    Word(String),
+    Share(ShareInput),
+    Copy(Zeroizing<String>),
+    Pin(crate::secret::Pin),
+    Exception(Exception),
+    Abort(String),
+    Retry,
+}
+
+impl Staged {
+    /// The administrator's acts, begun from a key, not from the turn.
+    fn is_administrators(&self) -> bool {
+        matches!(
+            self,
+            Staged::Exception(_) | Staged::Abort(_) | Staged::Retry
+        )
+    }
 }
 
 enum Dialog {
@@ -58,6 +83,8 @@ pub struct App {
     presenter: Option<String>,
     /// The existing PIN as first typed, until it is typed again to match.
     pin_first: Option<Zeroizing<String>>,
+    /// The act waiting for its person's key.
+    staged: Option<Staged>,
     dialog: Option<Dialog>,
     delivery: Option<(String, Delivery)>,
     message: Option<(bool, String)>,
@@ -70,6 +97,11 @@ pub struct App {
 
 const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 
+/// Typed in a key field: the person's key is in their SSH agent.
+const AGENT: &str = "agent";
+/// Typed in a key field: the key held since sign-in (held-for-session only).
+const HELD: &str = "held";
+
 impl Default for App {
     fn default() -> Self {
         App {
@@ -77,6 +109,7 @@ impl Default for App {
             field_for: None,
             presenter: None,
             pin_first: None,
+            staged: None,
             dialog: None,
             delivery: None,
             message: None,
@@ -119,20 +152,48 @@ impl App {
 
     /// What the field should be for the session's current need.
     fn wanted_field(&self, session: &Session) -> Option<FieldFor> {
+        if let Some(staged) = &self.staged
+            && staged.is_administrators()
+        {
+            return Self::administrator(session).map(FieldFor::Key);
+        }
+        let staged = self.staged.is_some();
         match session.need() {
-            Need::SignIn { participant, .. } | Need::Identify { participant, .. } => {
-                Some(FieldFor::KeyPath(participant))
-            }
+            Need::SignIn { participant, .. }
+            | Need::Identify { participant, .. }
+            | Need::Attest { participant }
+            | Need::Cosign { participant }
+            | Need::Confirm {
+                participant,
+                word: None,
+                ..
+            } => Some(FieldFor::Key(participant)),
             Need::Confirm {
-                word: Some(word), ..
-            } => Some(FieldFor::Word(word)),
+                participant,
+                word: Some(word),
+                ..
+            } => Some(if staged {
+                FieldFor::Key(participant)
+            } else {
+                FieldFor::Word(word)
+            }),
             Need::DeliverShare { custodian, .. } => match &self.delivery {
-                Some((c, Delivery::Retype)) if *c == custodian => Some(FieldFor::Copy(custodian)),
+                Some((c, Delivery::Retype)) if *c == custodian => Some(if staged {
+                    FieldFor::Key(custodian)
+                } else {
+                    FieldFor::Copy(custodian)
+                }),
                 _ => None,
             },
-            Need::ExistingPin { participant, .. } => Some(FieldFor::Pin(participant)),
+            Need::ExistingPin { participant, .. } => Some(if staged {
+                FieldFor::Key(participant)
+            } else {
+                FieldFor::Pin(participant)
+            }),
             Need::Share { .. } => match &self.presenter {
-                Some(p) if !session.engine().is_signed_in(p) => Some(FieldFor::KeyPath(p.clone())),
+                Some(p) if !session.engine().is_signed_in(p) || staged => {
+                    Some(FieldFor::Key(p.clone()))
+                }
                 Some(p) => Some(FieldFor::Share(p.clone())),
                 None => None,
             },
@@ -164,14 +225,26 @@ impl App {
             }
             _ => self.delivery = None,
         }
+        // An act staged for a turn that is gone (the step moved on, the
+        // ceremony closed) is dropped, not made later for someone else.
+        if self.staged.as_ref().is_some_and(|s| !s.is_administrators())
+            && !matches!(
+                session.need(),
+                Need::Confirm { .. }
+                    | Need::Share { .. }
+                    | Need::DeliverShare { .. }
+                    | Need::ExistingPin { .. }
+            )
+        {
+            self.staged = None;
+        }
         let wanted = self.wanted_field(session);
         if wanted != self.field_for {
-            self.pin_first = None;
+            if !matches!(wanted, Some(FieldFor::Key(_))) {
+                self.pin_first = None;
+            }
             self.field.clear();
             self.field = match &wanted {
-                Some(FieldFor::KeyPath(name)) => {
-                    TextField::with_text(&Self::key_hint(session, name))
-                }
                 Some(FieldFor::Share(_) | FieldFor::Copy(_)) => TextField::new(true),
                 Some(FieldFor::Pin(_)) => TextField::secret(),
                 _ => TextField::new(false),
@@ -227,7 +300,7 @@ impl App {
             }
             return;
         }
-        if session.outcome().is_some() {
+        if let Need::Finished(_) = session.need() {
             // The final screen: any key leaves.
             self.quit = true;
             return;
@@ -236,6 +309,14 @@ impl App {
         match key.code {
             KeyCode::F(1) => self.dialog = Some(Dialog::Help),
             KeyCode::Char('?') if !typing => self.dialog = Some(Dialog::Help),
+            KeyCode::Tab => self.offer_key(session),
+            // Esc first steps back out of an act waiting for its key.
+            KeyCode::Esc if self.staged.is_some() => {
+                self.staged = None;
+                self.pin_first = None;
+                self.info("went back: nothing was recorded");
+            }
+            KeyCode::Char('d') if ctrl => self.cosigner_absent(session),
             KeyCode::Esc => self.open_abort(),
             KeyCode::Char('q') if ctrl || !typing => self.open_abort(),
             KeyCode::Char('e') if ctrl || !typing => self.open_exception(session),
@@ -275,10 +356,54 @@ impl App {
     }
 
     fn retry(&mut self, session: &mut Session) {
-        if let Need::Failed { .. } = session.need() {
-            let admin = Self::administrator(session).unwrap_or_default();
-            match session.retry(&admin) {
-                Ok(()) => self.info("retrying the step"),
+        if let Need::Failed { may_retry, .. } = session.need() {
+            if may_retry {
+                self.staged = Some(Staged::Retry);
+            } else {
+                self.error("record an exception first (e), then retry");
+            }
+        }
+    }
+
+    /// Tab in a key field: the bindings' key file for this person, or in a
+    /// held-for-session ceremony the key held since their sign-in.
+    fn offer_key(&mut self, session: &Session) {
+        let Some(FieldFor::Key(name)) = &self.field_for else {
+            return;
+        };
+        let held = session.key_custody() == KeyCustody::HeldForSession
+            && session.engine().is_signed_in(name)
+            && !matches!(session.need(), Need::Identify { .. });
+        let offer = if held {
+            HELD.to_string()
+        } else {
+            Self::key_hint(session, name)
+        };
+        if offer.is_empty() {
+            self.error(format!(
+                "the bindings name no key file for {name}: type the path to your key, or {AGENT}"
+            ));
+        } else {
+            self.field = TextField::with_text(&offer);
+        }
+    }
+
+    /// The key the field names: a path, `agent`, or `held`.
+    fn key_source(&self) -> Option<KeySource> {
+        match self.field.text().trim() {
+            "" => None,
+            AGENT => Some(KeySource::Agent),
+            HELD => Some(KeySource::Held),
+            path => Some(KeySource::File(PathBuf::from(path))),
+        }
+    }
+
+    fn cosigner_absent(&mut self, session: &mut Session) {
+        if let Need::Cosign { participant } = session.need() {
+            match session.cosigner_absent(&participant) {
+                Ok(()) => self.info(format!(
+                    "{participant} did not cosign: the checkpoint goes without them, and verify will say so"
+                )),
                 Err(e) => self.error(e),
             }
         }
@@ -319,16 +444,24 @@ impl App {
                         return;
                     }
                     let reason = reason.text().to_string();
+                    if reason.trim().is_empty() {
+                        self.message = Some((true, "an abort needs a reason".into()));
+                        *focus = 0;
+                        return;
+                    }
                     let admin =
                         Self::administrator(session).filter(|a| session.engine().is_signed_in(a));
-                    match session.abort(admin.as_deref(), &reason) {
-                        Ok(()) => {
-                            self.dialog = None;
-                            self.info("the ceremony was aborted and the transcript closed");
-                        }
-                        Err(e) => {
-                            self.dialog = None;
-                            self.error(e);
+                    self.dialog = None;
+                    if admin.is_some() {
+                        // The administrator aborts with their key.
+                        self.staged = Some(Staged::Abort(reason));
+                        self.message = None;
+                    } else {
+                        match session.abort(None, &reason) {
+                            Ok(()) => {
+                                self.info("the ceremony was aborted and the transcript closed")
+                            }
+                            Err(e) => self.error(e),
                         }
                     }
                 }
@@ -347,14 +480,24 @@ impl App {
                         happened: fields[1].text().to_string(),
                         decision: fields[2].text().to_string(),
                     };
-                    let admin = Self::administrator(session).unwrap_or_default();
-                    match session.record_exception(&admin, exception) {
-                        Ok(()) => {
-                            self.dialog = None;
-                            self.info("exception recorded; the witness confirms it next");
-                        }
-                        Err(e) => self.message = Some((true, e.to_string())),
+                    if [
+                        &exception.expected,
+                        &exception.happened,
+                        &exception.decision,
+                    ]
+                    .iter()
+                    .any(|t| t.trim().is_empty())
+                    {
+                        self.message = Some((
+                            true,
+                            "an exception needs what was expected, what happened and the decision"
+                                .into(),
+                        ));
+                        return;
                     }
+                    self.dialog = None;
+                    self.staged = Some(Staged::Exception(exception));
+                    self.message = None;
                 }
                 _ => {}
             },
@@ -363,30 +506,37 @@ impl App {
     }
 
     fn submit(&mut self, session: &mut Session) {
-        let result = match (session.need(), self.field_for.clone()) {
-            (Need::SignIn { participant, .. }, _)
-            | (Need::Share { .. }, Some(FieldFor::KeyPath(participant))) => {
-                let path = PathBuf::from(self.field.text().trim());
-                session
-                    .sign_in(&participant, &path)
-                    .map(|()| format!("{participant} signed in"))
+        if let Some(FieldFor::Key(participant)) = self.field_for.clone() {
+            let Some(key) = self.key_source() else {
+                self.error(format!(
+                    "{participant}: present your key — type the path to your key file (Tab offers it), or {AGENT}"
+                ));
+                return;
+            };
+            self.field.clear();
+            // A key that is not theirs costs nothing: the act stays staged
+            // for them to present the right one.
+            if let Err(e) = session.check_key(&participant, &key) {
+                self.error(e);
+                return;
             }
-            (Need::Identify { participant, .. }, _) => {
-                let path = PathBuf::from(self.field.text().trim());
-                session
-                    .identify(&participant, &path)
-                    .map(|()| format!("{participant}'s identity checked"))
+            let result = self.act_with_key(session, &participant, &key);
+            match result {
+                Ok(text) => self.info(text),
+                Err(e) => self.error(e),
             }
-            (
-                Need::Confirm {
-                    participant, word, ..
-                },
-                _,
-            ) => {
-                let typed = word.map(|_| self.field.text().to_string());
-                session
-                    .confirm(&participant, typed.as_deref())
-                    .map(|()| format!("{participant} confirmed"))
+            return;
+        }
+        let result: Result<(), RunError> = match (session.need(), self.field_for.clone()) {
+            (Need::Confirm { .. }, Some(FieldFor::Word(word))) => {
+                if self.field.text().trim() == word {
+                    self.staged = Some(Staged::Word(word.to_string()));
+                    self.message = None;
+                    return;
+                }
+                Err(RunError::Refused(format!(
+                    "type `{word}` exactly to confirm this step"
+                )))
             }
             (Need::Share { secret, .. }, Some(FieldFor::Share(custodian))) => {
                 let input = if self.field.is_empty() {
@@ -395,9 +545,9 @@ impl App {
                     ShareInput::Code(Zeroizing::new(self.field.take().trim().to_string()))
                 };
                 self.field.clear();
-                session
-                    .present_share(&custodian, input)
-                    .map(|()| format!("{custodian}'s share checked and accepted"))
+                self.staged = Some(Staged::Share(input));
+                self.message = None;
+                return;
             }
             (Need::DeliverShare { custodian, .. }, _) => match self.delivery.take() {
                 Some((c, Delivery::Ready)) => match session.share_to_show(&custodian) {
@@ -422,25 +572,24 @@ impl App {
                     let code = Zeroizing::new(self.field.take().trim().to_string());
                     self.field.clear();
                     self.delivery = Some((c, Delivery::Retype));
-                    session
-                        .prove_copy(&custodian, ShareInput::Code(code))
-                        .map(|()| format!("{custodian} proved their copy"))
+                    self.staged = Some(Staged::Copy(code));
+                    self.message = None;
+                    return;
                 }
                 None => return,
             },
             // Typed twice: a typo would spend one of the token's login
             // tries. Exactly as typed: a PIN may begin or end with a space.
-            (Need::ExistingPin { participant, .. }, _) => match self.pin_first.take() {
+            (Need::ExistingPin { .. }, _) => match self.pin_first.take() {
                 None => {
                     self.pin_first = Some(self.field.take());
                     self.message = None;
                     return;
                 }
                 Some(first) if *first == *self.field.text() => {
-                    let pin = crate::secret::Pin::new(self.field.take());
-                    session
-                        .type_existing_pin(&participant, pin)
-                        .map(|()| format!("{participant}'s PIN is being checked by one login"))
+                    self.staged = Some(Staged::Pin(crate::secret::Pin::new(self.field.take())));
+                    self.message = None;
+                    return;
                 }
                 Some(_) => {
                     self.field.clear();
@@ -452,22 +601,79 @@ impl App {
             (Need::Share { .. }, None) => Err(RunError::Refused(
                 "press the number of the custodian who presents next".into(),
             )),
-            (Need::Attest { participant }, _) => session
-                .attest(&participant)
-                .map(|()| format!("{participant} attested")),
             (Need::Failed { .. }, _) => Err(RunError::Refused(
                 "the step failed: press e to record an exception, then r to retry, or q to abort"
                     .into(),
             )),
             (Need::Work(_), _) => Err(RunError::Refused("the HSM is working; please wait".into())),
-            (Need::Finished(_), _)
-            | (Need::Share { .. }, Some(FieldFor::Word(_)))
-            | (Need::Share { .. }, Some(FieldFor::Copy(_) | FieldFor::Pin(_))) => return,
+            _ => return,
         };
-        match result {
-            Ok(text) => self.info(text),
-            Err(e) => self.error(e),
+        if let Err(e) = result {
+            self.error(e);
         }
+    }
+
+    /// The act at hand, signed with the key `participant` just presented.
+    fn act_with_key(
+        &mut self,
+        session: &mut Session,
+        participant: &str,
+        key: &KeySource,
+    ) -> Result<String, RunError> {
+        let staged = self.staged.take();
+        let result = match (session.need(), staged) {
+            (_, Some(Staged::Exception(exception))) => session
+                .record_exception(participant, exception.clone(), key)
+                .map(|()| "exception recorded; the witness confirms it next".to_string())
+                .inspect_err(|_| self.staged = Some(Staged::Exception(exception))),
+            (_, Some(Staged::Abort(reason))) => session
+                .abort(Some((participant, key)), &reason)
+                .map(|()| "the ceremony was aborted and the transcript closed".to_string())
+                .inspect_err(|_| self.staged = Some(Staged::Abort(reason))),
+            (_, Some(Staged::Retry)) => session
+                .retry(participant, key)
+                .map(|()| "retrying the step".to_string()),
+            (Need::SignIn { .. }, _) => session
+                .sign_in(participant, key)
+                .map(|()| format!("{participant} signed in")),
+            (Need::Share { .. }, None) => session
+                .sign_in(participant, key)
+                .map(|()| format!("{participant} signed in")),
+            (Need::Identify { .. }, _) => session
+                .identify(participant, key)
+                .map(|()| format!("{participant}'s identity checked")),
+            (Need::Confirm { .. }, staged) => {
+                let word = match staged {
+                    Some(Staged::Word(w)) => Some(w),
+                    _ => None,
+                };
+                session
+                    .confirm(participant, word.as_deref(), key)
+                    .map(|()| format!("{participant} confirmed"))
+                    .inspect_err(|_| self.staged = word.map(Staged::Word))
+            }
+            (Need::Share { .. }, Some(Staged::Share(input))) => session
+                .present_share(participant, input, key)
+                .map(|()| format!("{participant}'s share checked and accepted")),
+            (Need::DeliverShare { .. }, Some(Staged::Copy(code))) => session
+                .prove_copy(participant, ShareInput::Code(code), key)
+                .map(|()| format!("{participant} proved their copy")),
+            (Need::ExistingPin { .. }, Some(Staged::Pin(pin))) => session
+                .type_existing_pin(participant, pin, key)
+                .map(|()| format!("{participant}'s PIN is being checked by one login")),
+            (Need::Attest { .. }, _) => session
+                .attest(participant, key)
+                .map(|()| format!("{participant} attested")),
+            (Need::Cosign { .. }, _) => session
+                .cosign(participant, key)
+                .map(|()| format!("{participant} cosigned the checkpoint")),
+            (need, _) => Err(RunError::Refused(format!(
+                "nothing to sign now: {}",
+                describe(&need)
+            ))),
+        };
+        self.sync(session);
+        result
     }
 
     /// Everything the screen shows, from the session and this state.
@@ -629,6 +835,9 @@ impl App {
                 .unwrap_or("")
         };
         let field = |label: &str| Some((label.to_string(), self.field.display()));
+        if let Some(FieldFor::Key(participant)) = &self.field_for {
+            return self.key_turn(session, participant);
+        }
         match session.need() {
             Need::SignIn { participant, role } => Turn {
                 title: format!("Hand the keyboard to {} {participant}", role_name(role)),
@@ -810,6 +1019,11 @@ impl App {
                     ..Turn::default()
                 }
             }
+            Need::Cosign { participant } => Turn {
+                title: format!("{} {participant}: cosign the checkpoint", role_of(&participant)),
+                lines: vec![format!("Ctrl-D if {participant} is not here.")],
+                ..Turn::default()
+            },
             Need::Attest { participant } => Turn {
                 title: format!("{} {participant}: attest", role_of(&participant)),
                 lines: vec![
@@ -856,6 +1070,77 @@ impl App {
                     ..Turn::default()
                 }
             }
+        }
+    }
+
+    /// The turn of a person presenting their key for an act: who, what the
+    /// key will sign, and how to present it.
+    fn key_turn(&self, session: &Session, participant: &str) -> Turn {
+        let role = session
+            .ceremony()
+            .participant(participant)
+            .map(|p| role_name(p.role))
+            .unwrap_or("");
+        let act = match (&self.staged, session.need()) {
+            (Some(Staged::Exception(_)), _) => "record the exception".to_string(),
+            (Some(Staged::Abort(reason)), _) => format!("ABORT the ceremony: {reason}"),
+            (Some(Staged::Retry), _) => "retry the failed step".to_string(),
+            (_, Need::SignIn { .. }) => "sign in".to_string(),
+            (_, Need::Share { .. }) if !session.engine().is_signed_in(participant) => {
+                "sign in".to_string()
+            }
+            (_, Need::Identify { .. }) => {
+                "prove your identity (your key signs a fresh entry, checked against the roster; the witness compares you with your identification)".to_string()
+            }
+            (_, Need::Confirm { capacity, .. }) => match capacity {
+                Capacity::Performer => {
+                    "confirm that you performed this step as the instructions say".to_string()
+                }
+                Capacity::Witness => {
+                    "confirm that you saw this step done as the instructions say".to_string()
+                }
+                Capacity::ExceptionWitness => {
+                    "confirm that the exception is recorded as it happened".to_string()
+                }
+            },
+            (_, Need::Share { secret, .. }) => format!("present your share of `{secret}`"),
+            (_, Need::DeliverShare { .. }) => "confirm that you hold your share".to_string(),
+            (_, Need::ExistingPin { .. }) => "sign for the PIN you typed".to_string(),
+            (_, Need::Attest { .. }) => format!(
+                "attest that the transcript up to head {} records what happened",
+                session
+                    .notes()
+                    .last()
+                    .map(|n| n.hash_hex.get(..16).unwrap_or(&n.hash_hex).to_string())
+                    .unwrap_or_default()
+            ),
+            (_, Need::Cosign { .. }) => {
+                "cosign the closed transcript's checkpoint (Ctrl-D if you are not here)"
+                    .to_string()
+            }
+            (_, need) => describe(&need),
+        };
+        let held = session.key_custody() == KeyCustody::HeldForSession
+            && session.engine().is_signed_in(participant);
+        let offer = if held {
+            "Tab: the key held since your sign-in".to_string()
+        } else {
+            match Self::key_hint(session, participant) {
+                hint if hint.is_empty() => String::new(),
+                hint => format!("Tab: {hint}"),
+            }
+        };
+        Turn {
+            title: format!("Hand the keyboard to {role} {participant}"),
+            lines: vec![
+                format!("{participant}: present your key to {act}."),
+                format!(
+                    "Type the path to your OpenSSH ed25519 key file, or {AGENT} for your SSH agent, then Enter. {offer}"
+                ),
+                "Esc: back, nothing recorded.".into(),
+            ],
+            field: Some(("your key".to_string(), self.field.display())),
+            ..Turn::default()
         }
     }
 

@@ -16,8 +16,15 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+mod acts;
+mod checkpoint;
+mod keys;
 mod resume;
 mod test_hooks;
+
+pub use checkpoint::WrittenCheckpoint;
+pub use keys::KeySource;
+use keys::Present;
 
 use super::RunError;
 use super::artifacts;
@@ -25,9 +32,8 @@ use super::jobs::{self, Done};
 use super::original::Original;
 use super::vault::Vault;
 use super::worker::Worker;
-use crate::engine::{Effect, Engine, Exception, Input, Need, Outcome, Purpose, Work};
-use crate::identity::SigningIdentity;
-use crate::quorum::{self, Presented, SecretName, Share};
+use crate::engine::{Effect, Engine, Input, Need, Outcome, Purpose, Work};
+
 use crate::script::{Ceremony, Role};
 use crate::transcript::{
     self, CeremonyKey, CloseOutcome, EntryDraft, Genesis, Head, TranscriptWriter,
@@ -37,7 +43,8 @@ use crate::transcript::{
 pub enum ShareInput {
     /// The code typed (or pasted) on the keyboard.
     Code(Zeroizing<String>),
-    /// Their age-encrypted share file, opened with the key they signed in with.
+    /// Their age-encrypted share file, opened with the key file they
+    /// present for this act.
     SealedFile(PathBuf),
 }
 
@@ -51,13 +58,6 @@ pub struct EntryNote {
     pub hash_hex: String,
 }
 
-/// A person who has signed in: their key stays in memory (zeroized on drop)
-/// so their later acts can be signed without asking for it again.
-struct Present {
-    identity: SigningIdentity,
-    key_file: PathBuf,
-}
-
 pub struct Session {
     ceremony: Ceremony,
     engine: Engine,
@@ -65,6 +65,7 @@ pub struct Session {
     writer: Option<TranscriptWriter>,
     transcript_path: PathBuf,
     artifacts_dir: PathBuf,
+    /// Keys held between acts: only with `keys: held-for-session`.
     present: BTreeMap<String, Present>,
     vault: Vault,
     worker: Worker<Done>,
@@ -78,8 +79,16 @@ pub struct Session {
     /// The number of a step whose work a crash interrupted: its work is
     /// redone after reconciling what may already have happened.
     redo_step: Option<usize>,
+    /// The CKA_ID the interrupted generation had planned (its work-started
+    /// entry): a redo destroys objects with this id, and no other.
+    orphan_key_id: Option<String>,
+    /// The CKA_ID the running generation was given, recorded before the
+    /// HSM was asked.
+    planned_key_id: Option<String>,
     durations: Vec<(String, std::time::Duration)>,
-    checkpoint: Option<WrittenCheckpoint>,
+    /// After the close: the checkpoint written, and its note while the
+    /// witnesses and auditors cosign it.
+    checkpoint: Option<checkpoint::Cosigning>,
     /// The earlier ceremony this one continues (a restore, a rotation).
     original: Option<Original>,
     /// Signing keys as the transcript recorded them (label -> SPKI SHA-256)
@@ -87,16 +96,6 @@ pub struct Session {
     /// original's: a CA step finds its key by this public key.
     key_fingerprints: BTreeMap<String, String>,
     certificates: BTreeMap<String, Vec<u8>>,
-}
-
-/// The checkpoint note written at the close: `<out>/<ceremony-id>.checkpoint`.
-#[derive(Debug, Clone)]
-pub struct WrittenCheckpoint {
-    pub path: PathBuf,
-    /// Witnesses and auditors who cosigned it.
-    pub cosigned_by: Vec<String>,
-    /// Witnesses and auditors who could not: they were not signed in.
-    pub not_cosigned: Vec<String>,
 }
 
 /// Where the HSM is: the module to load, and for the embedded SoftHSM2 the
@@ -204,6 +203,7 @@ impl Session {
                     n,
                 })
                 .collect(),
+            participant_keys: script.keys,
             ceremony_key: key.public_base64(),
         };
         let writer = TranscriptWriter::create(&transcript_path, key, &genesis, started)
@@ -229,6 +229,8 @@ impl Session {
             started,
             token_serial: None,
             redo_step: None,
+            orphan_key_id: None,
+            planned_key_id: None,
             durations: Vec::new(),
             checkpoint: None,
             key_fingerprints: original
@@ -245,12 +247,7 @@ impl Session {
         test_hooks::crash_after_entry(0);
         if let Some(original) = &session.original {
             let body = original.record();
-            session.write(crate::engine::Record {
-                actor: "keyceremony".into(),
-                kind: "original-ceremony",
-                body,
-                signers: vec![],
-            })?;
+            session.write_tool_entry("original-ceremony", body)?;
         }
         Ok(session)
     }
@@ -316,271 +313,6 @@ impl Session {
         self.original.as_ref()
     }
 
-    /// Identifies `participant` with their OpenSSH private key file. The key
-    /// must be the one the roster gives them.
-    pub fn sign_in(&mut self, participant: &str, key_file: &Path) -> Result<(), RunError> {
-        let identity = self.load_roster_key(participant, key_file)?;
-        if self.engine.is_signed_in(participant) {
-            return Err(RunError::Refused(format!(
-                "{participant} has already signed in"
-            )));
-        }
-        self.present.insert(
-            participant.to_string(),
-            Present {
-                identity,
-                key_file: key_file.to_path_buf(),
-            },
-        );
-        self.feed(Input::SignedIn {
-            participant: participant.to_string(),
-        })
-        .inspect_err(|_| {
-            self.present.remove(participant);
-        })
-    }
-
-    /// An identity-check step: `participant` loads their key again and signs
-    /// the current head with it, proving they hold it now.
-    pub fn identify(&mut self, participant: &str, key_file: &Path) -> Result<(), RunError> {
-        let identity = self.load_roster_key(participant, key_file)?;
-        let previous = self.present.insert(
-            participant.to_string(),
-            Present {
-                identity,
-                key_file: key_file.to_path_buf(),
-            },
-        );
-        self.feed(Input::Identified {
-            participant: participant.to_string(),
-        })
-        .inspect_err(|_| {
-            match previous {
-                Some(p) => self.present.insert(participant.to_string(), p),
-                None => self.present.remove(participant),
-            };
-        })
-    }
-
-    /// The administrator records a deviation from the script; the witness
-    /// confirms it next.
-    pub fn record_exception(&mut self, by: &str, exception: Exception) -> Result<(), RunError> {
-        self.feed(Input::Exception {
-            by: by.to_string(),
-            exception,
-        })
-    }
-
-    /// The administrator retries a failed step after recording an exception.
-    pub fn retry(&mut self, by: &str) -> Result<(), RunError> {
-        self.vault.take_presented();
-        self.feed(Input::Retry { by: by.to_string() })?;
-        self.dispatch();
-        Ok(())
-    }
-
-    pub fn confirm(&mut self, participant: &str, typed: Option<&str>) -> Result<(), RunError> {
-        self.feed(Input::Confirmed {
-            participant: participant.to_string(),
-            typed: typed.map(String::from),
-        })?;
-        self.dispatch();
-        Ok(())
-    }
-
-    /// Loads a private key file and checks that it is `participant`'s
-    /// roster key: a role acts only through the key the roster gives it.
-    fn load_roster_key(
-        &self,
-        participant: &str,
-        key_file: &Path,
-    ) -> Result<SigningIdentity, RunError> {
-        let person = self
-            .ceremony
-            .participant(participant)
-            .ok_or_else(|| RunError::Refused(format!("{participant} is not on the roster")))?;
-        let identity = SigningIdentity::load(key_file)
-            .map_err(|e| RunError::Refused(format!("{}: {e}", key_file.display())))?;
-        if identity.public() != &person.identity {
-            return Err(RunError::Refused(format!(
-                "{} holds key {}, but the roster gives {participant} key {}: this is not {participant}'s key",
-                key_file.display(),
-                identity.public().fingerprint(),
-                person.identity.fingerprint()
-            )));
-        }
-        Ok(identity)
-    }
-
-    pub fn attest(&mut self, participant: &str) -> Result<(), RunError> {
-        self.feed(Input::Attested {
-            participant: participant.to_string(),
-        })
-    }
-
-    pub fn abort(&mut self, by: Option<&str>, reason: &str) -> Result<(), RunError> {
-        self.feed(Input::Abort {
-            by: by.map(String::from),
-            reason: reason.to_string(),
-        })
-    }
-
-    /// A custodian presents their share for the current recombine step. It
-    /// is checked at once — format, ceremony, secret, and the commitment
-    /// recorded at the split — so a wrong share is named before any PIN
-    /// exists. A refused share is recorded in the transcript.
-    pub fn present_share(&mut self, custodian: &str, input: ShareInput) -> Result<(), RunError> {
-        let Need::Share { secret, .. } = self.engine.need() else {
-            return Err(RunError::Refused("no share is asked for now".into()));
-        };
-        if !self.engine.is_signed_in(custodian) {
-            return Err(RunError::Refused(format!(
-                "{custodian} must sign in with their key before presenting a share"
-            )));
-        }
-        match self.check_share(custodian, &secret, input) {
-            Ok((share, details)) => {
-                self.feed(Input::SharePresented {
-                    custodian: custodian.to_string(),
-                    details,
-                })?;
-                self.vault.add_presented(Presented {
-                    custodian: custodian.to_string(),
-                    share,
-                });
-                self.dispatch();
-                Ok(())
-            }
-            Err(reason) => {
-                self.feed(Input::ShareRejected {
-                    custodian: custodian.to_string(),
-                    reason: reason.clone(),
-                })?;
-                Err(RunError::Refused(reason))
-            }
-        }
-    }
-
-    /// The performer types the existing PIN an adopting step asks for. It
-    /// stays in memory only, until the step's work checks it with one login
-    /// and seals it; the transcript records who typed it, never the PIN.
-    pub fn type_existing_pin(
-        &mut self,
-        participant: &str,
-        pin: crate::secret::Pin,
-    ) -> Result<(), RunError> {
-        match self.engine.need() {
-            Need::ExistingPin { participant: p, .. } if p == participant => {}
-            need => {
-                return Err(RunError::Refused(format!(
-                    "no PIN is asked of {participant} now: {}",
-                    crate::engine::describe(&need)
-                )));
-            }
-        }
-        if pin.is_empty() {
-            return Err(RunError::Refused("the PIN is empty".into()));
-        }
-        self.feed(Input::PinTyped {
-            participant: participant.to_string(),
-        })?;
-        self.vault.hold_typed_pin(pin);
-        self.dispatch();
-        Ok(())
-    }
-
-    /// On-screen delivery: the share text for `custodian` to see, alone.
-    /// Only while the engine waits for exactly this custodian's delivery.
-    pub fn share_to_show(&self, custodian: &str) -> Result<Zeroizing<String>, RunError> {
-        match self.engine.need() {
-            Need::DeliverShare { custodian: c, .. } if c == custodian => {}
-            _ => {
-                return Err(RunError::Refused(format!(
-                    "no share is to be shown to {custodian} now"
-                )));
-            }
-        }
-        self.vault
-            .delivering(custodian)
-            .map(|share| share.to_text())
-            .ok_or_else(|| {
-                RunError::Refused(format!("{custodian}'s share is not held for delivery"))
-            })
-    }
-
-    /// On-screen delivery: `custodian` proves their copy by typing it back
-    /// (or, headless, by opening their share file). A mistyped copy is not
-    /// evidence of anything: it is refused without a record, to try again.
-    pub fn prove_copy(&mut self, custodian: &str, input: ShareInput) -> Result<(), RunError> {
-        let Need::DeliverShare { secret, .. } = self.engine.need() else {
-            return Err(RunError::Refused("no share delivery is under way".into()));
-        };
-        let issued = self.vault.delivering(custodian).ok_or_else(|| {
-            RunError::Refused(format!("{custodian}'s share is not held for delivery"))
-        })?;
-        let (index, commitment) = (issued.metadata().index, issued.commitment());
-        let (copy, _) = self
-            .check_share(custodian, &secret, input)
-            .map_err(|e| RunError::Refused(format!("that is not the share shown: {e}")))?;
-        if copy.commitment() != commitment {
-            return Err(RunError::Refused(
-                "that is not the share shown: check your copy and type it again".into(),
-            ));
-        }
-        self.feed(Input::ShareDelivered {
-            custodian: custodian.to_string(),
-            details: json!({ "index": index, "commitment": hex::encode(commitment) }),
-        })?;
-        self.vault.delivered(custodian);
-        Ok(())
-    }
-
-    fn check_share(
-        &self,
-        custodian: &str,
-        secret: &str,
-        input: ShareInput,
-    ) -> Result<(Share, Value), String> {
-        let name: SecretName = secret.parse().map_err(|e| format!("{e}"))?;
-        let share = match input {
-            ShareInput::Code(code) => Share::from_code(&code, &self.ceremony_id, &name)
-                .map_err(|e| format!("{custodian}'s share: {e}"))?,
-            ShareInput::SealedFile(path) => {
-                let present = self
-                    .present
-                    .get(custodian)
-                    .ok_or_else(|| format!("{custodian} has not signed in"))?;
-                let key = Zeroizing::new(
-                    std::fs::read_to_string(&present.key_file)
-                        .map_err(|e| format!("{}: {e}", present.key_file.display()))?,
-                );
-                let sealed =
-                    std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                quorum::delivery::open(&key, &sealed)
-                    .map_err(|e| format!("{}: {e}", path.display()))?
-            }
-        };
-        let (record, holders) = self.vault.split(secret)?;
-        quorum::check_one(record, &share).map_err(|e| format!("{custodian}'s share: {e}"))?;
-        let index = share.metadata().index;
-        match holders.iter().find(|h| h.index == index) {
-            Some(h) if h.custodian != custodian => {
-                return Err(format!(
-                    "share {index} of `{secret}` was issued to {}, not to {custodian}: each custodian presents their own share",
-                    h.custodian
-                ));
-            }
-            _ => {}
-        }
-        let details = json!({
-            "secret_name": secret,
-            "index": index,
-            "commitment": record.commitments[usize::from(index) - 1],
-            "commitment_matches": true,
-        });
-        Ok((share, details))
-    }
-
     /// Collects a finished HSM job without blocking. Returns true when the
     /// ceremony's state changed (the screen should redraw).
     pub fn poll(&mut self) -> Result<bool, RunError> {
@@ -631,6 +363,14 @@ impl Session {
         if !work.is_for_runner() {
             return;
         }
+        if let Work::GenerateKey { label, .. } = &work
+            && let Err(error) = self.plan_key_id(label)
+        {
+            let _ = self.feed(Input::WorkFailed {
+                error: error.to_string(),
+            });
+            return;
+        }
         let job = jobs::prepare(self, &work);
         match job {
             Ok(job) => {
@@ -659,15 +399,54 @@ impl Session {
         Ok(())
     }
 
-    /// Hands one input to the engine and carries out its effects.
+    /// Hands one input that no person signs (the tool's own: work results,
+    /// an abort with no administrator) to the engine, and carries out its
+    /// effects.
     fn feed(&mut self, input: Input) -> Result<(), RunError> {
-        let effects = self
-            .engine
+        self.feed_as(input, None)
+    }
+
+    /// Hands one person's act to the engine; `present` is their key, which
+    /// signs the entry the act becomes.
+    fn feed_signed(&mut self, input: Input, present: &Present) -> Result<(), RunError> {
+        self.feed_as(input, Some(present))
+    }
+
+    /// The engine's state changes only once the act's entry is signed: the
+    /// input is tried on a copy, the one entry a person signs is signed
+    /// (an agent may refuse, a hardware key may not be touched), and only
+    /// then is the copy kept and the entries written.
+    fn feed_as(&mut self, input: Input, present: Option<&Present>) -> Result<(), RunError> {
+        let mut next = self.engine.clone();
+        let effects = next
             .handle(input)
             .map_err(|e| RunError::Refused(e.to_string()))?;
+        let mut signatures = Vec::new();
+        for effect in &effects {
+            if let Effect::Record(record) = effect
+                && !record.signers.is_empty()
+            {
+                if !signatures.is_empty() {
+                    // Each act is one entry; a second signed entry could
+                    // not be signed before the first is written.
+                    return Err(RunError::Refused(
+                        "internal: one act produced two signed entries".into(),
+                    ));
+                }
+                signatures = self.sign_record(record, present)?;
+            }
+        }
+        self.engine = next;
         for effect in effects {
             match effect {
-                Effect::Record(record) => self.write(record)?,
+                Effect::Record(record) => {
+                    let signed = if record.signers.is_empty() {
+                        None
+                    } else {
+                        Some(std::mem::take(&mut signatures))
+                    };
+                    self.write(record, signed)?
+                }
                 Effect::Close(outcome) => self.close(outcome)?,
             }
         }
@@ -680,34 +459,65 @@ impl Session {
         Ok(())
     }
 
-    fn write(&mut self, record: crate::engine::Record) -> Result<(), RunError> {
+    /// The participant signatures of `record`, the next entry: by the key
+    /// presented for this act, which must be the one person it names.
+    fn sign_record(
+        &self,
+        record: &crate::engine::Record,
+        present: Option<&Present>,
+    ) -> Result<Vec<Value>, RunError> {
+        let writer = self
+            .writer
+            .as_ref()
+            .ok_or_else(|| RunError::Refused("the transcript is closed".into()))?;
+        let Value::Object(body) = &record.body else {
+            return Err(RunError::Refused(
+                "internal: a body that is not an object".into(),
+            ));
+        };
+        let mut signatures = Vec::new();
+        for (name, purpose) in &record.signers {
+            let present = present
+                .filter(|p| {
+                    self.ceremony
+                        .participant(name)
+                        .is_some_and(|person| &person.identity == p.identity.public())
+                })
+                .ok_or_else(|| {
+                    RunError::Refused(format!("{name} must present their key for this act"))
+                })?;
+            let purpose = match purpose {
+                Purpose::SignIn => transcript::Purpose::SignIn,
+                Purpose::Confirm => transcript::Purpose::Confirm,
+                Purpose::Attest => transcript::Purpose::Attest,
+            };
+            let message = writer
+                .act_message(purpose, &record.actor, record.kind, body)
+                .map_err(|e| RunError::Output(e.to_string()))?;
+            let signature = present
+                .identity
+                .sign(&message)
+                .map_err(|e| RunError::Refused(format!("{name}: {e}")))?;
+            signatures.push(json!({
+                "participant": name,
+                "purpose": purpose.as_str(),
+                "signature": base64_encode(&signature.to_bytes()),
+            }));
+        }
+        Ok(signatures)
+    }
+
+    fn write(
+        &mut self,
+        record: crate::engine::Record,
+        signatures: Option<Vec<Value>>,
+    ) -> Result<(), RunError> {
         let writer = self
             .writer
             .as_mut()
             .ok_or_else(|| RunError::Refused("the transcript is closed".into()))?;
         let mut body = record.body;
-        if !record.signers.is_empty() {
-            let seq = writer.next_seq();
-            let prev = writer.head().hex();
-            let mut signatures = Vec::new();
-            for (name, purpose) in &record.signers {
-                let present = self.present.get(name).ok_or_else(|| {
-                    RunError::Refused(format!("{name} must sign in before acting"))
-                })?;
-                let purpose = match purpose {
-                    Purpose::SignIn => transcript::Purpose::SignIn,
-                    Purpose::Confirm => transcript::Purpose::Confirm,
-                    Purpose::Attest => transcript::Purpose::Attest,
-                };
-                let message =
-                    transcript::participant_message(purpose, &self.ceremony_id, seq, &prev);
-                let signature = present.identity.sign(&message);
-                signatures.push(json!({
-                    "participant": name,
-                    "purpose": purpose.as_str(),
-                    "signature": base64_encode(&signature.to_bytes()),
-                }));
-            }
+        if let Some(signatures) = signatures {
             body["signatures"] = Value::Array(signatures);
         }
         let kind = record.kind.to_string();
@@ -725,6 +535,23 @@ impl Session {
         self.note_head(&kind, &actor);
         test_hooks::crash_after_entry(self.notes.last().map_or(0, |n| n.seq));
         Ok(())
+    }
+
+    /// Writes an entry of the tool's own (no participant signs it).
+    pub(in crate::runner) fn write_tool_entry(
+        &mut self,
+        kind: &'static str,
+        body: Value,
+    ) -> Result<(), RunError> {
+        self.write(
+            crate::engine::Record {
+                actor: transcript::TOOL_ACTOR.into(),
+                kind,
+                body,
+                signers: vec![],
+            },
+            None,
+        )
     }
 
     fn close(&mut self, outcome: Outcome) -> Result<(), RunError> {
@@ -748,61 +575,20 @@ impl Session {
             actor: "keyceremony".into(),
             hash_hex: head.hex(),
         });
-        let written = self.write_checkpoint(note);
-        // Participants' keys and the ceremony's secrets are no longer needed.
-        self.present.clear();
+        // The ceremony's secrets are no longer needed; keys held for the
+        // session stay until their holders have cosigned.
         self.vault = Vault::default();
         self.outcome = Some(outcome);
-        self.checkpoint = Some(written?);
-        Ok(())
-    }
-
-    /// Cosigns the checkpoint with the keys of the witnesses and auditors
-    /// still signed in, and writes it beside the transcript. Those who never
-    /// signed in (an early abort) cannot cosign: the note goes out without
-    /// them, and [`WrittenCheckpoint::not_cosigned`] names them.
-    fn write_checkpoint(
-        &self,
-        mut note: transcript::note::Note,
-    ) -> Result<WrittenCheckpoint, RunError> {
-        use transcript::checkpoint::{cosigner_key_name, is_cosigner_role};
-        let mut cosigned_by = Vec::new();
-        let mut not_cosigned = Vec::new();
-        for person in self
-            .ceremony
-            .roster
-            .iter()
-            .filter(|p| is_cosigner_role(p.role))
-        {
-            match self.present.get(&person.name) {
-                Some(present) => {
-                    let name = cosigner_key_name(&self.ceremony_id, person.role, &person.name);
-                    let signature = present.identity.sign(note.text.as_bytes());
-                    note.signatures
-                        .push(transcript::note::NoteSignature::ed25519(
-                            &name,
-                            present.identity.public().verifying_key(),
-                            &signature,
-                        ));
-                    cosigned_by.push(person.name.clone());
-                }
-                None => not_cosigned.push(person.name.clone()),
-            }
-        }
         let path = self
             .transcript_path
             .with_file_name(format!("{}.checkpoint", self.ceremony_id));
-        artifacts::write_new(&path, note.to_text().as_bytes())?;
-        Ok(WrittenCheckpoint {
-            path,
-            cosigned_by,
-            not_cosigned,
-        })
+        self.checkpoint = Some(checkpoint::Cosigning::start(path, note)?);
+        Ok(())
     }
 
     /// The checkpoint written at the close, once the ceremony has closed.
-    pub fn checkpoint(&self) -> Option<&WrittenCheckpoint> {
-        self.checkpoint.as_ref()
+    pub fn checkpoint(&self) -> Option<WrittenCheckpoint> {
+        self.checkpoint.as_ref().map(|c| c.written(&self.engine))
     }
 
     fn note_head(&mut self, kind: &str, actor: &str) {
@@ -816,6 +602,41 @@ impl Session {
                 hash_hex: head.hex(),
             });
         }
+    }
+
+    /// Draws the CKA_ID of the key about to be generated and records it
+    /// (a `work-started` entry) before the HSM is asked: after a crash, the
+    /// redo finds what this generation made by that id, and nothing else.
+    fn plan_key_id(&mut self, label: &str) -> Result<(), RunError> {
+        let mut id = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut id);
+        let id = hex::encode(id);
+        let step = self.engine.current();
+        let body = json!({
+            "step": step.id,
+            "number": step.number,
+            "work": "generate-key",
+            "label": label,
+            "key_id": id,
+        });
+        self.write_tool_entry("work-started", body)?;
+        self.planned_key_id = Some(id);
+        Ok(())
+    }
+
+    pub(in crate::runner) fn planned_key_id(&self) -> Option<&str> {
+        self.planned_key_id.as_deref()
+    }
+
+    pub(in crate::runner) fn orphan_key_id(&self) -> Option<String> {
+        self.orphan_key_id.clone()
+    }
+
+    /// A generation's result is in the transcript: nothing of it is an
+    /// orphan any more.
+    pub(in crate::runner) fn generation_recorded(&mut self) {
+        self.planned_key_id = None;
+        self.orphan_key_id = None;
     }
 
     // Accessors for the job preparation and recording code in `jobs`.

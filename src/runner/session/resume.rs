@@ -4,17 +4,19 @@
 //! fresh engine, compares the token with what the transcript recorded
 //! (before anything is written), then hands the transcript to a new
 //! ceremony key (the old one died with the crashed process) under the
-//! administrator's signature, and carries on under the same ceremony id.
+//! administrator's and the witness's signatures, and carries on under the
+//! same ceremony id.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::{EntryNote, PreparedHsm, Present, Session, now};
-use crate::engine::{Effect, Engine, Record};
+use super::{EntryNote, KeySource, PreparedHsm, Present, Session, now};
+use crate::engine::{Effect, Engine, Work};
 use crate::hsm::FoundPublicKey;
-use crate::identity::SigningIdentity;
+use crate::identity::agent::AgentKey;
+use crate::identity::{ActKey, SigningIdentity};
 use crate::quorum::SplitRecord;
 use crate::runner::RunError;
 use crate::runner::vault::{Holder, Vault};
@@ -39,13 +41,24 @@ fn refused(message: impl Into<String>) -> RunError {
 }
 
 impl Session {
-    /// Resumes the ceremony of `transcript`. `administrator_key` authorizes
-    /// the new ceremony key; it must be the administrator's roster key.
+    /// Resumes the ceremony of `transcript`. The administrator AND the
+    /// witness authorize the new ceremony key, each with the key they
+    /// present now: the administrator alone, who holds the laptop, cannot
+    /// continue a transcript under a key of their own.
+    ///
+    /// Refused before anything is written: a transcript that does not
+    /// verify or is closed; one whose checkpoint exists (the ceremony ended
+    /// and its transcript was cut); one already resumed over this same cut,
+    /// or resumed further than it now goes (the resume ledger beside it);
+    /// one whose artifacts directory holds files no entry records and the
+    /// interrupted work could not have written (later steps ran); a token
+    /// that lacks a key the transcript records.
     pub fn resume(
         ceremony: Ceremony,
         hsm: &PreparedHsm,
         transcript: &Path,
-        administrator_key: &Path,
+        administrator: &KeySource,
+        witness: &KeySource,
     ) -> Result<Session, RunError> {
         let (logged, summary) = read_verified(transcript)?;
         let genesis = &summary.genesis;
@@ -65,6 +78,17 @@ impl Session {
                 genesis.bindings_sha256
             )));
         }
+        let transcript_dir = transcript.parent().unwrap_or(Path::new("."));
+        let checkpoint = transcript_dir.join(format!("{}.checkpoint", genesis.ceremony_id));
+        if checkpoint.exists() {
+            return Err(refused(format!(
+                "the ceremony {} closed: its checkpoint is at {}. A transcript whose checkpoint exists was cut after its close; it is never resumed. Verify it with its checkpoint instead",
+                genesis.ceremony_id,
+                checkpoint.display()
+            )));
+        }
+        let ledger = ResumeLedger::beside(transcript, &genesis.ceremony_id);
+        ledger.check(summary.entries, &summary.head.hex())?;
 
         let mut engine = Engine::new(&ceremony);
         for e in logged.iter().skip(1) {
@@ -72,43 +96,58 @@ impl Session {
                 .replay(&e.kind, &e.actor, &e.body)
                 .map_err(|err| refused(format!("line {}: {err}", e.seq + 1)))?;
         }
-        if engine.is_finished() {
+        if engine.ended().is_some() {
             return Err(refused("the ceremony already ended; nothing to resume"));
         }
+        let artifacts_dir = transcript_dir.join(&genesis.ceremony_id);
+        let interrupted = engine
+            .is_working()
+            .then(|| engine.current().work.clone())
+            .flatten();
+        check_artifacts(
+            &artifacts_dir,
+            transcript_dir,
+            &logged,
+            interrupted.as_ref(),
+        )?;
 
-        let admin = ceremony
-            .holders(Role::Administrator)
-            .first()
-            .map(|p| p.name.clone())
-            .ok_or_else(|| refused("the roster has no administrator"))?;
-        let admin_identity = SigningIdentity::load(administrator_key)
-            .map_err(|e| refused(format!("{}: {e}", administrator_key.display())))?;
-        if Some(admin_identity.public()) != ceremony.participant(&admin).map(|p| &p.identity) {
-            return Err(refused(format!(
-                "{} is not the administrator {admin}'s roster key: only the administrator resumes a ceremony",
-                administrator_key.display()
-            )));
-        }
-
-        let restored = Restored::from(&logged)?;
+        let restored = Restored::from(&logged, engine.current().number)?;
         // Compare the token with the transcript before writing anything: a
         // recorded key that is missing or different stops the resume.
         let mut worker = Worker::spawn(hsm.module.clone());
         let reconciliation = reconcile(&mut worker, &restored)?;
 
+        let signers = [
+            (Role::Administrator, administrator),
+            (Role::Witness, witness),
+        ]
+        .into_iter()
+        .map(|(role, source)| {
+            let person = ceremony
+                .holders(role)
+                .first()
+                .map(|p| (p.name.clone(), p.identity.clone()))
+                .ok_or_else(|| refused(format!("the roster has no {}", role.as_str())))?;
+            let key = load_authorizer(&person.0, &person.1, source)?;
+            Ok((person.0, key))
+        })
+        .collect::<Result<Vec<_>, RunError>>()?;
         let writer = TranscriptWriter::resume(transcript, CeremonyKey::generate(), now(), &|m| {
-            vec![ParticipantSignature::new(
-                &admin,
-                Purpose::Resume,
-                &admin_identity.sign(m),
-            )]
+            signers
+                .iter()
+                .map(|(name, key)| {
+                    key.sign(m)
+                        .map(|signature| {
+                            ParticipantSignature::new(name, Purpose::Resume, &signature)
+                        })
+                        .map_err(|e| format!("{name}: {e}"))
+                })
+                .collect()
         })
         .map_err(|e| RunError::Output(e.to_string()))?;
+        drop(signers);
+        ledger.record(summary.entries, &summary.head.hex())?;
 
-        let artifacts_dir = transcript
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join(&genesis.ceremony_id);
         let original = super::load_original(&ceremony)?;
         let mut key_fingerprints = original
             .as_ref()
@@ -119,7 +158,6 @@ impl Session {
             .as_ref()
             .map(|o| o.certificates.clone())
             .unwrap_or_default();
-        let transcript_dir = transcript.parent().unwrap_or(Path::new("."));
         for (key, (file, sha256)) in &restored.certificates {
             let path = transcript_dir.join(file);
             let pem = std::fs::read_to_string(&path)
@@ -173,6 +211,8 @@ impl Session {
             started: summary.started,
             token_serial: restored.serial,
             redo_step: None,
+            orphan_key_id: restored.orphan_key_id,
+            planned_key_id: None,
             durations: Vec::new(),
             checkpoint: None,
             // The keys and certificates recorded before the crash, beside
@@ -182,22 +222,193 @@ impl Session {
             original,
         };
         session.note_head("resume", "keyceremony");
-        session.write(Record {
-            actor: "keyceremony".into(),
-            kind: "reconcile",
-            body: reconciliation,
-            signers: vec![],
-        })?;
+        session.write_tool_entry("reconcile", reconciliation)?;
         let interrupted = session.engine.restart();
         if !interrupted.is_empty() {
             session.redo_step = Some(session.engine.current().number);
         }
         for effect in interrupted {
             if let Effect::Record(record) = effect {
-                session.write(record)?;
+                session.write(record, None)?;
             }
         }
         Ok(session)
+    }
+}
+
+/// A resume authorizer's key, checked against the roster. Never a key held
+/// in memory: there is no earlier process to have held it.
+fn load_authorizer(
+    name: &str,
+    roster_key: &crate::identity::PublicIdentity,
+    source: &KeySource,
+) -> Result<ActKey, RunError> {
+    let key = match source {
+        KeySource::File(path) => ActKey::File(
+            SigningIdentity::load(path)
+                .map_err(|e| refused(format!("{name}: {}: {e}", path.display())))?,
+        ),
+        KeySource::Agent => ActKey::Agent(
+            AgentKey::find(roster_key, None).map_err(|e| refused(format!("{name}: {e}")))?,
+        ),
+        KeySource::Held => {
+            return Err(refused(format!(
+                "{name} must present their key to authorize the resume"
+            )));
+        }
+    };
+    if key.public() != roster_key {
+        return Err(refused(format!(
+            "{} is not {name}'s roster key ({}): a resume is authorized by the administrator and the witness themselves",
+            source.describe(),
+            roster_key.fingerprint()
+        )));
+    }
+    Ok(key)
+}
+
+/// `<out>/<ceremony-id>.resumes`: every cut a resume continued, one line
+/// each (`<lines> <head hex>`). A second resume over the same cut would
+/// make two different continuations of one record; a transcript shorter
+/// than a cut it was once resumed at has been cut since. Both are refused.
+/// (Whoever holds the laptop can delete this file: the real guard is that
+/// a resume needs the witness's signature, and verify requires every
+/// witness and auditor who ever signed in to cosign the checkpoint.)
+struct ResumeLedger {
+    path: std::path::PathBuf,
+}
+
+impl ResumeLedger {
+    fn beside(transcript: &Path, ceremony_id: &str) -> ResumeLedger {
+        ResumeLedger {
+            path: transcript.with_file_name(format!("{ceremony_id}.resumes")),
+        }
+    }
+
+    fn check(&self, lines: u64, head: &str) -> Result<(), RunError> {
+        let Ok(text) = std::fs::read_to_string(&self.path) else {
+            return Ok(());
+        };
+        for entry in text.lines() {
+            let mut fields = entry.split(' ');
+            let (Some(at), Some(at_head)) = (
+                fields.next().and_then(|n| n.parse::<u64>().ok()),
+                fields.next(),
+            ) else {
+                return Err(refused(format!(
+                    "{} is not a resume ledger this tool wrote: stop and investigate",
+                    self.path.display()
+                )));
+            };
+            if at == lines && at_head == head {
+                return Err(refused(format!(
+                    "this transcript was already resumed after line {at} (see {}): resuming the same cut twice would make two different records of one ceremony",
+                    self.path.display()
+                )));
+            }
+            if at > lines {
+                return Err(refused(format!(
+                    "this transcript was resumed after line {at} before, and now has only {lines} lines: it was cut since (see {})",
+                    self.path.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn record(&self, lines: u64, head: &str) -> Result<(), RunError> {
+        use std::io::Write as _;
+        let error = |e: std::io::Error| RunError::Output(format!("{}: {e}", self.path.display()));
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(error)?;
+        file.write_all(format!("{lines} {head}\n").as_bytes())
+            .map_err(error)?;
+        file.sync_all().map_err(error)
+    }
+}
+
+/// Every file in the ceremony's artifacts directory must be one an entry
+/// records, one a redo voided, or one the interrupted work may have
+/// written just before the crash. Anything else was written by steps the
+/// transcript no longer shows: it was cut, not crashed.
+fn check_artifacts(
+    artifacts_dir: &Path,
+    transcript_dir: &Path,
+    logged: &[Logged],
+    interrupted: Option<&Work>,
+) -> Result<(), RunError> {
+    let mut recorded = std::collections::BTreeSet::new();
+    for e in logged {
+        collect_files(&e.body, &mut recorded);
+    }
+    let mut found = Vec::new();
+    list_files(artifacts_dir, &mut found);
+    found.sort();
+    for path in found {
+        let relative = crate::runner::artifacts::relative(transcript_dir, &path);
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if recorded.contains(&relative) || name.contains(".void") {
+            continue;
+        }
+        let within = crate::runner::artifacts::relative(artifacts_dir, &path);
+        if interrupted.is_some_and(|work| may_have_written(work, &within)) {
+            continue;
+        }
+        return Err(refused(format!(
+            "{} exists, but no entry of this transcript records it and the interrupted work could not have written it: later steps ran, so this transcript was cut, not interrupted. It is not resumed",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+fn collect_files(value: &Value, out: &mut std::collections::BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(file)) = map.get("file") {
+                out.insert(file.clone());
+            }
+            if let Some(Value::Array(files)) = map.get("voided_files") {
+                out.extend(files.iter().filter_map(Value::as_str).map(String::from));
+            }
+            map.values().for_each(|v| collect_files(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_files(v, out)),
+        _ => {}
+    }
+}
+
+fn list_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            list_files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+/// The files (relative to the artifacts directory) `work` writes: a crash
+/// can leave one of them without its entry.
+fn may_have_written(work: &Work, relative: &str) -> bool {
+    match work {
+        Work::Split { secret, .. } | Work::Reshare { secret } => relative
+            .strip_prefix("shares/")
+            .is_some_and(|name| name.ends_with(&format!(".{secret}.age"))),
+        Work::ExportPublicKey { label, .. } => relative == format!("{label}.pub.pem"),
+        Work::BackupKey { label, .. } => relative == format!("backup/{label}.wrapped"),
+        Work::Sign { step, .. } => relative == format!("{step}.pem"),
+        _ => false,
     }
 }
 
@@ -239,13 +450,23 @@ struct Restored {
     keys: BTreeMap<String, String>,
     /// Root certificates made: key label -> (file, SHA-256 of the DER).
     certificates: BTreeMap<String, (String, String)>,
+    /// The CKA_ID a key generation of the interrupted step planned, when
+    /// no result followed it: the only object a redo may destroy.
+    orphan_key_id: Option<String>,
 }
 
 impl Restored {
-    fn from(logged: &[Logged]) -> Result<Restored, RunError> {
+    fn from(logged: &[Logged], current_step: usize) -> Result<Restored, RunError> {
         let mut r = Restored::default();
         for e in logged {
             let b = &e.body;
+            let in_current_step = b["number"].as_u64() == Some(current_step as u64);
+            if e.kind == "work-started" && in_current_step {
+                r.orphan_key_id = b["key_id"].as_str().map(String::from);
+            }
+            if e.kind == "generate-key" && in_current_step {
+                r.orphan_key_id = None;
+            }
             if let Some(fact) = super::super::vault::sealed_pin_in(b).map_err(refused)? {
                 r.sealed_pins.push(fact);
             }
@@ -345,18 +566,25 @@ fn reconcile(
         .iter()
         .filter(|k| !restored.keys.contains_key(&k.label))
         .map(|k| {
+            let interrupted = restored.orphan_key_id.as_deref() == Some(k.id_hex.as_str());
             json!({
                 "label": k.label,
                 "id": k.id_hex,
                 "spki_sha256": k.public.sha256_hex,
+                "made_by": if interrupted {
+                    "the interrupted generation (its recorded key id): the redo destroys it"
+                } else {
+                    "no generation this transcript records: left untouched"
+                },
             })
         })
         .collect();
     Ok(json!({
         "token": serial,
         "recorded_keys": recorded,
-        // Made after the last entry (a crash mid-generation): reported here,
-        // never adopted; a redone generation removes it.
+        // On the token but not in the transcript: reported, never adopted.
+        // Only the one the interrupted generation made (found by the key id
+        // it recorded before asking the HSM) is removed by its redo.
         "unrecorded_keys": unrecorded,
     }))
 }
