@@ -12,11 +12,13 @@ pub mod ca;
 pub mod engine;
 pub mod hsm;
 pub mod identity;
+pub mod input;
 pub mod quorum;
 pub mod report;
 pub mod runner;
 pub mod script;
 pub mod secret;
+pub mod shown;
 pub mod transcript;
 #[cfg(feature = "tui")]
 pub mod tui;

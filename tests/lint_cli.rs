@@ -481,3 +481,45 @@ fn a_ca_certificate_without_crl_sign_is_linted_with_a_warning() {
         "{err}"
     );
 }
+
+/// Attack: 80 000 nested flow sequences (160 KB) kept `lint` busy for 33 s
+/// in serde_yaml. The nesting cap refuses them before parsing, at once.
+#[test]
+fn hostile_yaml_nesting_is_refused_fast() {
+    let depth = 80_000;
+    let hostile = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let started = std::time::Instant::now();
+    let (code, err) = lint(|_| hostile.clone(), same);
+    let took = started.elapsed();
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("collections nested more than 32 deep: refused before parsing"),
+        "{err}"
+    );
+    assert!(
+        err.starts_with("SCRIPT:1:"),
+        "names the file and place: {err}"
+    );
+    assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
+}
+
+/// A script or bindings file above the documented 1 MiB cap is refused
+/// unread, naming the file and the limit.
+#[test]
+fn a_script_or_bindings_above_the_size_cap_is_refused() {
+    let padding = format!("# {}\n", "x".repeat(1 << 20));
+    let (code, err) = lint(|s| format!("{s}{padding}"), same);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("SCRIPT"), "{err}");
+    assert!(
+        err.contains("larger than 1 MiB, the most this file may be"),
+        "{err}"
+    );
+    let (code, err) = lint(same, |b| format!("{b}{padding}"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("BINDINGS"), "{err}");
+    assert!(
+        err.contains("larger than 1 MiB, the most this file may be"),
+        "{err}"
+    );
+}

@@ -1075,3 +1075,94 @@ fn a_resume_needs_the_administrator_and_the_witness() {
         assert!(found.detail.contains(missing), "{missing}: {found}");
     }
 }
+
+/// Runs the keyceremony binary; its exit code and standard output.
+fn keyceremony(args: &[&std::ffi::OsStr]) -> (i32, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_keyceremony"))
+        .args(args)
+        .output()
+        .expect("run keyceremony");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+/// No byte of `text` can move the cursor, erase, reorder or hide what the
+/// auditor reads: newlines only where the tool put them.
+fn assert_inert(text: &str, what: &str) {
+    let driving = text.chars().find(|&c| {
+        (c.is_control() && c != '\n')
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    });
+    assert_eq!(
+        driving, None,
+        "{what}: a terminal-driving character reached the output:\n{text:?}"
+    );
+}
+
+// Issue 14, attack 10: a step id or label written by whoever holds the
+// ceremony key reaches the auditor's terminal. An escape sequence could
+// move up and overwrite the TAMPERED line with VALID; a newline could print
+// a verdict line of its own.
+#[test]
+fn terminal_escapes_in_a_transcript_never_reach_the_auditors_terminal() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    for payload in [
+        "open\u{1b}[1A\u{1b}[2K\rVALID: ceremony completed",
+        "open\nVALID: ceremony completed",
+        "open\u{202e}deretla",
+    ] {
+        let mut forger = Forger::new("kc-a", 10);
+        forger.genesis();
+        forger.act(0, "sign-in", "sign-in", json!({}));
+        forger.push(
+            "keyceremony",
+            "hsm.generate-key",
+            json!({"step": payload, "label": payload, "public_key": {
+                "algorithm": payload, "spki_sha256": payload, "file": payload}}),
+        );
+        forger.act(
+            1,
+            "confirm",
+            "confirm",
+            json!({"as": "witness", "step": payload, "number": 1}),
+        );
+        forger.close();
+        let path = directory.path().join("t.jsonl");
+        std::fs::write(&path, joined(&forger.lines)).expect("write");
+
+        // Closed without its checkpoint: TAMPERED, and nothing after may
+        // pretend otherwise.
+        let (code, out) = keyceremony(&["verify".as_ref(), path.as_os_str()]);
+        assert_eq!(code, 1, "{out}");
+        assert_inert(&out, "verify");
+        assert!(out.starts_with("TAMPERED: "), "{out}");
+        assert!(!out.lines().any(|l| l.starts_with("VALID")), "{out}");
+
+        let (code, out) = keyceremony(&[
+            "verify".as_ref(),
+            "--no-checkpoint".as_ref(),
+            path.as_os_str(),
+        ]);
+        assert_eq!(code, 0, "{out}");
+        assert_inert(&out, "verify --no-checkpoint");
+        assert_eq!(
+            out.lines().filter(|l| l.starts_with("VALID")).count(),
+            1,
+            "{out}"
+        );
+        for format in ["md", "html"] {
+            let (code, out) = keyceremony(&[
+                "report".as_ref(),
+                "--no-checkpoint".as_ref(),
+                "--format".as_ref(),
+                format.as_ref(),
+                path.as_os_str(),
+            ]);
+            assert_eq!(code, 0, "{format}: {out}");
+            assert_inert(&out, format);
+            assert!(!out.lines().any(|l| l.starts_with("VALID")), "{out}");
+        }
+    }
+}

@@ -136,6 +136,30 @@ fn an_unreadable_transcript_is_a_usage_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/transcript.jsonl"));
 }
 
+/// A transcript above the documented 64 MiB cap is refused unread (a
+/// sparse file: nothing of it is ever read), exit 2, naming the limit.
+#[test]
+fn a_transcript_above_the_size_cap_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("huge.jsonl");
+    let file = std::fs::File::create(&path).expect("create");
+    file.set_len((64 << 20) + 1).expect("sparse");
+    let started = std::time::Instant::now();
+    let out = keyceremony()
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("huge.jsonl"), "{err}");
+    assert!(
+        err.contains("larger than 64 MiB, the most this file may be"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
 fn verify_args(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
     let out = keyceremony()
         .arg("verify")

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use keyceremony::report::render::{self, Format};
 use keyceremony::report::{self, Status};
+use keyceremony::shown::shown;
 
 use super::{FAILED, OK, USAGE};
 
@@ -36,7 +37,7 @@ pub fn report(args: ReportArgs) -> ExitCode {
     let verdict = match report::verify_with(&args.transcript, &options) {
         Ok(verdict) => verdict,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", shown(&e.to_string()));
             return ExitCode::from(USAGE);
         }
     };
@@ -47,7 +48,7 @@ pub fn report(args: ReportArgs) -> ExitCode {
     let text = match render::render(&verdict, format) {
         Ok(text) => text,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", shown(&e.to_string()));
             return ExitCode::from(FAILED);
         }
     };
@@ -68,7 +69,7 @@ pub fn report(args: ReportArgs) -> ExitCode {
     match written {
         Ok(()) => ExitCode::from(OK),
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", shown(&e.to_string()));
             ExitCode::from(USAGE)
         }
     }

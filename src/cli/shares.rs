@@ -1,7 +1,6 @@
 //! `keyceremony shares inspect|check`: a custodian looks at their own share
 //! without a quorum. The share's value is never printed.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -9,7 +8,9 @@ use clap::Subcommand;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
+use keyceremony::input::{MAX_SMALL_FILE_BYTES, read_capped, read_capped_from, read_capped_text};
 use keyceremony::quorum::{self, SecretName, Share, SplitRecord};
+use keyceremony::shown::{shown, shown_lines};
 use keyceremony::transcript::{self, Outcome};
 
 use super::{FAILED, OK, USAGE};
@@ -53,15 +54,15 @@ pub fn shares(command: SharesCommand) -> ExitCode {
     };
     match result {
         Ok(text) => {
-            print!("{text}");
+            print!("{}", shown_lines(&text));
             ExitCode::from(OK)
         }
         Err(Failure::Refused(why)) => {
-            eprintln!("REFUSED: {why}");
+            eprintln!("REFUSED: {}", shown_lines(&why));
             ExitCode::from(FAILED)
         }
         Err(Failure::Usage(why)) => {
-            eprintln!("error: {why}");
+            eprintln!("error: {}", shown_lines(&why));
             ExitCode::from(USAGE)
         }
     }
@@ -81,13 +82,14 @@ enum Input {
 }
 
 fn read_input(path: &Path, identity: Option<&Path>) -> Result<Input, Failure> {
-    let mut bytes = Zeroizing::new(Vec::new());
     let read = if path == Path::new("-") {
-        std::io::stdin().read_to_end(&mut bytes)
+        read_capped_from(std::io::stdin(), MAX_SMALL_FILE_BYTES)
     } else {
-        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes))
+        read_capped(path, MAX_SMALL_FILE_BYTES)
     };
-    read.map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+    let bytes = Zeroizing::new(
+        read.map_err(|e| Failure::Usage(format!("{}: {e}", shown(&path.display().to_string()))))?,
+    );
     let sealed = bytes.starts_with(b"age-encryption.org/")
         || bytes.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----");
     if sealed {
@@ -98,7 +100,7 @@ fn read_input(path: &Path, identity: Option<&Path>) -> Result<Input, Failure> {
             ))
         })?;
         let key = Zeroizing::new(
-            std::fs::read_to_string(key_path)
+            read_capped_text(key_path, MAX_SMALL_FILE_BYTES)
                 .map_err(|e| Failure::Usage(format!("{}: {e}", key_path.display())))?,
         );
         return quorum::delivery::open(&key, &bytes)

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use keyceremony::report::{self, Status, VerifyOptions};
+use keyceremony::shown::shown;
 
 use super::{FAILED, OK, USAGE};
 
@@ -58,7 +59,7 @@ pub fn verify(args: VerifyArgs) -> ExitCode {
     let options = args.against.options();
     match report::verify_with(&args.transcript, &options) {
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", shown(&e.to_string()));
             ExitCode::from(USAGE)
         }
         Ok(verdict) => {
@@ -79,8 +80,8 @@ pub fn verify(args: VerifyArgs) -> ExitCode {
             } else {
                 print!("{}", report::verify_summary(&verdict).0);
                 match &link {
-                    Some(Ok(text)) => println!("original: {text}"),
-                    Some(Err(e)) => println!("original: NOT LINKED: {e}"),
+                    Some(Ok(text)) => println!("original: {}", shown(text)),
+                    Some(Err(e)) => println!("original: NOT LINKED: {}", shown(e)),
                     None => {}
                 }
             }

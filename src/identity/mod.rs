@@ -265,7 +265,7 @@ impl ActKey {
 }
 
 fn read_key_file(path: &Path) -> Result<Zeroizing<String>, IdentityError> {
-    std::fs::read_to_string(path)
+    crate::input::read_capped_text(path, crate::input::MAX_SMALL_FILE_BYTES)
         .map(Zeroizing::new)
         .map_err(|source| IdentityError::Io {
             path: path.display().to_string(),

@@ -101,10 +101,12 @@ pub fn check_bindings(path: &Path, genesis: &Genesis) -> Result<Option<Violation
 /// `ssh-ed25519 AAAA... [comment]`; blank lines and `#` comments ignored).
 /// Where a line's comment is a roster name, the key must be that person's.
 pub fn check_roster(path: &Path, genesis: &Genesis) -> Result<Option<Violation>, AnchorError> {
-    let text = std::fs::read_to_string(path).map_err(|source| AnchorError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = crate::input::read_capped_text(path, crate::input::MAX_SMALL_FILE_BYTES).map_err(
+        |source| AnchorError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
+    )?;
     let mut known = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();

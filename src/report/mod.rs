@@ -21,6 +21,7 @@ pub use checks::{ArtifactCheck, ArtifactStatus};
 pub use facts::{Facts, KeyFact};
 pub use verdict::{CheckpointStatus, Status, Verdict, VerifyError, VerifyOptions, verify_with};
 
+use crate::shown::{shown, shown_lines};
 use crate::transcript::{CloseOutcome, Outcome, Rule, pgp_words};
 
 /// Verifies a transcript with the default options (the checkpoint beside
@@ -29,19 +30,16 @@ pub fn verify(path: &Path) -> Result<Verdict, VerifyError> {
     verify_with(path, &VerifyOptions::default())
 }
 
-/// Free text from a transcript may hold control characters; never let it
-/// drive the auditor's terminal.
-fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect()
-}
-
 /// The verdict as `keyceremony verify` prints it, and whether it is valid.
 pub fn verify_summary(verdict: &Verdict) -> (String, bool) {
+    let (text, valid) = verdict_text(verdict);
+    (shown_lines(&text).into_owned(), valid)
+}
+
+fn verdict_text(verdict: &Verdict) -> (String, bool) {
     let mut out = String::new();
     if let Some(v) = &verdict.violation {
-        let _ = writeln!(out, "TAMPERED: {}", clean(&v.to_string()));
+        let _ = writeln!(out, "TAMPERED: {}", shown(&v.to_string()));
         let why = match v.rule {
             Rule::ScriptHash | Rule::StepOrder | Rule::RoleMissing => {
                 "The transcript does not follow the script given: it is not the record of that reviewed ceremony."
@@ -59,7 +57,7 @@ pub fn verify_summary(verdict: &Verdict) -> (String, bool) {
     }
     let summary = match &verdict.outcome {
         Outcome::Tampered(v) => {
-            let _ = writeln!(out, "TAMPERED: {}", clean(&v.to_string()));
+            let _ = writeln!(out, "TAMPERED: {}", shown(&v.to_string()));
             let _ = writeln!(
                 out,
                 "The transcript is not what the ceremony wrote; nothing in it can be trusted."
@@ -80,7 +78,7 @@ pub fn verify_summary(verdict: &Verdict) -> (String, bool) {
             if verdict.violation.is_none() {
                 let how = match &summary.closed {
                     Some(CloseOutcome::Aborted { reason }) => {
-                        format!("VALID, ceremony ABORTED: {}", clean(reason))
+                        format!("VALID, ceremony ABORTED: {}", shown(reason))
                     }
                     _ => "VALID: ceremony completed".into(),
                 };
@@ -91,13 +89,13 @@ pub fn verify_summary(verdict: &Verdict) -> (String, bool) {
     };
     let facts = &verdict.facts;
     let g = &summary.genesis;
-    let _ = writeln!(out, "ceremony:   {} ({})", g.ceremony_id, g.mode);
+    let _ = writeln!(out, "ceremony:   {} ({})", shown(&g.ceremony_id), g.mode);
     let _ = writeln!(
         out,
         "script:     {} version {} \"{}\"",
-        g.script.id,
-        clean(&g.script.version),
-        clean(&g.script.title)
+        shown(&g.script.id),
+        shown(&g.script.version),
+        shown(&g.script.title)
     );
     let _ = writeln!(out, "            sha256 {}", g.script.sha256);
     match &verdict.script {
@@ -133,7 +131,7 @@ pub fn verify_summary(verdict: &Verdict) -> (String, bool) {
         let _ = writeln!(
             out,
             "  {:<24} {:<13} {fingerprint}",
-            clean(&p.name),
+            shown(&p.name),
             p.role.as_str()
         );
     }
@@ -152,19 +150,24 @@ pub fn verify_summary(verdict: &Verdict) -> (String, bool) {
     );
     let _ = writeln!(out, "steps witnessed: {}", facts.steps.len());
     for (number, id, witness) in &facts.steps {
-        let _ = writeln!(out, "  {number:>2}. {id} (witness: {witness})");
+        let _ = writeln!(
+            out,
+            "  {number:>2}. {} (witness: {})",
+            shown(id),
+            shown(witness)
+        );
     }
     if !facts.keys.is_empty() {
         let _ = writeln!(out, "keys:");
     }
     for k in &facts.keys {
-        let _ = writeln!(out, "  {} {}", clean(&k.label), clean(&k.algorithm));
-        let _ = writeln!(out, "    SPKI SHA-256 {}", k.spki_sha256);
+        let _ = writeln!(out, "  {} {}", shown(&k.label), shown(&k.algorithm));
+        let _ = writeln!(out, "    SPKI SHA-256 {}", shown(&k.spki_sha256));
         if let Ok(bytes) = hex::decode(&k.spki_sha256) {
             let _ = writeln!(out, "    in words: {}", pgp_words(&bytes));
         }
         if let Some(f) = &k.file {
-            let _ = writeln!(out, "    file: {}", clean(f));
+            let _ = writeln!(out, "    file: {}", shown(f));
         }
     }
     // A PIN set outside the ceremony is a fact the auditor must not miss.
@@ -174,17 +177,17 @@ pub fn verify_summary(verdict: &Verdict) -> (String, bool) {
                 let _ = writeln!(
                     out,
                     "adopted PIN: step {}: {}",
-                    clean(&h.step),
-                    clean(value)
+                    shown(&h.step),
+                    shown(value)
                 );
             }
         }
     }
     if !facts.attested_by.is_empty() {
-        let _ = writeln!(out, "attested by: {}", facts.attested_by.join(", "));
+        let _ = writeln!(out, "attested by: {}", shown(&facts.attested_by.join(", ")));
     }
     for i in &facts.incidents {
-        let _ = writeln!(out, "incident: {}", clean(i));
+        let _ = writeln!(out, "incident: {}", shown(i));
     }
     let _ = writeln!(
         out,
@@ -259,12 +262,15 @@ fn checkpoint_line(status: &CheckpointStatus) -> String {
                 base64_of(&checked.checkpoint.root)
             );
             if !checked.cosigned_by.is_empty() {
-                line.push_str(&format!(", cosigned by {}", checked.cosigned_by.join(", ")));
+                line.push_str(&format!(
+                    ", cosigned by {}",
+                    shown(&checked.cosigned_by.join(", "))
+                ));
             }
             if !checked.not_cosigned.is_empty() {
                 line.push_str(&format!(
                     "; not cosigned by {} (never signed in)",
-                    checked.not_cosigned.join(", ")
+                    shown(&checked.not_cosigned.join(", "))
                 ));
             }
             line
@@ -291,7 +297,8 @@ pub fn original_link(transcript: &Path, original: &Path) -> Result<String, Strin
     })
     .map_err(|e| e.to_string())?;
     let recorded = recorded.ok_or("this transcript records no original ceremony")?;
-    let bytes = std::fs::read(original).map_err(|e| format!("{}: {e}", original.display()))?;
+    let bytes = crate::input::read_capped(original, crate::input::MAX_TRANSCRIPT_BYTES)
+        .map_err(|e| format!("{}: {e}", original.display()))?;
     let summary = match crate::transcript::verify_file(original).map_err(|e| e.to_string())? {
         Outcome::Valid(summary) => summary,
         Outcome::Incomplete(..) => return Err("the original transcript is incomplete".into()),

@@ -47,10 +47,12 @@ const TIME: &str = "%Y-%m-%d %H:%M:%S UTC";
 /// transcript; a tampered one is refused.
 pub fn render(verdict: &Verdict, format: Format) -> Result<String, RenderError> {
     let doc = build(verdict)?;
-    Ok(match format {
+    let text = match format {
         Format::Markdown => markdown(&doc),
         Format::Html => html(&doc),
-    })
+    };
+    // Each value is escaped where it lands; this is the guard behind them.
+    Ok(crate::shown::shown_lines(&text).into_owned())
 }
 
 fn build(verdict: &Verdict) -> Result<Doc, RenderError> {
@@ -331,9 +333,7 @@ fn words_of_hex(text: &str) -> String {
 
 /// Text from a transcript never carries control characters into a report.
 fn clean(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    crate::shown::shown(text).into_owned()
 }
 
 fn md(text: &str) -> String {

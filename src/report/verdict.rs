@@ -233,10 +233,13 @@ fn check_checkpoint(
             beside
         }
     };
-    let bytes = std::fs::read(&path).map_err(|source| VerifyError::Checkpoint {
-        path: path.clone(),
-        source,
-    })?;
+    let bytes =
+        crate::input::read_capped(&path, crate::input::MAX_SMALL_FILE_BYTES).map_err(|source| {
+            VerifyError::Checkpoint {
+                path: path.clone(),
+                source,
+            }
+        })?;
     let required: Vec<String> = facts.cosigners_present.iter().cloned().collect();
     let expect = CheckpointExpectation {
         genesis: &summary.genesis,

@@ -272,7 +272,8 @@ impl Answers {
             .map(|p| self.base().join(p))
             .ok_or_else(|| format!("the answers name no file for the existing {name} PIN"))?;
         let text = zeroize::Zeroizing::new(
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+            crate::input::read_capped_text(&path, crate::input::MAX_SMALL_FILE_BYTES)
+                .map_err(|e| format!("{}: {e}", path.display()))?,
         );
         let pin = text
             .strip_suffix('\n')

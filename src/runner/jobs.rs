@@ -478,7 +478,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             let (key, backup) = original.backup(&label)?;
             // The blob must be the one the original recorded, before the
             // HSM sees it.
-            let blob = std::fs::read(&backup.file)
+            let blob = crate::input::read_capped(&backup.file, crate::input::MAX_SMALL_FILE_BYTES)
                 .map_err(|e| format!("the backup {}: {e}", backup.file.display()))?;
             if sha256_hex(&blob) != backup.file_sha256 {
                 return Err(format!(
@@ -604,7 +604,10 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
                     let path = ceremony.input(&a.csr).ok_or_else(|| {
                         format!("the bindings name no input `{}` (under `inputs`)", a.csr)
                     })?;
-                    Some(std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?)
+                    Some(
+                        crate::input::read_capped(&path, crate::input::MAX_SMALL_FILE_BYTES)
+                            .map_err(|e| format!("{}: {e}", path.display()))?,
+                    )
                 }
                 None => None,
             };

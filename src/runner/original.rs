@@ -78,7 +78,7 @@ fn refused(message: impl Into<String>) -> RunError {
 
 impl Original {
     pub fn load(path: &Path) -> Result<Original, RunError> {
-        let bytes = std::fs::read(path)
+        let bytes = crate::input::read_capped(path, crate::input::MAX_TRANSCRIPT_BYTES)
             .map_err(|e| refused(format!("the original transcript {}: {e}", path.display())))?;
         let mut entries: Vec<(String, Value)> = Vec::new();
         let outcome = transcript::verify_file_visiting(path, &mut |e| {
@@ -220,12 +220,13 @@ impl Original {
             "root-certificate" => {
                 let key = b["key"].as_str().unwrap_or_default();
                 let file = dir.join(b["file"].as_str().unwrap_or_default());
-                let pem = std::fs::read_to_string(&file).map_err(|e| {
-                    refused(format!(
-                        "the certificate of `{key}` should be at {}: {e}",
-                        file.display()
-                    ))
-                })?;
+                let pem = crate::input::read_capped_text(&file, crate::input::MAX_SMALL_FILE_BYTES)
+                    .map_err(|e| {
+                        refused(format!(
+                            "the certificate of `{key}` should be at {}: {e}",
+                            file.display()
+                        ))
+                    })?;
                 let der = pem_body(&pem).ok_or_else(|| {
                     refused(format!("{} is not a PEM certificate", file.display()))
                 })?;

@@ -82,10 +82,13 @@ impl<T> Loaded<T> {
 /// Reads and parses a YAML file into `T`, reporting serde's own errors
 /// (syntax, unknown field, missing field, wrong type) at their position.
 pub fn load_yaml<T: DeserializeOwned>(path: &Path) -> Result<Loaded<T>, ScriptError> {
-    let bytes = std::fs::read(path).map_err(|source| ScriptError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes =
+        crate::input::read_capped(path, crate::input::MAX_YAML_BYTES).map_err(|source| {
+            ScriptError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
     let sha256: [u8; 32] = Sha256::digest(&bytes).into();
     let invalid = |position: Position, message: String| ScriptError::Invalid {
         problems: vec![Problem {
@@ -100,6 +103,15 @@ pub fn load_yaml<T: DeserializeOwned>(path: &Path) -> Result<Loaded<T>, ScriptEr
             "the file is not UTF-8 text".into(),
         )
     })?;
+    if let Some(position) = too_deep(&text, crate::input::MAX_YAML_DEPTH) {
+        return Err(invalid(
+            position,
+            format!(
+                "collections nested more than {} deep: refused before parsing (a script needs six)",
+                crate::input::MAX_YAML_DEPTH
+            ),
+        ));
+    }
     match serde_yaml::from_str::<T>(&text) {
         Ok(value) => Ok(Loaded {
             value,
@@ -116,6 +128,40 @@ pub fn load_yaml<T: DeserializeOwned>(path: &Path) -> Result<Loaded<T>, ScriptEr
                 })
                 .unwrap_or(Position { line: 1, column: 1 });
             Err(invalid(position, serde_message(&e)))
+        }
+    }
+}
+
+/// Where `text` first nests collections deeper than `max`, read as a
+/// stream of events that stops there: time linear in the bytes up to that
+/// point, however hostile the rest. A syntax error is left to serde_yaml,
+/// which reports it with its position.
+fn too_deep(text: &str, max: usize) -> Option<Position> {
+    use yaml_rust2::parser::{Event, Parser};
+    let mut parser = Parser::new_from_str(text);
+    let mut depth = 0usize;
+    loop {
+        match parser.next_token() {
+            Ok((Event::SequenceStart(..) | Event::MappingStart(..), mark)) => {
+                depth += 1;
+                if depth > max {
+                    return Some(Position {
+                        line: mark.line(),
+                        column: mark.col() + 1,
+                    });
+                }
+            }
+            Ok((Event::SequenceEnd | Event::MappingEnd, _)) => depth = depth.saturating_sub(1),
+            // yaml-rust2 scans ahead over nested flow collections and
+            // stops at 255 levels: that too is nesting past the cap.
+            Err(e) if e.info() == "recursion limit exceeded" => {
+                return Some(Position {
+                    line: e.marker().line(),
+                    column: e.marker().col() + 1,
+                });
+            }
+            Ok((Event::StreamEnd, _)) | Err(_) => return None,
+            Ok(_) => {}
         }
     }
 }

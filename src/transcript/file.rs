@@ -1,5 +1,6 @@
 //! Verifying a transcript file, and the verdicts.
 
+use crate::input::{MAX_TRANSCRIPT_BYTES, too_large};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -51,11 +52,23 @@ pub fn verify_file_visiting(
 ) -> Result<Outcome, TranscriptError> {
     let file =
         File::open(path).map_err(|source| TranscriptError::io("cannot open", path, source))?;
+    // Refused unread when the size is known; the count below covers pipes.
+    if file
+        .metadata()
+        .is_ok_and(|m| m.len() > MAX_TRANSCRIPT_BYTES)
+    {
+        return Err(TranscriptError::io(
+            "cannot read",
+            path,
+            too_large(MAX_TRANSCRIPT_BYTES),
+        ));
+    }
     let mut reader = BufReader::new(file);
     let mut verifier = Verifier::new();
     let mut line = Vec::new();
     // One byte more than a maximal line and its newline, to see a line too long.
     let read_limit = u64::try_from(MAX_LINE_BYTES).unwrap_or(u64::MAX) + 2;
+    let mut total: u64 = 0;
     loop {
         line.clear();
         let read = (&mut reader)
@@ -64,6 +77,14 @@ pub fn verify_file_visiting(
             .map_err(|source| TranscriptError::io("cannot read", path, source))?;
         if read == 0 {
             break;
+        }
+        total += read as u64;
+        if total > MAX_TRANSCRIPT_BYTES {
+            return Err(TranscriptError::io(
+                "cannot read",
+                path,
+                too_large(MAX_TRANSCRIPT_BYTES),
+            ));
         }
         let terminated = line.last() == Some(&b'\n');
         if terminated {

@@ -115,10 +115,7 @@ impl TranscriptWriter {
         now: DateTime<Utc>,
         authorize: &Authorize<'_>,
     ) -> Result<Self, TranscriptError> {
-        use std::io::Read;
-        let mut bytes = Vec::new();
-        File::open(path)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
+        let bytes = crate::input::read_capped(path, crate::input::MAX_TRANSCRIPT_BYTES)
             .map_err(|source| TranscriptError::io("cannot read", path, source))?;
         let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
         let mut verifier = Verifier::new();

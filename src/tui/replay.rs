@@ -52,11 +52,9 @@ pub struct Replay {
     pub quit: bool,
 }
 
-/// Control characters in a transcript's text must not drive the terminal.
+/// A transcript's text must not drive the terminal.
 fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect()
+    crate::shown::shown(s).into_owned()
 }
 
 fn pretty(body: &Value) -> Vec<String> {
@@ -89,7 +87,8 @@ impl Replay {
         .map_err(|e| e.to_string())?;
         if let Outcome::Tampered(violation) = &outcome {
             // The lines from the broken one on, as they claim to be.
-            let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let text = crate::input::read_capped(path, crate::input::MAX_TRANSCRIPT_BYTES)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             for (i, raw) in text.split(|b| *b == b'\n').enumerate() {
                 let line = i as u64 + 1;
                 if line < violation.line || raw.is_empty() {

@@ -308,11 +308,11 @@ impl Session {
                     )
                 })?;
                 let key = Zeroizing::new(
-                    std::fs::read_to_string(key_file)
+                    crate::input::read_capped_text(key_file, crate::input::MAX_SMALL_FILE_BYTES)
                         .map_err(|e| format!("{}: {e}", key_file.display()))?,
                 );
-                let sealed =
-                    std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let sealed = crate::input::read_capped(&path, crate::input::MAX_SMALL_FILE_BYTES)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
                 quorum::delivery::open(&key, &sealed)
                     .map_err(|e| format!("{}: {e}", path.display()))?
             }

@@ -160,7 +160,7 @@ impl Session {
             .unwrap_or_default();
         for (key, (file, sha256)) in &restored.certificates {
             let path = transcript_dir.join(file);
-            let pem = std::fs::read_to_string(&path)
+            let pem = crate::input::read_capped_text(&path, crate::input::MAX_SMALL_FILE_BYTES)
                 .map_err(|e| refused(format!("the certificate {}: {e}", path.display())))?;
             let der = pem_der(&pem)
                 .filter(|der| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(der)) == *sha256)
@@ -286,7 +286,9 @@ impl ResumeLedger {
     }
 
     fn check(&self, lines: u64, head: &str) -> Result<(), RunError> {
-        let Ok(text) = std::fs::read_to_string(&self.path) else {
+        let Ok(text) =
+            crate::input::read_capped_text(&self.path, crate::input::MAX_SMALL_FILE_BYTES)
+        else {
             return Ok(());
         };
         for entry in text.lines() {
