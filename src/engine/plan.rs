@@ -63,12 +63,16 @@ pub enum Work {
         label: String,
         kek: String,
         user_pin: String,
+        /// No later step uses the KEK: it is destroyed after the wrap.
+        destroy_kek_after: bool,
     },
     /// The original ceremony's backup of `label` unwrapped under `kek`.
     RestoreKey {
         label: String,
         kek: String,
         user_pin: String,
+        /// No later step uses the KEK: it is destroyed after the unwrap.
+        destroy_kek_after: bool,
     },
     /// The recombined `secret` split afresh among this roster's custodians.
     Reshare {
@@ -278,11 +282,13 @@ pub(super) fn plan(ceremony: &Ceremony) -> Vec<StepPlan> {
                     label: a.label.clone(),
                     kek: a.kek.clone(),
                     user_pin: a.user_pin.clone(),
+                    destroy_kek_after: !kek_used_after(&script.steps[i + 1..], &a.kek),
                 }),
                 Action::RestoreKey(a) => Some(Work::RestoreKey {
                     label: a.label.clone(),
                     kek: a.kek.clone(),
                     user_pin: a.user_pin.clone(),
+                    destroy_kek_after: !kek_used_after(&script.steps[i + 1..], &a.kek),
                 }),
                 Action::Reshare(a) => Some(Work::Reshare {
                     secret: a.secret.clone(),
@@ -348,4 +354,17 @@ pub(super) fn plan(ceremony: &Ceremony) -> Vec<StepPlan> {
             }
         })
         .collect()
+}
+
+/// Whether one of `steps` wraps or unwraps under the KEK `kek`. After its
+/// last use the KEK is destroyed: a KEK left on a token is a public object
+/// (the security officer cannot make private ones), whose value SoftHSM2
+/// stores unencrypted in the token file, and whose holder with a blob has
+/// the key. The custodians' shares of its secret are what a restore needs.
+fn kek_used_after(steps: &[crate::script::Step], kek: &str) -> bool {
+    steps.iter().any(|s| match s.action() {
+        Action::BackupKey(a) => a.kek == kek,
+        Action::RestoreKey(a) => a.kek == kek,
+        _ => false,
+    })
 }

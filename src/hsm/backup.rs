@@ -377,3 +377,25 @@ impl super::Token {
         }
     }
 }
+
+impl LoggedIn {
+    /// Destroys the KEK labelled `label` after its last use, and checks
+    /// that no object with that label is left: between ceremonies no token
+    /// holds a key that unwraps a backup; the custodians' shares of its
+    /// secret make it again for a restore.
+    pub fn destroy_kek(&self, label: &str) -> Result<(), HsmError> {
+        let (handle, _) = self.kek(label)?;
+        self.session
+            .destroy_object(handle)
+            .during(format!("destroying the KEK {label:?} after its last use"))?;
+        let left = self.find(&[label_attribute(label)])?;
+        if left.is_empty() {
+            Ok(())
+        } else {
+            Err(HsmError::InvalidInput(format!(
+                "the KEK {label:?} was destroyed, but {} object(s) with its label remain",
+                left.len()
+            )))
+        }
+    }
+}

@@ -457,6 +457,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             label,
             kek,
             user_pin,
+            destroy_kek_after,
         } => {
             let pin = session.vault().pin(&user_pin, LoginRole::User)?;
             Ok(Box::new(move |state: &mut HsmState| {
@@ -464,6 +465,9 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
                 let key = user.find_key(&label).map_err(|e| e.to_string())?;
                 let public = user.public_key(&key).map_err(|e| e.to_string())?;
                 let wrapped = user.wrap_under_kek(&key, &kek).map_err(|e| e.to_string())?;
+                if destroy_kek_after {
+                    user.destroy_kek(&kek).map_err(|e| e.to_string())?;
+                }
                 Ok(Done::Wrapped { wrapped, public })
             }))
         }
@@ -471,6 +475,7 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
             label,
             kek,
             user_pin,
+            destroy_kek_after,
         } => {
             let pin = session.vault().pin(&user_pin, LoginRole::User)?;
             let original = session
@@ -527,6 +532,9 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
                     return Err(
                         "the restored key's signature does not verify against the original public key: it is not the same key".into(),
                     );
+                }
+                if destroy_kek_after {
+                    user.destroy_kek(&kek).map_err(|e| e.to_string())?;
                 }
                 Ok(Done::Restored {
                     restored,
@@ -920,7 +928,15 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
                 "kek_object": to_record(&info)?,
             }))
         }
-        (Work::BackupKey { label, kek, .. }, Done::Wrapped { wrapped, public }) => {
+        (
+            Work::BackupKey {
+                label,
+                kek,
+                destroy_kek_after,
+                ..
+            },
+            Done::Wrapped { wrapped, public },
+        ) => {
             let path = file_name::join(
                 &session.artifacts_dir().join("backup"),
                 &format!("{label}.wrapped"),
@@ -931,6 +947,7 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
                 "label": label,
                 "kek_label": kek,
                 "kek_id": wrapped.kek_id_hex,
+                "kek_destroyed": destroy_kek_after,
                 "mechanism": wrapped.mechanism,
                 "file": artifacts::relative(&out_dir, &path),
                 "file_sha256": sha256_hex(&wrapped.blob),
@@ -942,7 +959,11 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
             }))
         }
         (
-            Work::RestoreKey { label, .. },
+            Work::RestoreKey {
+                label,
+                destroy_kek_after,
+                ..
+            },
             Done::Restored {
                 restored,
                 challenge,
@@ -960,6 +981,7 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
                 "id": restored.key.id_hex,
                 "algorithm": restored.key.algorithm,
                 "spki_sha256": key.spki_sha256,
+                "kek_destroyed": destroy_kek_after,
                 // A restored key was not made here and was once
                 // extractable: LOCAL, ALWAYS_SENSITIVE and NEVER_EXTRACTABLE
                 // read false, as expected.

@@ -5,7 +5,9 @@ public session, unwrap the blob under the trusted KEK into an extractable,
 non-sensitive session object, and read its value.
 
 usage: no_login_unwrap.py MODULE TOKEN_LABEL KEK_LABEL BLOB KEY_TYPE
-KEY_TYPE is ec, rsa or aes. Prints LEAKED <value hex> and exits 3 when the
+KEY_TYPE is ec, rsa or aes. With BLOB `-` the client makes its own blob, as
+an attacker probing the KEK would: an extractable AES session key wrapped
+under the KEK in the same no-login session (KEY_TYPE must then be aes). Prints LEAKED <value hex> and exits 3 when the
 value came out; REFUSED <reason> and exits 0 when every try was refused.
 """
 import sys
@@ -26,7 +28,14 @@ if len(keks) != 1:
     print(f"REFUSED no KEK {kek_label!r} visible without a login ({len(keks)} found)")
     sys.exit(0)
 kek = keks[0]
-blob = open(blob_path, "rb").read()
+if blob_path == "-":
+    probe = session.generateKey([(P.CKA_CLASS, P.CKO_SECRET_KEY), (P.CKA_KEY_TYPE, P.CKK_AES),
+                                 (P.CKA_VALUE_LEN, 32), (P.CKA_TOKEN, False),
+                                 (P.CKA_PRIVATE, False), (P.CKA_SENSITIVE, False),
+                                 (P.CKA_EXTRACTABLE, True)])
+    blob = bytes(session.wrapKey(kek, probe, P.Mechanism(P.CKM_AES_KEY_WRAP_PAD)))
+else:
+    blob = open(blob_path, "rb").read()
 cls, kt = {
     "ec": (P.CKO_PRIVATE_KEY, P.CKK_EC),
     "rsa": (P.CKO_PRIVATE_KEY, P.CKK_RSA),
