@@ -754,3 +754,91 @@ fn a_typed_code_of_an_original_secret_is_accepted() {
         .count();
     assert_eq!(presented, 1);
 }
+
+#[test]
+fn a_rotation_with_keep_secret_leaves_the_pin_and_says_the_old_shares_are_void_only_by_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = copy_of_root_state(dir.path());
+    let script = dir.path().join("custodian-rotation.yaml");
+    std::fs::write(
+        &script,
+        std::fs::read_to_string(ceremonies().join("custodian-rotation.yaml"))
+            .expect("script")
+            .replace(
+                "reshare: { secret: so-pin }",
+                "reshare: { secret: so-pin, keep-secret: true }",
+            ),
+    )
+    .expect("write");
+    let bindings = bindings_after_rotation(dir.path());
+    let answers = answers_for("custodian-rotation", dir.path(), "");
+    let out_dir = dir.path().join("out");
+    let out = keyceremony()
+        .arg("run")
+        .arg(&script)
+        .arg("--bindings")
+        .arg(&bindings)
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--out")
+        .arg(&out_dir)
+        .arg("--headless")
+        .arg("--answers")
+        .arg(&answers)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let transcript = transcript_in(&out_dir);
+    let reshare = body_of(&transcript, "reshare");
+    assert_eq!(reshare["keep_secret"], true, "{reshare:#}");
+    assert_eq!(reshare["pin_changed"], false, "{reshare:#}");
+    assert_eq!(reshare["void"]["only_by_record"], true, "{reshare:#}");
+    assert!(reshare.get("login_proof").is_none(), "{reshare:#}");
+    // The same secret: the first rotation's shares and this one's give the
+    // same PIN, and the token still takes it.
+    let before = pin_from(
+        &rotation().transcript(),
+        "reshare",
+        "so-pin",
+        &["carol", "erin", "frank"],
+    );
+    let after = pin_from(&transcript, "reshare", "so-pin", &["dave", "erin", "frank"]);
+    assert_eq!(before, after);
+    assert!(
+        so_login(&state.join("softhsm2.conf"), "root-ca", &after)
+            .status
+            .success()
+    );
+}
+
+/// The attack of issue 14 item 7: the custodian who left, with two others,
+/// runs a "rotation" naming only the root ceremony (leaving the real
+/// rotation out of the bindings) and presents the old shares. The tool
+/// cannot know of a rotation it is not told about, but the token no
+/// longer takes the PIN the old shares give.
+#[test]
+fn old_shares_in_a_ceremony_that_leaves_the_rotation_out_no_longer_open_the_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = copy_of_root_state(dir.path());
+    let bindings = bindings_for("custodian-rotation", &root().transcript(), dir.path());
+    let answers = answers_for(
+        "custodian-rotation",
+        dir.path(),
+        &format!(
+            "share-files:\n  recover-so-pin:\n    carol: {}\n    erin: {}\n    frank: {}\n",
+            old_share_file("carol", "so-pin").display(),
+            old_share_file("erin", "so-pin").display(),
+            old_share_file("frank", "so-pin").display()
+        ),
+    );
+    let out_dir = dir.path().join("out");
+    let out = run("custodian-rotation", &bindings, &answers, &state, &out_dir);
+    let shown = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("CKR_PIN_INCORRECT"), "{shown}");
+    let kinds: Vec<String> = entries(&transcript_in(&out_dir))
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(!kinds.contains(&"reshare".to_string()), "{kinds:?}");
+}

@@ -587,9 +587,15 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
                 let record = SplitRecord::new(&fresh, &shares).map_err(|e| e.to_string())?;
                 let session = state.login(hsm_role(role), &old)?;
                 session.change_pin(&old, &new_pin).map_err(|e| {
-                    format!(
-                        "the token did not take the new {shown} PIN ({e}): its PIN is unchanged, the old shares still open it, and nothing was split"
-                    )
+                    if e.ckr() == Some("CKR_FUNCTION_NOT_SUPPORTED") {
+                        format!(
+                            "the module cannot change PINs ({e}): on this token the old shares of `{name}` cannot be made useless, and nothing was split. To move the secret anyway, reshare it with `keep-secret: true` (the old shares then stay valid, void only by the record)"
+                        )
+                    } else {
+                        format!(
+                            "the token did not take the new {shown} PIN ({e}): its PIN is unchanged, the old shares still open it, and nothing was split"
+                        )
+                    }
                 })?;
                 drop(session);
                 // The proof that the new PIN, which no one knows, works.
