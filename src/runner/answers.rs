@@ -201,6 +201,16 @@ impl Answers {
                 ));
             }
         }
+        for (step, codes) in &a.share_codes {
+            for name in codes.keys() {
+                if ceremony.participant(name).map(|p| p.role) != Some(Role::Custodian) {
+                    problems.push(self.file.problem(
+                        &root.key("share-codes").key(step),
+                        format!("{name} is not a custodian of this ceremony"),
+                    ));
+                }
+            }
+        }
         for (step, names) in &a.shares {
             for name in names {
                 if ceremony.participant(name).map(|p| p.role) != Some(Role::Custodian) {
