@@ -842,3 +842,132 @@ fn old_shares_in_a_ceremony_that_leaves_the_rotation_out_no_longer_open_the_toke
         .collect();
     assert!(!kinds.contains(&"reshare".to_string()), "{kinds:?}");
 }
+
+/// A restore after the rotation, its bindings listing it: the SO PIN comes
+/// from the rotation's shares (and its share directory), the KEK from the
+/// root ceremony's; grace, who handed over, is refused by name.
+#[test]
+fn a_restore_listing_the_rotation_takes_its_shares_and_refuses_the_custodian_who_left() {
+    let rotated = ceremony_of(&rotation().transcript());
+    let with_rotation = |dir: &Path| {
+        let path = bindings_for("dr-restore-rehearsal", &root().transcript(), dir);
+        let text = std::fs::read_to_string(&path).expect("bindings").replace(
+            &format!("  transcript: {}\n", root().transcript().display()),
+            &format!(
+                "  transcript: {}\n  rotations: [{}]\n",
+                root().transcript().display(),
+                rotation().transcript().display()
+            ),
+        );
+        assert!(text.contains("rotations:"), "{text}");
+        std::fs::write(&path, text).expect("write");
+        path
+    };
+
+    // grace presents the SO PIN share the root ceremony gave her.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bindings = with_rotation(dir.path());
+    let answers = answers_for(
+        "dr-restore-rehearsal",
+        dir.path(),
+        &format!(
+            "share-files:\n  recover-so-pin:\n    grace: {}\n",
+            old_share_file("grace", "so-pin").display()
+        ),
+    );
+    let text = std::fs::read_to_string(&answers).expect("answers").replace(
+        "recover-so-pin: [carol, erin, grace]",
+        "recover-so-pin: [grace, carol, erin]",
+    );
+    std::fs::write(&answers, text).expect("write");
+    let out_dir = dir.path().join("out");
+    let out = run(
+        "dr-restore-rehearsal",
+        &bindings,
+        &answers,
+        &dir.path().join("state"),
+        &out_dir,
+    );
+    let shown = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "grace's share 5 of `so-pin` was voided by rotation `{rotated}`"
+        )),
+        "{shown}"
+    );
+    let kinds: Vec<String> = entries(&transcript_in(&out_dir))
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(!kinds.contains(&"init-token".to_string()), "{kinds:?}");
+
+    // Three of the rotation's custodians: the restore completes.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bindings = with_rotation(dir.path());
+    let answers = answers_for("dr-restore-rehearsal", dir.path(), "");
+    let text = std::fs::read_to_string(&answers).expect("answers").replace(
+        "recover-so-pin: [carol, erin, grace]",
+        "recover-so-pin: [carol, erin, frank]",
+    );
+    std::fs::write(&answers, text).expect("write");
+    let out_dir = dir.path().join("out");
+    let out = run(
+        "dr-restore-rehearsal",
+        &bindings,
+        &answers,
+        &dir.path().join("state"),
+        &out_dir,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let transcript = transcript_in(&out_dir);
+    let link = body_of(&transcript, "original-ceremony");
+    assert_eq!(link["ceremony"], ceremony_of(&root().transcript()));
+    assert_eq!(link["rotations"][0]["ceremony"], rotated, "{link:#}");
+    let presented: Vec<serde_json::Value> = entries(&transcript)
+        .into_iter()
+        .filter(|e| e["kind"] == "share-presented" && e["body"]["secret_name"] == "so-pin")
+        .map(|e| e["body"]["commitment"].clone())
+        .collect();
+    let current = body_of(&rotation().transcript(), "reshare")["split"]["commitments"].clone();
+    assert_eq!(presented.len(), 3);
+    for c in presented {
+        assert!(
+            current.as_array().expect("list").contains(&c),
+            "{c} is a share of the rotation"
+        );
+    }
+}
+
+/// A rotation listed twice (or out of order) would make the wrong split
+/// current: refused before anything is written.
+#[test]
+fn a_rotation_listed_out_of_order_is_refused_before_the_ceremony_starts() {
+    let first = rotation().transcript();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = bindings_for("custodian-rotation", &root().transcript(), dir.path());
+    let text = std::fs::read_to_string(&path).expect("bindings").replace(
+        &format!("  transcript: {}\n", root().transcript().display()),
+        &format!(
+            "  transcript: {}\n  rotations: [{}, {}]\n",
+            root().transcript().display(),
+            first.display(),
+            first.display()
+        ),
+    );
+    std::fs::write(&path, text).expect("write");
+    let answers = answers_for("custodian-rotation", dir.path(), "");
+    let out_dir = dir.path().join("out");
+    let state = copy_of_root_state(dir.path());
+    let out = run("custodian-rotation", &path, &answers, &state, &out_dir);
+    let shown = output_text(&out);
+    assert_ne!(out.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.contains("list the rotations in the order they happened"),
+        "{shown}"
+    );
+    assert!(
+        !out_dir.exists() || std::fs::read_dir(&out_dir).expect("out").next().is_none(),
+        "no transcript was started"
+    );
+}
