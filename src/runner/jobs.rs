@@ -585,7 +585,16 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
                 let shares = quorum::split(&fresh, &ceremony_id, &name, policy)
                     .map_err(|e| e.to_string())?;
                 let record = SplitRecord::new(&fresh, &shares).map_err(|e| e.to_string())?;
-                let session = state.login(hsm_role(role), &old)?;
+                let session = state.login(hsm_role(role), &old).map_err(|e| {
+                    if redo {
+                        // The new secret lived only in the crashed process.
+                        format!(
+                            "the token does not take the {shown} PIN of the recovered `{name}` ({e}): if the crash came after the PIN change and before the reshare was recorded, the new secret was lost with the process and this token's {shown} PIN is no longer known; record an exception and recover the token by the vendor's procedure"
+                        )
+                    } else {
+                        e
+                    }
+                })?;
                 session.change_pin(&old, &new_pin).map_err(|e| {
                     if e.ckr() == Some("CKR_FUNCTION_NOT_SUPPORTED") {
                         format!(
