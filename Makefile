@@ -13,6 +13,8 @@ DEMO_STATE := .keyceremony/demo
 DEMO_OUT   := $(DEMO_STATE)/out
 PACKAGES   := softhsm2 opensc openssl age tmux openssh-client
 KRYOPTIC_PACKAGES := libclang-dev libssl-dev pkg-config
+# An independent PKCS#11 client for tests/backup_kek_attacks.rs.
+TEST_PACKAGES := python3-pykcs11
 # Outside the checkout, so a fresh clone on the same machine (CI) reuses the
 # build; a cold one takes about 1.5 minutes on 2 cores.
 KRYOPTIC_CACHE ?= $(HOME)/.cache/kryoptic
@@ -64,7 +66,7 @@ rehearsal-vendor-token: build
 # tests/hsm_kryoptic.rs fails without KRYOPTIC_MODULE's module (it would
 # build one itself, in the same cache, when the variable is unset).
 test: deps
-	@./.ci/deps $(KRYOPTIC_PACKAGES)
+	@./.ci/deps $(KRYOPTIC_PACKAGES) $(TEST_PACKAGES)
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo check --no-default-features

@@ -10,6 +10,7 @@
 
 pub mod ca;
 pub mod engine;
+pub mod file_name;
 pub mod hsm;
 pub mod identity;
 pub mod input;

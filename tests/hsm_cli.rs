@@ -274,8 +274,8 @@ fn selftest_passes_every_row_on_softhsm2() {
     let shown = output_text(&out);
     assert_eq!(out.status.code(), Some(0), "{shown}");
     let rows = rows(&out);
-    // 4 token rows, 3 per key spec (7 specs), the listing.
-    assert_eq!(rows.len(), 4 + 3 * 7 + 1, "{shown}");
+    // 4 token rows, 3 per key spec (7 specs), the listing, the backup attack.
+    assert_eq!(rows.len(), 4 + 3 * 7 + 1 + 1, "{shown}");
     assert!(rows.iter().all(|(o, _)| o == "PASS"), "{shown}");
     for item in [
         "the token initializes with an SO PIN",
@@ -284,12 +284,19 @@ fn selftest_passes_every_row_on_softhsm2() {
         "rsa-4096 sign: cannot be exported (value sensitive, wrapping refused)",
         "ed25519 sign: signs, the HSM verifies, an altered message fails",
         "the object listing shows every object",
+        "a backup blob does not unwrap without a login",
     ] {
         assert!(rows.iter().any(|(_, i)| i == item), "{item}:\n{shown}");
     }
     assert!(shown.contains("CKR_KEY_UNEXTRACTABLE"), "{shown}");
+    // No unwrap into a private object without the user: the KEK's
+    // CKA_UNWRAP_TEMPLATE, enforced by the module.
     assert!(
-        shown.contains("26 passed, 0 failed, 0 unsupported"),
+        shown.contains("refused: CKR_TEMPLATE_INCONSISTENT"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("27 passed, 0 failed, 0 unsupported"),
         "{shown}"
     );
 }

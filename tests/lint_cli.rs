@@ -524,6 +524,23 @@ fn a_script_or_bindings_above_the_size_cap_is_refused() {
     );
 }
 
+/// Attack: `label: ../../../x` passed lint, and the run wrote
+/// `{label}.pub.pem` and `backup/{label}.wrapped` outside `--out`. A key
+/// label becomes a file name, so lint holds it to file-name characters.
+#[test]
+fn a_key_label_cannot_write_outside_out() {
+    for label in ["../../../x", "root/ca", ".hidden", "Root-CA"] {
+        let (code, err) = lint(|s| s.replace("root-ca-key", label), same);
+        assert_eq!(code, 2, "{label}: {err}");
+        assert!(
+            err.contains(&format!("key label `{label}` cannot be a file name")),
+            "{label}: {err}"
+        );
+    }
+    let (_, err) = lint(|s| s.replace("root-ca-key", "../../../x"), same);
+    assert!(err.contains("only a-z, 0-9, '.', '_' and '-'"), "{err}");
+}
+
 /// `lint` of a shipped script of `name`, edited, with its rehearsal
 /// bindings (key files and the original transcript made absolute).
 fn lint_shipped(name: &str, edit_script: impl Fn(&str) -> String) -> (i32, String, String) {

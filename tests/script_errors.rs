@@ -158,3 +158,19 @@ fn the_shipped_files_pass_the_checks() {
     keyceremony::script::Ceremony::load(&script(), &bindings())
         .expect("the shipped script and bindings are valid");
 }
+
+/// Attack: a key label with `../` made the run write the public key and
+/// the backup blob outside `--out`. The run refuses the script before any
+/// HSM call, and nothing appears outside.
+#[test]
+fn a_key_label_cannot_write_outside_out() {
+    let label = "../../../escaped-by-label";
+    let (code, err) = run_broken(|s| s.replace("root-ca-key", label));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!("key label `{label}` cannot be a file name")),
+        "{err}"
+    );
+    let outside = std::env::temp_dir().join("escaped-by-label.pub.pem");
+    assert!(!outside.exists(), "{} was written", outside.display());
+}

@@ -1166,3 +1166,48 @@ fn terminal_escapes_in_a_transcript_never_reach_the_auditors_terminal() {
         }
     }
 }
+
+// Issue 14 acceptance, as the auditor runs it: `verify` exits 1 and names
+// the line and the rule, for a witness confirmation the witness did not
+// sign and for a resume signed by one person.
+#[test]
+fn verify_names_the_line_and_rule_of_an_unsigned_act_or_a_one_person_resume() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let path = directory.path().join("t.jsonl");
+    let verify = |lines: &[Vec<u8>]| {
+        std::fs::write(&path, joined(lines)).expect("write");
+        keyceremony(&[
+            "verify".as_ref(),
+            path.as_os_str(),
+            "--no-checkpoint".as_ref(),
+        ])
+    };
+
+    let mut forger = Forger::new("kc-a", 10);
+    forger.genesis();
+    forger.push(
+        "Wim Witness",
+        "confirm",
+        json!({"as": "witness", "step": "open", "number": 1}),
+    );
+    forger.close();
+    let (code, out) = verify(&forger.lines);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("TAMPERED: line 2"), "{out}");
+    assert!(out.contains("act-signature"), "{out}");
+
+    let mut forger = Forger::new("kc-a", 10);
+    forger.genesis();
+    forger.act(0, "sign-in", "sign-in", json!({}));
+    forger.key = SigningKey::from_bytes(&[77; 32]);
+    let mut body = json!({"ceremony_key": STANDARD.encode(forger.key.verifying_key().as_bytes())});
+    let alone = forger.signature_over(0, "resume", "keyceremony", "resume", &body);
+    body["signatures"] = json!([alone]);
+    forger.push("keyceremony", "resume", body);
+    forger.close();
+    let (code, out) = verify(&forger.lines);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("TAMPERED: line 3"), "{out}");
+    assert!(out.contains("resume"), "{out}");
+    assert!(out.contains("witness"), "{out}");
+}

@@ -70,7 +70,8 @@ pub enum Work {
         kek: String,
         user_pin: String,
     },
-    /// The recombined `secret` split afresh among this roster's custodians.
+    /// The recombined `secret` moved to this roster's custodians: replaced
+    /// by a new one (the token's PIN changed to match) unless `keep_secret`.
     Reshare {
         secret: String,
         /// The same secret split again (the old shares stay valid), instead

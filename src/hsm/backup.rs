@@ -17,7 +17,7 @@ use zeroize::{Zeroize, Zeroizing};
 use super::attributes::{KeyAttributes, read_key_attributes, read_label_and_id};
 use super::error::{During, from_cryptoki};
 use super::keys::{KEY_ID_BYTES, validate_key_label};
-use super::policy::{check_rules, trusted_kek_rules};
+use super::policy::{Mismatch, PolicyViolation, check_rules, trusted_kek_rules};
 use super::session::label_attribute;
 use super::{HsmError, KeyRef, LoggedIn, Role};
 
@@ -29,6 +29,30 @@ pub struct KekInfo {
     /// They passed the KEK policy (CKA_TRUSTED true, wrap and unwrap only,
     /// sensitive, not extractable, not modifiable).
     pub attributes: KeyAttributes,
+    pub unwrap_template: UnwrapTemplate,
+}
+
+/// The KEK's CKA_UNWRAP_TEMPLATE, and the proof that the module enforces it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnwrapTemplate {
+    pub token: bool,
+    pub private: bool,
+    pub sensitive: bool,
+    pub extractable: bool,
+    /// What the module answered to an unwrap under the KEK into an
+    /// extractable, non-sensitive key (e.g. CKR_TEMPLATE_INCONSISTENT).
+    pub weak_unwrap_refused: String,
+}
+
+/// What every key the KEK unwraps must be: on the token, private (so no
+/// unwrap at all without the user's login), sensitive, never extractable.
+fn kek_unwrap_template() -> [Attribute; 4] {
+    [
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+    ]
 }
 
 /// A key wrapped under the trusted KEK. The blob is ciphertext: without
@@ -52,9 +76,13 @@ impl LoggedIn {
     /// (C_CreateObject): on the token, CKA_PRIVATE false (the security
     /// officer cannot create private objects), sensitive, not extractable,
     /// CKA_TRUSTED, wrap and unwrap only, not modifiable, with a CKA_ID
-    /// from the token's RNG. Refuses a label an object visible to the
-    /// security officer already has. Reads the key back and checks it; a
-    /// KEK that fails the check is destroyed.
+    /// from the token's RNG, and a CKA_UNWRAP_TEMPLATE that makes every key
+    /// it unwraps a private, sensitive, non-extractable token object: being
+    /// public, the KEK is usable without a login, and without the template
+    /// a public session would unwrap a backup into a key it can read.
+    /// Refuses a label an object visible to the security officer already
+    /// has. Reads the key back, checks it, and proves the module enforces
+    /// the template; a KEK that fails is destroyed.
     pub fn import_trusted_kek(
         &self,
         label: &str,
@@ -94,7 +122,15 @@ impl LoggedIn {
             Attribute::Unwrap(true),
             Attribute::Derive(false),
         ];
-        let created = self.session.create_object(&template);
+        // Whatever this KEK unwraps lands on the token, private, sensitive
+        // and non-extractable: with no login nothing can be unwrapped at all
+        // (a private object needs the user), and nothing unwrapped can be read.
+        let created = super::raw::create_object_with_unwrap_template(
+            self.token.module().path(),
+            &self.session,
+            &template,
+            &kek_unwrap_template(),
+        );
         // cryptoki's Attribute does not zeroize its copy of the value.
         for attribute in &mut template {
             if let Attribute::Value(bytes) = attribute {
@@ -103,18 +139,91 @@ impl LoggedIn {
         }
         let handle = created.during(format!("importing the trusted KEK {label:?}"))?;
         let attributes = read_key_attributes(&self.session, handle)?;
-        if let Err(violation) = check_rules(&trusted_kek_rules(), &attributes) {
-            return Err(HsmError::Policy {
-                label: label.to_owned(),
-                violation,
-                key_destroyed: self.session.destroy_object(handle).is_ok(),
-            });
-        }
+        let checked = check_rules(&trusted_kek_rules(), &attributes)
+            .and_then(|()| self.weak_unwrap_refused(handle));
+        let weak_unwrap_refused = match checked {
+            Ok(refusal) => refusal,
+            Err(violation) => {
+                return Err(HsmError::Policy {
+                    label: label.to_owned(),
+                    violation,
+                    key_destroyed: self.session.destroy_object(handle).is_ok(),
+                });
+            }
+        };
         Ok(KekInfo {
             label: label.to_owned(),
             id_hex: hex::encode(&id),
             attributes,
+            unwrap_template: UnwrapTemplate {
+                token: true,
+                private: true,
+                sensitive: true,
+                extractable: false,
+                weak_unwrap_refused,
+            },
         })
+    }
+
+    /// The read-back of CKA_UNWRAP_TEMPLATE that matters: does the module
+    /// enforce it? A throwaway session key is wrapped under the new KEK and
+    /// unwrapped again as the attacker would, into a non-sensitive,
+    /// extractable, public session object. The module must refuse; what it
+    /// answered is recorded. A module that lets it through fails the KEK
+    /// policy (and the KEK is destroyed).
+    fn weak_unwrap_refused(&self, kek: ObjectHandle) -> Result<String, PolicyViolation> {
+        let not_enforced = |found: String| PolicyViolation {
+            mismatches: vec![Mismatch {
+                attribute: "CKA_UNWRAP_TEMPLATE".into(),
+                expected: "enforced (an unwrap into an extractable, non-sensitive key refused)"
+                    .into(),
+                found,
+            }],
+        };
+        let failed = |what: &str, e: CryptokiError| not_enforced(format!("{what} failed: {e}"));
+        let probe = self
+            .session
+            .generate_key(
+                &Mechanism::AesKeyGen,
+                &[
+                    Attribute::Class(ObjectClass::SECRET_KEY),
+                    Attribute::KeyType(KeyType::AES),
+                    Attribute::ValueLen(32.into()),
+                    Attribute::Token(false),
+                    Attribute::Private(false),
+                    Attribute::Sensitive(true),
+                    Attribute::Extractable(true),
+                ],
+            )
+            .map_err(|e| failed("generating a throwaway key to test it", e))?;
+        let mechanism = match self.key_wrap_mechanism() {
+            Ok((mechanism, _)) => mechanism,
+            Err(e) => {
+                let _ = self.session.destroy_object(probe);
+                return Err(not_enforced(format!("no key-wrap mechanism: {e}")));
+            }
+        };
+        let wrapped = self.session.wrap_key(&mechanism, kek, probe);
+        let _ = self.session.destroy_object(probe);
+        let blob = wrapped.map_err(|e| failed("wrapping a throwaway key under it", e))?;
+        let weak = [
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Token(false),
+            Attribute::Private(false),
+            Attribute::Sensitive(false),
+            Attribute::Extractable(true),
+        ];
+        match self.session.unwrap_key(&mechanism, kek, &blob, &weak) {
+            Ok(leaked) => {
+                let _ = self.session.destroy_object(leaked);
+                Err(not_enforced(
+                    "the module unwrapped it into an extractable, non-sensitive key".into(),
+                ))
+            }
+            Err(CryptokiError::Pkcs11(rv, _)) => Ok(super::ckr::ckr_name(rv)),
+            Err(e) => Ok(e.to_string()),
+        }
     }
 
     /// User. Wraps the private (or secret) half of `key` under the KEK
@@ -215,4 +324,56 @@ pub(super) fn unwrap_failure(error: CryptokiError, label: &str, kek_label: &str)
         format!("unwrapping the backup of {label:?} under the KEK {kek_label:?}")
     };
     from_cryptoki(error, operation)
+}
+
+impl super::Token {
+    /// The attack on a backup, for the selftest: with no login, unwrap
+    /// `blob` under the KEK labelled `kek_label` into an extractable,
+    /// non-sensitive session object (an EC private key, as the selftest
+    /// wraps one). Ok(what the module answered) when it refused; an error
+    /// when the unwrap succeeded (or the attempt could not be made).
+    pub(crate) fn unwrap_without_login(
+        &self,
+        kek_label: &str,
+        wrapped: &WrappedKey,
+    ) -> Result<String, HsmError> {
+        let session = self
+            .module()
+            .pkcs11()
+            .open_rw_session(self.slot())
+            .during("opening a session with no login")?;
+        let keks = session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                label_attribute(kek_label),
+            ])
+            .during("finding the KEK with no login")?;
+        let [kek] = keks.as_slice() else {
+            return Ok(format!(
+                "no KEK visible without a login ({} found)",
+                keks.len()
+            ));
+        };
+        let mechanism = key_wrap_mechanism_named(&wrapped.mechanism)?;
+        let weak = [
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::KeyType(KeyType::EC),
+            Attribute::Token(false),
+            Attribute::Private(false),
+            Attribute::Sensitive(false),
+            Attribute::Extractable(true),
+        ];
+        match session.unwrap_key(&mechanism, *kek, &wrapped.blob, &weak) {
+            Ok(leaked) => {
+                let _ = session.destroy_object(leaked);
+                Err(HsmError::InvalidInput(
+                    "with no login, the KEK unwrapped a backup into an extractable key: \
+                     anyone holding the token and a blob has the key"
+                        .into(),
+                ))
+            }
+            Err(CryptokiError::Pkcs11(rv, _)) => Ok(super::ckr::ckr_name(rv)),
+            Err(e) => Ok(e.to_string()),
+        }
+    }
 }

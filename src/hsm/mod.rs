@@ -16,6 +16,7 @@ mod error;
 mod evidence;
 mod keys;
 mod policy;
+mod raw;
 mod reconcile;
 mod restore;
 pub mod selftest;

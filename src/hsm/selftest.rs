@@ -132,7 +132,41 @@ pub fn run(token: &Token, report: &mut dyn FnMut(&Row)) -> Result<Vec<Row>, HsmE
     };
 
     check_keys(&token, &user, &mut rows)?;
+    drop(user);
+    const BACKUP: &str = "a backup blob does not unwrap without a login";
+    match no_login_unwrap(&token, &so_pin, &user_pin) {
+        // kryoptic: no trusted KEK with an unwrap template, so no backup
+        // the tool would accept; a fact about the module, named.
+        Err(e) if e.to_string().contains("CKR_ATTRIBUTE_TYPE_INVALID") => rows.unsupported(
+            BACKUP,
+            format!("the module refuses the trusted KEK's template, so `backup: wrapped` is not available on it: {e}"),
+        ),
+        result => rows.push(BACKUP, result),
+    }
     Ok(rows.rows)
+}
+
+/// The attack on `backup: wrapped`: the security officer imports a
+/// trusted KEK as a ceremony does, the user wraps a backup-able key under
+/// it, and then a session with no login tries to unwrap the blob into a
+/// key it can read. The row passes only when the module refuses.
+fn no_login_unwrap(token: &Token, so_pin: &Pin, user_pin: &Pin) -> Result<String, HsmError> {
+    const KEK: &str = "keyceremony-selftest-kek";
+    let mut value = Zeroizing::new([0u8; 32]);
+    OsRng.fill(&mut value[..]);
+    token
+        .login(Role::SecurityOfficer, so_pin)?
+        .import_trusted_kek(KEK, &value)?;
+    let wrapped = {
+        let user = token.login(Role::User, user_pin)?;
+        let spec = KeySpec::new(KeyAlgorithm::EcP256, KeyUsage::Sign)
+            .with_backup(super::spec::Backup::Wrapped);
+        let key = user.generate(&spec, "keyceremony-selftest-backup")?;
+        user.wrap_under_kek(&key.key, KEK)?
+    };
+    token
+        .unwrap_without_login(KEK, &wrapped)
+        .map(|refusal| format!("refused: {refusal}"))
 }
 
 /// Runs the checklist on a token initialized with the vendor's tool, as

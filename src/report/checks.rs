@@ -6,7 +6,7 @@
 //! the verifier still streams.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::path::{Component, Path};
+use std::path::Path;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -333,25 +333,24 @@ pub fn check_artifacts(
     let mut checks = Vec::new();
     let mut problem = None;
     for artifact in artifacts {
-        let relative = Path::new(&artifact.file);
-        let inside = relative
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)));
-        if !inside || artifact.file.contains('\\') {
+        let Ok(relative) = crate::file_name::relative_path(&artifact.file) else {
             keep_first(
                 &mut problem,
                 Violation::new(
                     artifact.line,
                     Rule::Artifact,
                     format!(
-                        "file {:?} is not a path inside the transcript's folder",
+                        "file {:?} is not a path inside the transcript's folder made of file names (a-z, 0-9, '.', '_', '-')",
                         artifact.file
                     ),
                 ),
             );
             continue;
-        }
-        let status = match std::fs::read(base.join(relative)) {
+        };
+        let status = match crate::input::read_capped(
+            &base.join(relative),
+            crate::input::MAX_SMALL_FILE_BYTES,
+        ) {
             Err(_) => ArtifactStatus::Missing,
             Ok(bytes) => {
                 let found = hex::encode(Sha256::digest(&bytes));

@@ -209,8 +209,18 @@ fn check_checkpoint(
     let path = match &options.checkpoint {
         Some(given) => given.clone(),
         None => {
-            let beside = base.join(format!("{}.checkpoint", summary.genesis.ceremony_id));
-            if !beside.exists() {
+            // The ceremony id is the transcript's own: one that cannot be
+            // a file name has no checkpoint beside it.
+            let beside = crate::file_name::join(
+                base,
+                &format!("{}.checkpoint", summary.genesis.ceremony_id),
+            )
+            .ok();
+            let Some(beside) = beside.clone().filter(|p| p.exists()) else {
+                let shown_path = beside.as_ref().map_or_else(
+                    || "(none: the ceremony id is not a file name)".to_string(),
+                    |p| p.display().to_string(),
+                );
                 // The checkpoint is what makes a cut-and-rewritten tail show:
                 // a closed transcript without it is not evidence of its end.
                 if summary.closed.is_some() {
@@ -222,14 +232,12 @@ fn check_checkpoint(
                         transcript::Rule::CheckpointMissing,
                         format!(
                             "the transcript is closed, but its checkpoint {} is not beside it: give it with --checkpoint, or pass --no-checkpoint to accept a tail that nothing vouches for",
-                            beside.display()
+                            crate::shown::shown(&shown_path)
                         ),
                     ));
                 }
-                return Ok(CheckpointStatus::NotFound {
-                    looked_for: Some(beside),
-                });
-            }
+                return Ok(CheckpointStatus::NotFound { looked_for: beside });
+            };
             beside
         }
     };

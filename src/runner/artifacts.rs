@@ -17,14 +17,19 @@ pub fn create_dir_new(path: &Path) -> Result<(), RunError> {
 }
 
 /// Writes a new file (O_EXCL) and syncs it and its directory, so that a
-/// crash right after leaves either no file or the whole file.
+/// crash right after leaves either no file or the whole file. The file is
+/// the owner's alone (0600): a backup blob is ciphertext under a KEK that
+/// is itself only a defence in depth, and sealed shares and keys' public
+/// halves lose nothing by it.
 pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    use std::os::unix::fs::OpenOptionsExt;
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| output_error(parent, e))?;
     }
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
+        .mode(0o600)
         .open(path)
         .map_err(|e| output_error(path, e))?;
     file.write_all(bytes).map_err(|e| output_error(path, e))?;

@@ -107,7 +107,7 @@ pub fn run(
                     None => ShareInput::SealedFile(
                         answers
                             .share_file(&step.id, &custodian)
-                            .unwrap_or_else(|| session.share_file(&custodian, &secret)),
+                            .map_or_else(|| session.share_file(&custodian, &secret), Ok)?,
                     ),
                 };
                 let key = key_of(answers, &custodian)?;
@@ -130,7 +130,7 @@ pub fn run(
             }
             Need::DeliverShare { custodian, secret } => {
                 // No screen: the custodian proves the copy in their share file.
-                let file = session.share_file(&custodian, &secret);
+                let file = session.share_file(&custodian, &secret)?;
                 let key = key_of(answers, &custodian)?;
                 session.prove_copy(&custodian, ShareInput::SealedFile(file), &key)?;
                 let _ = writeln!(log, "    {custodian} proved their copy");

@@ -11,6 +11,7 @@ use super::session::Session;
 use super::vault::Holder as ShareHolder;
 use super::worker::HsmState;
 use crate::engine::Work;
+use crate::file_name;
 use crate::hsm::{
     GeneratedKey, HsmError, KekInfo, KeySpec, NonExportableEvidence, ObjectSummary, PublicKeyInfo,
     RestoredKey, Role as HsmRole, Token, TokenInfo, WrappedKey, verify_with_spki,
@@ -950,7 +951,8 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
             Ok(body)
         }
         (Work::ExportPublicKey { label, .. }, Done::Exported(public)) => {
-            let path = session.artifacts_dir().join(format!("{label}.pub.pem"));
+            let path = file_name::join(session.artifacts_dir(), &format!("{label}.pub.pem"))
+                .map_err(|e| e.to_string())?;
             let voided = if session.redoing() {
                 artifacts::void_existing(&path).map_err(|e| e.to_string())?
             } else {
@@ -990,10 +992,11 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
             }))
         }
         (Work::BackupKey { label, kek, .. }, Done::Wrapped { wrapped, public }) => {
-            let path = session
-                .artifacts_dir()
-                .join("backup")
-                .join(format!("{label}.wrapped"));
+            let path = file_name::join(
+                &session.artifacts_dir().join("backup"),
+                &format!("{label}.wrapped"),
+            )
+            .map_err(|e| e.to_string())?;
             artifacts::write_new(&path, &wrapped.blob).map_err(|e| e.to_string())?;
             Ok(json!({
                 "label": label,
@@ -1133,7 +1136,8 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
             },
             Done::Signed { issued, csr_sha256 },
         ) => {
-            let path = session.artifacts_dir().join(format!("{step}.pem"));
+            let path = file_name::join(session.artifacts_dir(), &format!("{step}.pem"))
+                .map_err(|e| e.to_string())?;
             // After a crash in this step a file may exist that no entry
             // records: it is kept as void, never taken.
             let voided = if session.redoing() {
@@ -1219,10 +1223,11 @@ fn seal_shares(
     let mut listed = Vec::new();
     for (share, (custodian, ssh_key)) in shares.iter().zip(&custodians) {
         let sealed = quorum::delivery::seal(ssh_key, share).map_err(|e| e.to_string())?;
-        let path = session
-            .artifacts_dir()
-            .join("shares")
-            .join(format!("{custodian}.{name}.age"));
+        let path = file_name::join(
+            &session.artifacts_dir().join("shares"),
+            &format!("{custodian}.{name}.age"),
+        )
+        .map_err(|e| e.to_string())?;
         if session.redoing()
             && let Some(void) = artifacts::void_existing(&path).map_err(|e| e.to_string())?
         {

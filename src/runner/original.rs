@@ -141,9 +141,16 @@ impl Original {
         };
         let ceremony_id = summary.genesis.ceremony_id.clone();
         let dir = path.parent().unwrap_or(Path::new("."));
+        // Every file name below comes from the original transcript, which
+        // whoever handed it over may have written.
+        let recorded = |what: &str, e: crate::file_name::FileNameError| {
+            refused(format!("the original transcript's {what}: {e}"))
+        };
+        let artifacts_dir =
+            crate::file_name::join(dir, &ceremony_id).map_err(|e| recorded("ceremony id", e))?;
         let mut original = Original {
             path: path.to_path_buf(),
-            artifacts_dir: dir.join(&ceremony_id),
+            artifacts_dir,
             ceremony_id,
             head_hex: summary.head.hex(),
             entries: summary.entries,
@@ -269,7 +276,12 @@ impl Original {
                     )));
                 }
                 key.wrapped = Some(WrappedBackup {
-                    file: dir.join(b["file"].as_str().unwrap_or_default()),
+                    file: dir.join(
+                        crate::file_name::relative_path(b["file"].as_str().unwrap_or_default())
+                            .map_err(|e| {
+                                refused(format!("the original transcript's backup file: {e}"))
+                            })?,
+                    ),
                     file_sha256: b["file_sha256"].as_str().unwrap_or_default().to_string(),
                     mechanism: b["mechanism"].as_str().unwrap_or_default().to_string(),
                     kek: b["kek_label"].as_str().unwrap_or_default().to_string(),
@@ -278,7 +290,12 @@ impl Original {
             }
             "root-certificate" => {
                 let key = b["key"].as_str().unwrap_or_default();
-                let file = dir.join(b["file"].as_str().unwrap_or_default());
+                let file = dir.join(
+                    crate::file_name::relative_path(b["file"].as_str().unwrap_or_default())
+                        .map_err(|e| {
+                            refused(format!("the original transcript's certificate file: {e}"))
+                        })?,
+                );
                 let pem = crate::input::read_capped_text(&file, crate::input::MAX_SMALL_FILE_BYTES)
                     .map_err(|e| {
                         refused(format!(

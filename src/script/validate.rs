@@ -43,6 +43,17 @@ fn check_profile(
     }
 }
 
+/// A key label names the files of its public key and backup blob, so it
+/// must be a file name as well as fit a PKCS#11 label.
+fn key_label(label: &str) -> Result<(), String> {
+    if label.is_empty() || label.len() > MAX_KEY_LABEL {
+        return Err(format!("a key label is 1 to {MAX_KEY_LABEL} bytes"));
+    }
+    crate::file_name::file_name(label)
+        .map(|_| ())
+        .map_err(|e| format!("key label {e}"))
+}
+
 fn is_name(s: &str, max: usize) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
@@ -462,11 +473,8 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
             Action::GenerateKey(a) => {
                 let p = sp.key("generate-key");
                 installed_user_pin(&a.user_pin, &p, &mut refs);
-                if a.label.is_empty() || a.label.len() > MAX_KEY_LABEL {
-                    refs.push((
-                        p.key("label"),
-                        format!("{here}: a key label is 1 to {MAX_KEY_LABEL} bytes"),
-                    ));
+                if let Err(why) = key_label(&a.label) {
+                    refs.push((p.key("label"), format!("{here}: {why}")));
                 } else if keys.insert(&a.label, a.algorithm).is_some() {
                     refs.push((
                         p.key("label"),
@@ -531,11 +539,8 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                         ),
                     ));
                 }
-                if a.label.is_empty() || a.label.len() > MAX_KEY_LABEL {
-                    refs.push((
-                        p.key("label"),
-                        format!("{here}: a key label is 1 to {MAX_KEY_LABEL} bytes"),
-                    ));
+                if let Err(why) = key_label(&a.label) {
+                    refs.push((p.key("label"), format!("{here}: {why}")));
                 } else if !keks.insert(a.label.as_str()) || keys.contains_key(a.label.as_str()) {
                     refs.push((
                         p.key("label"),
@@ -579,11 +584,8 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                     ));
                 }
                 installed_user_pin(&a.user_pin, &p, &mut refs);
-                if a.label.is_empty() || a.label.len() > MAX_KEY_LABEL {
-                    refs.push((
-                        p.key("label"),
-                        format!("{here}: a key label is 1 to {MAX_KEY_LABEL} bytes"),
-                    ));
+                if let Err(why) = key_label(&a.label) {
+                    refs.push((p.key("label"), format!("{here}: {why}")));
                 } else if keys.contains_key(a.label.as_str()) || !restored.insert(&a.label) {
                     refs.push((
                         p.key("label"),

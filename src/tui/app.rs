@@ -540,7 +540,13 @@ impl App {
             }
             (Need::Share { secret, .. }, Some(FieldFor::Share(custodian))) => {
                 let input = if self.field.is_empty() {
-                    ShareInput::SealedFile(session.share_file(&custodian, &secret))
+                    match session.share_file(&custodian, &secret) {
+                        Ok(file) => ShareInput::SealedFile(file),
+                        Err(e) => {
+                            self.error(e.to_string());
+                            return;
+                        }
+                    }
                 } else {
                     ShareInput::Code(Zeroizing::new(self.field.take().trim().to_string()))
                 };
@@ -936,10 +942,13 @@ impl App {
                     }
                     Some(p) => {
                         lines.push("Others: look away from the keyboard.".into());
-                        let file = session.share_file(p, &secret);
+                        let file = session.share_file(p, &secret).ok();
                         lines.push(format!(
                             "Type your share code (shown as •), or press Enter to open your share file {}.",
-                            file.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+                            file.as_ref()
+                                .and_then(|f| f.file_name())
+                                .map(|n| n.to_string_lossy())
+                                .unwrap_or_default()
                         ));
                         Turn {
                             title: format!("Custodian {p}: present your share of `{secret}`"),

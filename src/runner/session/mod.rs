@@ -163,8 +163,10 @@ impl Session {
         );
         std::fs::create_dir_all(out_dir)
             .map_err(|e| RunError::Output(format!("{}: {e}", out_dir.display())))?;
-        let transcript_path = out_dir.join(format!("{ceremony_id}.jsonl"));
-        let artifacts_dir = out_dir.join(&ceremony_id);
+        let refused = |e: crate::file_name::FileNameError| RunError::Refused(e.to_string());
+        let transcript_path =
+            crate::file_name::join(out_dir, &format!("{ceremony_id}.jsonl")).map_err(refused)?;
+        let artifacts_dir = crate::file_name::join(out_dir, &ceremony_id).map_err(refused)?;
         artifacts::create_dir_new(&artifacts_dir)?;
 
         let key = CeremonyKey::generate();
@@ -295,7 +297,7 @@ impl Session {
     }
 
     /// Where a custodian's sealed share of `secret` is written.
-    pub fn share_file(&self, custodian: &str, secret: &str) -> PathBuf {
+    pub fn share_file(&self, custodian: &str, secret: &str) -> Result<PathBuf, RunError> {
         // Shares of the original ceremony's secrets are where the ceremony
         // that made their current split wrote them (the original, or the
         // latest rotation), until this ceremony reshares them.
@@ -309,7 +311,8 @@ impl Session {
             }
             _ => &self.artifacts_dir,
         };
-        dir.join("shares").join(format!("{custodian}.{secret}.age"))
+        crate::file_name::join(&dir.join("shares"), &format!("{custodian}.{secret}.age"))
+            .map_err(|e| RunError::Refused(e.to_string()))
     }
 
     pub fn original(&self) -> Option<&Original> {

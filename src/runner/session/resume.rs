@@ -79,7 +79,10 @@ impl Session {
             )));
         }
         let transcript_dir = transcript.parent().unwrap_or(Path::new("."));
-        let checkpoint = transcript_dir.join(format!("{}.checkpoint", genesis.ceremony_id));
+        // The ceremony id is the transcript's, which anyone may have written.
+        let id = crate::file_name::file_name(&genesis.ceremony_id)
+            .map_err(|e| refused(format!("the transcript's ceremony id: {e}")))?;
+        let checkpoint = transcript_dir.join(format!("{id}.checkpoint"));
         if checkpoint.exists() {
             return Err(refused(format!(
                 "the ceremony {} closed: its checkpoint is at {}. A transcript whose checkpoint exists was cut after its close; it is never resumed. Verify it with its checkpoint instead",
@@ -87,7 +90,7 @@ impl Session {
                 checkpoint.display()
             )));
         }
-        let ledger = ResumeLedger::beside(transcript, &genesis.ceremony_id);
+        let ledger = ResumeLedger::beside(transcript, id);
         ledger.check(summary.entries, &summary.head.hex())?;
 
         let mut engine = Engine::new(&ceremony);
@@ -99,7 +102,7 @@ impl Session {
         if engine.ended().is_some() {
             return Err(refused("the ceremony already ended; nothing to resume"));
         }
-        let artifacts_dir = transcript_dir.join(&genesis.ceremony_id);
+        let artifacts_dir = transcript_dir.join(id);
         let interrupted = engine
             .is_working()
             .then(|| engine.current().work.clone())
@@ -159,7 +162,10 @@ impl Session {
             .map(|o| o.certificates.clone())
             .unwrap_or_default();
         for (key, (file, sha256)) in &restored.certificates {
-            let path = transcript_dir.join(file);
+            let path = transcript_dir.join(
+                crate::file_name::relative_path(file)
+                    .map_err(|e| refused(format!("the certificate's recorded file: {e}")))?,
+            );
             let pem = crate::input::read_capped_text(&path, crate::input::MAX_SMALL_FILE_BYTES)
                 .map_err(|e| refused(format!("the certificate {}: {e}", path.display())))?;
             let der = pem_der(&pem)
