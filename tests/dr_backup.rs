@@ -921,6 +921,14 @@ fn a_restore_listing_the_rotation_takes_its_shares_and_refuses_the_custodian_who
     );
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let transcript = transcript_in(&out_dir);
+    let linked = keyceremony()
+        .arg("verify")
+        .arg(&transcript)
+        .arg("--original")
+        .arg(root().transcript())
+        .output()
+        .expect("verify");
+    assert_eq!(linked.status.code(), Some(0), "{}", output_text(&linked));
     let link = body_of(&transcript, "original-ceremony");
     assert_eq!(link["ceremony"], ceremony_of(&root().transcript()));
     assert_eq!(link["rotations"][0]["ceremony"], rotated, "{link:#}");
