@@ -1099,6 +1099,9 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
                 },
             });
             if let Some(role) = changed {
+                // As a split records it: the new secret mixed the HSM's
+                // random generator into the OS's.
+                body["randomness"] = json!("os+hsm");
                 body["login_proof"] = json!({
                     "role": role.as_str(),
                     "ok": true,
