@@ -426,32 +426,119 @@ fn a_key_generated_without_backup_cannot_be_restored_and_the_tool_says_why() {
     );
 }
 
+/// The custodian rotation of the root ceremony's SO PIN, run once on the
+/// root ceremony's token and shared by the tests (it changes that token's SO
+/// PIN, so no test may run a second one there).
+struct Rotation {
+    dir: tempfile::TempDir,
+}
+
+impl Rotation {
+    fn transcript(&self) -> PathBuf {
+        transcript_in(&self.dir.path().join("out"))
+    }
+}
+
+fn rotation() -> &'static Rotation {
+    static ROTATION: OnceLock<Rotation> = OnceLock::new();
+    ROTATION.get_or_init(|| {
+        let root = root();
+        let dir = shared_dir("dr_backup_rotation");
+        let bindings = bindings_for("custodian-rotation", &root.transcript(), dir.path());
+        let answers = answers_for("custodian-rotation", dir.path(), "");
+        let out = run(
+            "custodian-rotation",
+            &bindings,
+            &answers,
+            &root.state(),
+            &dir.path().join("out"),
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+        Rotation { dir }
+    })
+}
+
+/// An SO login on the token labelled `label`, by pkcs11-tool (a client
+/// that is not this tool): whether `pin` opens it.
+fn so_login(conf: &Path, label: &str, pin: &str) -> Output {
+    pkcs11(
+        conf,
+        &[
+            "--token-label",
+            label,
+            "--session-rw",
+            "--login",
+            "--login-type",
+            "so",
+            "--so-pin",
+            pin,
+            "--list-objects",
+        ],
+    )
+}
+
+/// A copy of the root ceremony's state directory (its token, after the
+/// rotation), for a run that must not touch the shared token.
+fn copy_of_root_state(into: &Path) -> PathBuf {
+    rotation();
+    let state = into.join("state");
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(root().state())
+        .arg(&state)
+        .output()
+        .expect("cp");
+    assert!(copied.status.success(), "{}", output_text(&copied));
+    // The embedded SoftHSM2's configuration names the token directory; the
+    // run writes it again for its --state-dir, but not before it is read.
+    let _ = std::fs::remove_file(state.join("softhsm2.conf"));
+    state
+}
+
+/// Bindings for a second rotation of the root ceremony's SO PIN that list
+/// the first one under `original.rotations`.
+fn bindings_after_rotation(dir: &Path) -> PathBuf {
+    let path = bindings_for("custodian-rotation", &root().transcript(), dir);
+    let text = std::fs::read_to_string(&path).expect("bindings").replace(
+        &format!("  transcript: {}\n", root().transcript().display()),
+        &format!(
+            "  transcript: {}\n  rotations:\n    - {}\n",
+            root().transcript().display(),
+            rotation().transcript().display()
+        ),
+    );
+    assert!(text.contains("rotations:"), "{text}");
+    std::fs::write(&path, text).expect("write bindings");
+    path
+}
+
+fn ceremony_of(transcript: &Path) -> String {
+    entries(transcript)[0]["ceremony"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
+fn old_share_file(custodian: &str, secret: &str) -> PathBuf {
+    root()
+        .transcript()
+        .parent()
+        .expect("dir")
+        .join(ceremony_of(&root().transcript()))
+        .join("shares")
+        .join(format!("{custodian}.{secret}.age"))
+}
+
 #[test]
 fn after_rotation_k_new_shares_open_the_token_and_the_old_shares_are_void() {
     let root = root();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let bindings = bindings_for("custodian-rotation", &root.transcript(), dir.path());
-    let answers = answers_for("custodian-rotation", dir.path(), "");
-    let out_dir = dir.path().join("out");
-    // The rotation works on the root ceremony's token.
-    let out = run(
-        "custodian-rotation",
-        &bindings,
-        &answers,
-        &root.state(),
-        &out_dir,
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
-    let transcript = transcript_in(&out_dir);
+    let transcript = rotation().transcript();
     let (code, report) = verify(&transcript);
     assert_eq!(code, 0, "{report}");
     let reshare = body_of(&transcript, "reshare");
     assert_eq!(reshare["split"]["k"], 3);
     assert_eq!(reshare["split"]["n"], 4);
-    assert_eq!(
-        reshare["void"]["ceremony"],
-        entries(&root.transcript())[0]["ceremony"]
-    );
+    assert_eq!(reshare["void"]["ceremony"], ceremony_of(&root.transcript()));
     let delivered = entries(&transcript)
         .iter()
         .filter(|e| e["kind"] == "share-delivered")
@@ -460,22 +547,9 @@ fn after_rotation_k_new_shares_open_the_token_and_the_old_shares_are_void() {
 
     // Any 3 of the 4 new shares give the SO PIN that opens the token.
     let pin = pin_from(&transcript, "reshare", "so-pin", &["dave", "erin", "frank"]);
-    let login = pkcs11(
-        &root.conf(),
-        &[
-            "--token-label",
-            "root-ca",
-            "--session-rw",
-            "--login",
-            "--login-type",
-            "so",
-            "--so-pin",
-            &pin,
-            "--list-objects",
-        ],
-    );
+    let login = so_login(&root.conf(), "root-ca", &pin);
     assert!(login.status.success(), "{}", output_text(&login));
-    assert_eq!(
+    assert_ne!(
         pin,
         pin_from(
             &root.transcript(),
@@ -483,24 +557,13 @@ fn after_rotation_k_new_shares_open_the_token_and_the_old_shares_are_void() {
             "so-pin",
             &["carol", "erin", "grace"]
         ),
-        "the secret itself did not change"
+        "the rotation drew a new secret, hence a new SO PIN"
     );
 
     // An old share is refused as void, by name.
-    let old = root
-        .transcript()
-        .parent()
-        .expect("dir")
-        .join(
-            entries(&root.transcript())[0]["ceremony"]
-                .as_str()
-                .expect("id"),
-        )
-        .join("shares")
-        .join("grace.so-pin.age");
     let checked = keyceremony()
         .args(["shares", "check"])
-        .arg(&old)
+        .arg(old_share_file("grace", "so-pin"))
         .arg("--transcript")
         .arg(&transcript)
         .arg("-i")
@@ -512,5 +575,407 @@ fn after_rotation_k_new_shares_open_the_token_and_the_old_shares_are_void() {
         output_text(&checked).contains("VOID"),
         "{}",
         output_text(&checked)
+    );
+}
+
+#[test]
+fn rotated_out_shares_no_longer_open_the_token() {
+    let root = root();
+    let transcript = rotation().transcript();
+    // Three OLD shares, including grace's (who handed over), recombine
+    // exactly as before the rotation: the arithmetic cannot forget them.
+    let old_pin = pin_from(
+        &root.transcript(),
+        "split-secret",
+        "so-pin",
+        &["carol", "erin", "grace"],
+    );
+    let new_pin = pin_from(&transcript, "reshare", "so-pin", &["carol", "dave", "erin"]);
+    assert_ne!(old_pin, new_pin);
+    // The token itself no longer takes the PIN they give.
+    let refused = so_login(&root.conf(), "root-ca", &old_pin);
+    assert!(
+        !refused.status.success(),
+        "the old shares still open the token: {}",
+        output_text(&refused)
+    );
+    assert!(
+        output_text(&refused).contains("CKR_PIN_INCORRECT"),
+        "{}",
+        output_text(&refused)
+    );
+    let opened = so_login(&root.conf(), "root-ca", &new_pin);
+    assert!(opened.status.success(), "{}", output_text(&opened));
+
+    // The record says so: the PIN changed, the change was proven by a
+    // login, and the old split's commitments are void.
+    let reshare = body_of(&transcript, "reshare");
+    assert_eq!(reshare["pin_changed"], true, "{reshare:#}");
+    assert_eq!(
+        reshare["login_proof"]["role"], "security-officer",
+        "{reshare:#}"
+    );
+    assert_eq!(reshare["login_proof"]["ok"], true, "{reshare:#}");
+    assert_eq!(reshare["keep_secret"], false, "{reshare:#}");
+    let original_so = entries(&root.transcript())
+        .into_iter()
+        .find(|e| e["kind"] == "split-secret" && e["body"]["split"]["secret_name"] == "so-pin")
+        .expect("so-pin split")["body"]["split"]
+        .clone();
+    assert_eq!(reshare["void"]["commitments"], original_so["commitments"]);
+    assert_ne!(reshare["split"]["check_value"], original_so["check_value"]);
+}
+
+#[test]
+fn a_voided_share_is_refused_by_name_in_a_later_rotation() {
+    let rotated = ceremony_of(&rotation().transcript());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = copy_of_root_state(dir.path());
+    let bindings = bindings_after_rotation(dir.path());
+    // carol brings the share the ROOT ceremony gave her, voided by the
+    // first rotation; erin and frank bring their current ones.
+    let answers = answers_for(
+        "custodian-rotation",
+        dir.path(),
+        &format!(
+            "share-files:\n  recover-so-pin:\n    carol: {}\n",
+            old_share_file("carol", "so-pin").display()
+        ),
+    );
+    let out_dir = dir.path().join("out");
+    let out = run("custodian-rotation", &bindings, &answers, &state, &out_dir);
+    let shown = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "carol's share 1 of `so-pin` was voided by rotation `{rotated}`: present the share that ceremony gave you"
+        )),
+        "{shown}"
+    );
+    // Refused as it was presented: no recombination, no login.
+    let kinds: Vec<String> = entries(&transcript_in(&out_dir))
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(kinds.contains(&"share-rejected".to_string()), "{kinds:?}");
+    assert!(!kinds.contains(&"recombine".to_string()), "{kinds:?}");
+    assert!(!kinds.contains(&"reshare".to_string()), "{kinds:?}");
+    // The token still takes the first rotation's PIN.
+    let pin = pin_from(
+        &rotation().transcript(),
+        "reshare",
+        "so-pin",
+        &["carol", "erin", "frank"],
+    );
+    let login = so_login(&state.join("softhsm2.conf"), "root-ca", &pin);
+    assert!(login.status.success(), "{}", output_text(&login));
+}
+
+#[test]
+fn a_second_rotation_continues_the_first_and_takes_a_typed_code_of_its_shares() {
+    let first = rotation().transcript();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = copy_of_root_state(dir.path());
+    let bindings = bindings_after_rotation(dir.path());
+    // erin types the code of the share the FIRST rotation gave her.
+    let code = quorum::delivery::open(
+        &std::fs::read_to_string(demo_key("erin")).expect("key"),
+        &std::fs::read(
+            first
+                .parent()
+                .expect("dir")
+                .join(ceremony_of(&first))
+                .join("shares")
+                .join("erin.so-pin.age"),
+        )
+        .expect("share file"),
+    )
+    .expect("opens")
+    .code();
+    let code_file = dir.path().join("erin.code");
+    std::fs::write(&code_file, code.as_bytes()).expect("write");
+    let answers = answers_for(
+        "custodian-rotation",
+        dir.path(),
+        &format!(
+            "share-codes:\n  recover-so-pin:\n    erin: {}\n",
+            code_file.display()
+        ),
+    );
+    let out_dir = dir.path().join("out");
+    let out = run("custodian-rotation", &bindings, &answers, &state, &out_dir);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let second = transcript_in(&out_dir);
+    let reshare = body_of(&second, "reshare");
+    assert_eq!(reshare["void"]["ceremony"], ceremony_of(&first));
+    let conf = state.join("softhsm2.conf");
+    let new_pin = pin_from(&second, "reshare", "so-pin", &["dave", "erin", "frank"]);
+    let login = so_login(&conf, "root-ca", &new_pin);
+    assert!(login.status.success(), "{}", output_text(&login));
+    let first_pin = pin_from(&first, "reshare", "so-pin", &["dave", "erin", "frank"]);
+    assert!(!so_login(&conf, "root-ca", &first_pin).status.success());
+}
+
+#[test]
+fn a_typed_code_of_an_original_secret_is_accepted() {
+    let root = root();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bindings = bindings_for("dr-restore-rehearsal", &root.transcript(), dir.path());
+    // dave types the code on his paper copy of the ROOT ceremony's KEK
+    // share: the disaster-recovery fallback when share files are lost.
+    let code = quorum::delivery::open(
+        &std::fs::read_to_string(demo_key("dave")).expect("key"),
+        &std::fs::read(old_share_file("dave", "backup-kek")).expect("share file"),
+    )
+    .expect("opens")
+    .code();
+    let code_file = dir.path().join("dave.code");
+    std::fs::write(&code_file, code.as_bytes()).expect("write");
+    let answers = answers_for(
+        "dr-restore-rehearsal",
+        dir.path(),
+        &format!(
+            "share-codes:\n  recover-backup-kek:\n    dave: {}\n",
+            code_file.display()
+        ),
+    );
+    let out_dir = dir.path().join("out");
+    let out = run(
+        "dr-restore-rehearsal",
+        &bindings,
+        &answers,
+        &dir.path().join("state"),
+        &out_dir,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let presented = entries(&transcript_in(&out_dir))
+        .into_iter()
+        .filter(|e| e["kind"] == "share-presented" && e["actor"] == "dave")
+        .count();
+    assert_eq!(presented, 1);
+}
+
+#[test]
+fn a_rotation_with_keep_secret_leaves_the_pin_and_says_the_old_shares_are_void_only_by_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = copy_of_root_state(dir.path());
+    let script = dir.path().join("custodian-rotation.yaml");
+    std::fs::write(
+        &script,
+        std::fs::read_to_string(ceremonies().join("custodian-rotation.yaml"))
+            .expect("script")
+            .replace(
+                "reshare: { secret: so-pin }",
+                "reshare: { secret: so-pin, keep-secret: true }",
+            ),
+    )
+    .expect("write");
+    let bindings = bindings_after_rotation(dir.path());
+    let answers = answers_for("custodian-rotation", dir.path(), "");
+    let out_dir = dir.path().join("out");
+    let out = keyceremony()
+        .arg("run")
+        .arg(&script)
+        .arg("--bindings")
+        .arg(&bindings)
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--out")
+        .arg(&out_dir)
+        .arg("--headless")
+        .arg("--answers")
+        .arg(&answers)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let transcript = transcript_in(&out_dir);
+    let reshare = body_of(&transcript, "reshare");
+    assert_eq!(reshare["keep_secret"], true, "{reshare:#}");
+    assert_eq!(reshare["pin_changed"], false, "{reshare:#}");
+    assert_eq!(reshare["void"]["only_by_record"], true, "{reshare:#}");
+    assert!(reshare.get("login_proof").is_none(), "{reshare:#}");
+    // The same secret: the first rotation's shares and this one's give the
+    // same PIN, and the token still takes it.
+    let before = pin_from(
+        &rotation().transcript(),
+        "reshare",
+        "so-pin",
+        &["carol", "erin", "frank"],
+    );
+    let after = pin_from(&transcript, "reshare", "so-pin", &["dave", "erin", "frank"]);
+    assert_eq!(before, after);
+    assert!(
+        so_login(&state.join("softhsm2.conf"), "root-ca", &after)
+            .status
+            .success()
+    );
+}
+
+/// The attack of issue 14 item 7: the custodian who left, with two others,
+/// runs a "rotation" naming only the root ceremony (leaving the real
+/// rotation out of the bindings) and presents the old shares. The tool
+/// cannot know of a rotation it is not told about, but the token no
+/// longer takes the PIN the old shares give.
+#[test]
+fn old_shares_in_a_ceremony_that_leaves_the_rotation_out_no_longer_open_the_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = copy_of_root_state(dir.path());
+    let bindings = bindings_for("custodian-rotation", &root().transcript(), dir.path());
+    let answers = answers_for(
+        "custodian-rotation",
+        dir.path(),
+        &format!(
+            "share-files:\n  recover-so-pin:\n    carol: {}\n    erin: {}\n    frank: {}\n",
+            old_share_file("carol", "so-pin").display(),
+            old_share_file("erin", "so-pin").display(),
+            old_share_file("frank", "so-pin").display()
+        ),
+    );
+    let out_dir = dir.path().join("out");
+    let out = run("custodian-rotation", &bindings, &answers, &state, &out_dir);
+    let shown = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("CKR_PIN_INCORRECT"), "{shown}");
+    let kinds: Vec<String> = entries(&transcript_in(&out_dir))
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(!kinds.contains(&"reshare".to_string()), "{kinds:?}");
+}
+
+/// A restore after the rotation, its bindings listing it: the SO PIN comes
+/// from the rotation's shares (and its share directory), the KEK from the
+/// root ceremony's; grace, who handed over, is refused by name.
+#[test]
+fn a_restore_listing_the_rotation_takes_its_shares_and_refuses_the_custodian_who_left() {
+    let rotated = ceremony_of(&rotation().transcript());
+    let with_rotation = |dir: &Path| {
+        let path = bindings_for("dr-restore-rehearsal", &root().transcript(), dir);
+        let text = std::fs::read_to_string(&path).expect("bindings").replace(
+            &format!("  transcript: {}\n", root().transcript().display()),
+            &format!(
+                "  transcript: {}\n  rotations: [{}]\n",
+                root().transcript().display(),
+                rotation().transcript().display()
+            ),
+        );
+        assert!(text.contains("rotations:"), "{text}");
+        std::fs::write(&path, text).expect("write");
+        path
+    };
+
+    // grace presents the SO PIN share the root ceremony gave her.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bindings = with_rotation(dir.path());
+    let answers = answers_for(
+        "dr-restore-rehearsal",
+        dir.path(),
+        &format!(
+            "share-files:\n  recover-so-pin:\n    grace: {}\n",
+            old_share_file("grace", "so-pin").display()
+        ),
+    );
+    let text = std::fs::read_to_string(&answers).expect("answers").replace(
+        "recover-so-pin: [carol, erin, grace]",
+        "recover-so-pin: [grace, carol, erin]",
+    );
+    std::fs::write(&answers, text).expect("write");
+    let out_dir = dir.path().join("out");
+    let out = run(
+        "dr-restore-rehearsal",
+        &bindings,
+        &answers,
+        &dir.path().join("state"),
+        &out_dir,
+    );
+    let shown = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "grace's share 5 of `so-pin` was voided by rotation `{rotated}`"
+        )),
+        "{shown}"
+    );
+    let kinds: Vec<String> = entries(&transcript_in(&out_dir))
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(!kinds.contains(&"init-token".to_string()), "{kinds:?}");
+
+    // Three of the rotation's custodians: the restore completes.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bindings = with_rotation(dir.path());
+    let answers = answers_for("dr-restore-rehearsal", dir.path(), "");
+    let text = std::fs::read_to_string(&answers).expect("answers").replace(
+        "recover-so-pin: [carol, erin, grace]",
+        "recover-so-pin: [carol, erin, frank]",
+    );
+    std::fs::write(&answers, text).expect("write");
+    let out_dir = dir.path().join("out");
+    let out = run(
+        "dr-restore-rehearsal",
+        &bindings,
+        &answers,
+        &dir.path().join("state"),
+        &out_dir,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let transcript = transcript_in(&out_dir);
+    let linked = keyceremony()
+        .arg("verify")
+        .arg(&transcript)
+        .arg("--original")
+        .arg(root().transcript())
+        .output()
+        .expect("verify");
+    assert_eq!(linked.status.code(), Some(0), "{}", output_text(&linked));
+    let link = body_of(&transcript, "original-ceremony");
+    assert_eq!(link["ceremony"], ceremony_of(&root().transcript()));
+    assert_eq!(link["rotations"][0]["ceremony"], rotated, "{link:#}");
+    let presented: Vec<serde_json::Value> = entries(&transcript)
+        .into_iter()
+        .filter(|e| e["kind"] == "share-presented" && e["body"]["secret_name"] == "so-pin")
+        .map(|e| e["body"]["commitment"].clone())
+        .collect();
+    let current = body_of(&rotation().transcript(), "reshare")["split"]["commitments"].clone();
+    assert_eq!(presented.len(), 3);
+    for c in presented {
+        assert!(
+            current.as_array().expect("list").contains(&c),
+            "{c} is a share of the rotation"
+        );
+    }
+}
+
+/// A rotation listed twice (or out of order) would make the wrong split
+/// current: refused before anything is written.
+#[test]
+fn a_rotation_listed_out_of_order_is_refused_before_the_ceremony_starts() {
+    let first = rotation().transcript();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = bindings_for("custodian-rotation", &root().transcript(), dir.path());
+    let text = std::fs::read_to_string(&path).expect("bindings").replace(
+        &format!("  transcript: {}\n", root().transcript().display()),
+        &format!(
+            "  transcript: {}\n  rotations: [{}, {}]\n",
+            root().transcript().display(),
+            first.display(),
+            first.display()
+        ),
+    );
+    std::fs::write(&path, text).expect("write");
+    let answers = answers_for("custodian-rotation", dir.path(), "");
+    let out_dir = dir.path().join("out");
+    let state = copy_of_root_state(dir.path());
+    let out = run("custodian-rotation", &path, &answers, &state, &out_dir);
+    let shown = output_text(&out);
+    assert_ne!(out.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.contains("list the rotations in the order they happened"),
+        "{shown}"
+    );
+    assert!(
+        !out_dir.exists() || std::fs::read_dir(&out_dir).expect("out").next().is_none(),
+        "no transcript was started"
     );
 }

@@ -441,9 +441,19 @@ fn kept_existing_pins_are_sealed_under_the_quorum_secret() {
     );
 
     // A rotation continuing it opens the sealed SO PIN it finds in the
-    // original transcript, and carries the seal forward with the new split.
+    // original transcript and, on a module that can change PINs, replaces
+    // it by the PIN derived from a new secret: the old shares, which open
+    // the old seal, no longer give a PIN the token takes, and the vendor's
+    // PIN (which its setter may know) is gone.
     let rotated = rotate(&token, &transcript);
-    assert_eq!(sealed_in(&body_of(&rotated, "reshare")), sealed_in(&init));
+    let reshare = body_of(&rotated, "reshare");
+    assert_eq!(reshare["pin_changed"], true, "{reshare}");
+    assert_eq!(reshare["replaced"], true, "{reshare}");
+    assert!(reshare.get("sealed_pin").is_none(), "{reshare}");
+    assert!(
+        !token.objects_with("so", VENDOR_SO_PIN).status.success(),
+        "the vendor's SO PIN was replaced"
+    );
 }
 
 #[test]

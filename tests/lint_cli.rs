@@ -540,3 +540,98 @@ fn a_key_label_cannot_write_outside_out() {
     let (_, err) = lint(|s| s.replace("root-ca-key", "../../../x"), same);
     assert!(err.contains("only a-z, 0-9, '.', '_' and '-'"), "{err}");
 }
+
+/// `lint` of a shipped script of `name`, edited, with its rehearsal
+/// bindings (key files and the original transcript made absolute).
+fn lint_shipped(name: &str, edit_script: impl Fn(&str) -> String) -> (i32, String, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ceremonies = repo().join("ceremonies");
+    let text = edit_script(&read(&ceremonies.join(format!("{name}.yaml"))));
+    let s = dir.path().join("script.yaml");
+    std::fs::write(&s, &text).expect("write");
+    let keys = ceremonies.join("rehearsal/keys");
+    let bindings = read(&ceremonies.join(format!("rehearsal/{name}.bindings.yaml")))
+        .replace("key-file: keys/", &format!("key-file: {}/", keys.display()))
+        .replace(
+            "../../transcripts/",
+            &format!("{}/", repo().join("transcripts").display()),
+        );
+    let b = dir.path().join("bindings.yaml");
+    std::fs::write(&b, bindings).expect("write");
+    let out = keyceremony()
+        .arg("lint")
+        .arg(&s)
+        .arg("--bindings")
+        .arg(&b)
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr).replace(s.to_str().expect("utf-8"), "SCRIPT");
+    (out.status.code().expect("code"), err, text)
+}
+
+#[test]
+fn a_reshare_that_keeps_its_secret_is_linted_with_a_warning() {
+    let (code, err, _) = lint_shipped("custodian-rotation", |s| {
+        s.replace(
+            "reshare: { secret: so-pin }",
+            "reshare: { secret: so-pin, keep-secret: true }",
+        )
+    });
+    assert_eq!(code, 0, "a warning, not an error: {err}");
+    assert!(
+        err.contains("warning: `keep-secret: true`: `so-pin` keeps its value, so the old shares stay mathematically valid"),
+        "{err}"
+    );
+    // Without keep-secret the shipped rotation replaces the secret: no warning.
+    let (code, err, _) = lint_shipped("custodian-rotation", same);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("keep-secret"), "{err}");
+}
+
+/// A new KEK secret would give another KEK: every blob wrapped under the old
+/// one could no longer be restored.
+#[test]
+fn a_reshare_of_a_kek_secret_without_keep_secret_is_refused() {
+    let reshare = "  - id: reshare-kek\n    title: Reshare the KEK secret\n    performer: administrator\n    witness: witness\n    reshare: { secret: backup-kek }\n\n  - id: split-user-pin\n";
+    let (code, err, text) = lint_shipped("dr-restore-rehearsal", |s| {
+        s.replace("  - id: split-user-pin\n", reshare)
+    });
+    assert_eq!(code, 2, "{err}");
+    let line = line_in(&text, "reshare: { secret: backup-kek }");
+    assert!(
+        err.lines().any(|l| l.starts_with(&format!("SCRIPT:{line}:"))
+            && l.contains("`backup-kek` gives the backup KEK (import-kek): a new secret would give another KEK and orphan every blob wrapped under this one. Reshare it with `keep-secret: true`")),
+        "{err}"
+    );
+    // With keep-secret it passes, with the warning.
+    let (code, err, _) = lint_shipped("dr-restore-rehearsal", |s| {
+        s.replace(
+            "  - id: split-user-pin\n",
+            &reshare.replace(
+                "{ secret: backup-kek }",
+                "{ secret: backup-kek, keep-secret: true }",
+            ),
+        )
+    });
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning: `keep-secret: true`: `backup-kek`"),
+        "{err}"
+    );
+}
+
+/// A reshare that must change a PIN has to know which one.
+#[test]
+fn a_reshare_of_a_secret_used_as_no_pin_is_refused() {
+    let (code, err, _) = lint_shipped("custodian-rotation", |s| {
+        s.replace(
+            "recombine: { secret: so-pin, login: security-officer }",
+            "recombine: { secret: so-pin }",
+        )
+    });
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("`so-pin` is not used as a PIN in this script, so the reshare cannot change the token's PIN to void the old shares"),
+        "{err}"
+    );
+}

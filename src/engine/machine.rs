@@ -339,7 +339,7 @@ impl Engine {
             ),
             Phase::Deliver { remaining } => {
                 let custodian = remaining.first().cloned().unwrap_or_default();
-                let (Some(Work::Split { secret, .. }) | Some(Work::Reshare { secret })) =
+                let (Some(Work::Split { secret, .. }) | Some(Work::Reshare { secret, .. })) =
                     &step.work
                 else {
                     unreachable!("delivery only after a split")

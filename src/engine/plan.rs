@@ -74,9 +74,13 @@ pub enum Work {
         /// No later step uses the KEK: it is destroyed after the unwrap.
         destroy_kek_after: bool,
     },
-    /// The recombined `secret` split afresh among this roster's custodians.
+    /// The recombined `secret` moved to this roster's custodians: replaced
+    /// by a new one (the token's PIN changed to match) unless `keep_secret`.
     Reshare {
         secret: String,
+        /// The same secret split again (the old shares stay valid), instead
+        /// of a new one that replaces the token's PIN.
+        keep_secret: bool,
     },
     /// `key` signs a fresh test challenge, checked in software.
     SignChallenge {
@@ -124,8 +128,16 @@ impl Work {
             Work::RestoreKey { label, .. } => {
                 format!("restoring `{label}` from its backup and proving it")
             }
-            Work::Reshare { secret } => {
+            Work::Reshare {
+                secret,
+                keep_secret: true,
+            } => {
                 format!("splitting `{secret}` afresh for the new custodians")
+            }
+            Work::Reshare { secret, .. } => {
+                format!(
+                    "changing the token's PIN to a new `{secret}` and splitting it for the new custodians"
+                )
             }
             Work::SignChallenge { key, .. } => {
                 format!("signing a test challenge with `{key}` inside the HSM")
@@ -152,7 +164,7 @@ impl Work {
             | Work::SignChallenge { user_pin, .. }
             | Work::ListObjects { user_pin } => vec![user_pin],
             Work::ImportKek { secret, so_pin, .. } => vec![secret, so_pin],
-            Work::Reshare { secret } | Work::AdoptPin { secret, .. } => vec![secret],
+            Work::Reshare { secret, .. } | Work::AdoptPin { secret, .. } => vec![secret],
             _ => vec![],
         }
     }
@@ -292,6 +304,7 @@ pub(super) fn plan(ceremony: &Ceremony) -> Vec<StepPlan> {
                 }),
                 Action::Reshare(a) => Some(Work::Reshare {
                     secret: a.secret.clone(),
+                    keep_secret: a.keep_secret,
                 }),
                 Action::SignChallenge(a) => Some(Work::SignChallenge {
                     key: a.key.clone(),

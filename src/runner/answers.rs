@@ -31,6 +31,12 @@ pub struct AnswersFile {
     /// file (a restore from another ceremony's shares, or a test).
     #[serde(default)]
     pub share_files: BTreeMap<String, BTreeMap<String, PathBuf>>,
+    /// Files holding the code a custodian types instead of opening a share
+    /// file (the paper copy, the disaster-recovery fallback), by recombine
+    /// step id and custodian, relative to the answers file. Those files are
+    /// secrets; a rehearsal convenience, as `existing-pins` is.
+    #[serde(default)]
+    pub share_codes: BTreeMap<String, BTreeMap<String, PathBuf>>,
     /// The custodians who present shares when a secret must be recovered
     /// after a restart, by secret name.
     #[serde(default)]
@@ -195,6 +201,16 @@ impl Answers {
                 ));
             }
         }
+        for (step, codes) in &a.share_codes {
+            for name in codes.keys() {
+                if ceremony.participant(name).map(|p| p.role) != Some(Role::Custodian) {
+                    problems.push(self.file.problem(
+                        &root.key("share-codes").key(step),
+                        format!("{name} is not a custodian of this ceremony"),
+                    ));
+                }
+            }
+        }
         for (step, names) in &a.shares {
             for name in names {
                 if ceremony.participant(name).map(|p| p.role) != Some(Role::Custodian) {
@@ -255,6 +271,30 @@ impl Answers {
             .get(step)
             .and_then(|m| m.get(custodian))
             .map(|p| self.base().join(p))
+    }
+
+    /// The code `custodian` types at `step`, read from the file the answers
+    /// name (surrounding whitespace dropped), if they name one.
+    pub fn share_code(
+        &self,
+        step: &str,
+        custodian: &str,
+    ) -> Option<Result<zeroize::Zeroizing<String>, String>> {
+        let path = self
+            .file
+            .value
+            .share_codes
+            .get(step)
+            .and_then(|m| m.get(custodian))
+            .map(|p| self.base().join(p))?;
+        Some(
+            crate::input::read_capped_text(&path, crate::input::MAX_SMALL_FILE_BYTES)
+                .map(|text| {
+                    let text = zeroize::Zeroizing::new(text);
+                    zeroize::Zeroizing::new(text.trim().to_string())
+                })
+                .map_err(|e| format!("{}: {e}", path.display())),
+        )
     }
 
     /// The PIN of `role` set with the vendor's tool, read from its file

@@ -100,11 +100,18 @@ pub fn run(
                 if !session.engine().is_signed_in(&custodian) {
                     sign_in(session, answers, &custodian)?;
                 }
-                let file = answers
-                    .share_file(&step.id, &custodian)
-                    .map_or_else(|| session.share_file(&custodian, &secret), Ok)?;
+                // A typed code (the paper copy) when the answers name one,
+                // else the sealed share file.
+                let input = match answers.share_code(&step.id, &custodian) {
+                    Some(code) => ShareInput::Code(code.map_err(RunError::Answers)?),
+                    None => ShareInput::SealedFile(
+                        answers
+                            .share_file(&step.id, &custodian)
+                            .map_or_else(|| session.share_file(&custodian, &secret), Ok)?,
+                    ),
+                };
                 let key = key_of(answers, &custodian)?;
-                match session.present_share(&custodian, ShareInput::SealedFile(file), &key) {
+                match session.present_share(&custodian, input, &key) {
                     Ok(()) => {
                         let _ = writeln!(log, "    share presented by {custodian}");
                     }

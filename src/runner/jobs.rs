@@ -69,6 +69,10 @@ pub enum Done {
     },
     Reshared {
         shares: Vec<Share>,
+        record: SplitRecord,
+        /// The new secret and the role whose PIN now derives from it, when
+        /// the reshare replaced the secret (None: `keep-secret`).
+        rotated: Option<(CeremonySecret, LoginRole)>,
     },
     Challenged {
         challenge: Vec<u8>,
@@ -543,19 +547,86 @@ fn prepare_work(session: &mut Session, work: &Work) -> Result<Job, String> {
                 })
             }))
         }
-        Work::Reshare { secret } => {
+        Work::Reshare {
+            secret,
+            keep_secret,
+        } => {
             let name = secret_name(&secret)?;
             let (k, n) = ceremony.quorum();
             let policy = QuorumPolicy::new(k, n).map_err(|e| e.to_string())?;
-            let shares = quorum::split(
-                session.vault().secret(&secret)?,
-                session.ceremony_id(),
-                &name,
-                policy,
-            )
-            .map_err(|e| e.to_string())?;
-            Ok(Box::new(move |_: &mut HsmState| {
-                Ok(Done::Reshared { shares })
+            let ceremony_id = session.ceremony_id().to_string();
+            if keep_secret {
+                // The same secret again: the old shares stay valid.
+                let kept = session.vault().secret(&secret)?;
+                let shares =
+                    quorum::split(kept, &ceremony_id, &name, policy).map_err(|e| e.to_string())?;
+                let record = SplitRecord::new(kept, &shares).map_err(|e| e.to_string())?;
+                return Ok(Box::new(move |_: &mut HsmState| {
+                    Ok(Done::Reshared {
+                        shares,
+                        record,
+                        rotated: None,
+                    })
+                }));
+            }
+            // Shamir shares cannot be revoked: the old ones recombine the
+            // old secret forever. Only a new secret, and a token that no
+            // longer takes the old PIN, make them useless.
+            let role = ceremony.pin_role(&secret).ok_or_else(|| {
+                format!(
+                    "`{secret}` gives no PIN in this script, so its reshare cannot change one: reshare it with `keep-secret: true`"
+                )
+            })?;
+            let old = session.vault().pin(&secret, role)?;
+            // The new PIN keeps the old one's length (the token's limits
+            // and every continuing ceremony expect it).
+            let length = session
+                .vault()
+                .pin_length_of(&secret)
+                .ok_or("the token's PIN limits are not known yet: check the HSM first")?;
+            Ok(Box::new(move |state: &mut HsmState| {
+                let shown = crate::engine::login_name(role);
+                let hsm_random = state.token()?.random(32).map_err(|e| e.to_string())?;
+                let fresh = CeremonySecret::generate(&hsm_random).map_err(|e| e.to_string())?;
+                let new_pin = fresh.derive_pin(&name, length);
+                // Split and checked before the token changes: once the PIN
+                // is changed, nothing may fail before the shares exist.
+                let shares = quorum::split(&fresh, &ceremony_id, &name, policy)
+                    .map_err(|e| e.to_string())?;
+                let record = SplitRecord::new(&fresh, &shares).map_err(|e| e.to_string())?;
+                let session = state.login(hsm_role(role), &old).map_err(|e| {
+                    if redo {
+                        // The new secret lived only in the crashed process.
+                        format!(
+                            "the token does not take the {shown} PIN of the recovered `{name}` ({e}): if the crash came after the PIN change and before the reshare was recorded, the new secret was lost with the process and this token's {shown} PIN is no longer known; record an exception and recover the token by the vendor's procedure"
+                        )
+                    } else {
+                        e
+                    }
+                })?;
+                session.change_pin(&old, &new_pin).map_err(|e| {
+                    if e.ckr() == Some("CKR_FUNCTION_NOT_SUPPORTED") {
+                        format!(
+                            "the module cannot change PINs ({e}): on this token the old shares of `{name}` cannot be made useless, and nothing was split. To move the secret anyway, reshare it with `keep-secret: true` (the old shares then stay valid, void only by the record)"
+                        )
+                    } else {
+                        format!(
+                            "the token did not take the new {shown} PIN ({e}): its PIN is unchanged, the old shares still open it, and nothing was split"
+                        )
+                    }
+                })?;
+                drop(session);
+                // The proof that the new PIN, which no one knows, works.
+                drop(state.login(hsm_role(role), &new_pin).map_err(|e| {
+                    format!(
+                        "the {shown} PIN was changed, but the new one does not open the token ({e})"
+                    )
+                })?);
+                Ok(Done::Reshared {
+                    shares,
+                    record,
+                    rotated: Some((fresh, role)),
+                })
             }))
         }
         Work::SignChallenge { key, user_pin } => {
@@ -995,25 +1066,50 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
             session.remember_key(label, &spki_sha256);
             Ok(body)
         }
-        (Work::Reshare { secret: name }, Done::Reshared { shares }) => {
+        (
+            Work::Reshare {
+                secret: name,
+                keep_secret,
+            },
+            Done::Reshared {
+                shares,
+                record,
+                rotated,
+            },
+        ) => {
             let (old, old_holders) = session.vault().split(name)?.clone();
+            let was_sealed = session.vault().sealed(name).is_some();
             let (listed, holders, _) = seal_shares(session, name, &shares, &out_dir)?;
-            let record = SplitRecord::new(session.vault().secret(name)?, &shares)
-                .map_err(|e| e.to_string())?;
             let custodians: Vec<String> = holders.iter().map(|h| h.custodian.clone()).collect();
-            session
-                .vault_mut()
-                .store_reshare(name, record.clone(), holders);
+            let changed = match rotated {
+                // From here on the vault holds the new secret, so later
+                // steps log in with the new PIN.
+                Some((fresh, role)) => {
+                    session
+                        .vault_mut()
+                        .store_rotated(name, fresh, record.clone(), holders);
+                    Some(role)
+                }
+                None => {
+                    session
+                        .vault_mut()
+                        .store_reshare(name, record.clone(), holders);
+                    None
+                }
+            };
             session
                 .vault_mut()
                 .hold_for_delivery(custodians.into_iter().zip(shares).collect());
             let mut body = json!({
                 "split": to_record(&record)?,
-                // The PIN derived from the secret keeps its length: the
-                // token's PIN does not change.
+                // The new PIN has the old one's length.
                 "pin_length": session.vault().pin_length_of(name),
                 "holders": listed,
-                // Every share of the earlier split is void from now on.
+                "keep_secret": keep_secret,
+                "pin_changed": changed.is_some(),
+                // Every share of the earlier split is void from now on:
+                // with a changed PIN because the token no longer takes what
+                // they recombine; with keep-secret only by this record.
                 "void": {
                     "ceremony": old.ceremony_id,
                     "commitments": old.commitments,
@@ -1021,11 +1117,27 @@ pub fn record(session: &mut Session, work: &Work, done: Done) -> Result<Value, S
                         "custodian": h.custodian,
                         "index": h.index,
                     })).collect::<Vec<_>>(),
+                    "only_by_record": changed.is_none(),
                 },
             });
-            // A PIN sealed under the secret travels with it, so that a
-            // ceremony continuing this one finds it here.
-            if let Some(sealed) = session.vault().sealed(name) {
+            if let Some(role) = changed {
+                // As a split records it: the new secret mixed the HSM's
+                // random generator into the OS's.
+                body["randomness"] = json!("os+hsm");
+                body["login_proof"] = json!({
+                    "role": role.as_str(),
+                    "ok": true,
+                    "pin": "derived from the new secret, after C_SetPIN from the old one",
+                });
+                if was_sealed {
+                    // The vendor's PIN sealed under the old secret is gone
+                    // from the token: continuing ceremonies derive the PIN.
+                    body["secret_name"] = json!(name);
+                    body["replaced"] = json!(true);
+                }
+            } else if let Some(sealed) = session.vault().sealed(name) {
+                // A PIN sealed under the kept secret travels with it, so
+                // that a ceremony continuing this one finds it here.
                 body["sealed_pin"] = to_record(sealed)?;
             }
             Ok(body)

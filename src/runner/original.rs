@@ -26,6 +26,32 @@ pub struct OriginalSplit {
     pub record: SplitRecord,
     pub holders: Vec<Holder>,
     pub pin_length: Option<usize>,
+    /// Where its share files are: the artifacts directory of the ceremony
+    /// that made this split (the original, or the rotation that replaced
+    /// the original's split).
+    pub artifacts_dir: PathBuf,
+}
+
+/// A split a reshare made void: its shares are refused by name.
+#[derive(Debug, Clone)]
+pub struct VoidedSplit {
+    pub secret: String,
+    /// The ceremony whose split it was (its shares carry this id).
+    pub ceremony: String,
+    pub commitments: Vec<String>,
+    /// The ceremony whose reshare voided it.
+    pub voided_by: String,
+}
+
+/// A rotation the bindings list after the original: the facts its
+/// `original-ceremony` entry records (this ceremony records them in turn).
+#[derive(Debug, Clone)]
+pub struct RotationLink {
+    pub ceremony_id: String,
+    pub head_hex: String,
+    pub entries: u64,
+    pub tree_root_hex: String,
+    pub file_sha256: String,
 }
 
 /// A key the original ceremony generated.
@@ -70,6 +96,13 @@ pub struct Original {
     pub keys: BTreeMap<String, OriginalKey>,
     /// CA certificates its root-certificate steps made, by key label (DER).
     pub certificates: BTreeMap<String, Vec<u8>>,
+    /// Splits its reshares (and those of the rotations applied to it) made
+    /// void, oldest first.
+    pub voided: Vec<VoidedSplit>,
+    /// The ceremony its `original-ceremony` entry names, if it continues one.
+    pub continues: Option<String>,
+    /// The rotations applied after it (bindings `original.rotations`), in order.
+    pub rotations: Vec<RotationLink>,
 }
 
 fn refused(message: impl Into<String>) -> RunError {
@@ -127,6 +160,9 @@ impl Original {
             sealed_pins: BTreeMap::new(),
             keys: BTreeMap::new(),
             certificates: BTreeMap::new(),
+            voided: Vec::new(),
+            continues: None,
+            rotations: Vec::new(),
         };
         for (kind, body) in &entries {
             original.observe(kind, body, dir)?;
@@ -145,6 +181,9 @@ impl Original {
             None => {}
         }
         match kind {
+            "original-ceremony" => {
+                self.continues = b["ceremony"].as_str().map(String::from);
+            }
             // A reshare replaces the split: the newest record is the one
             // whose shares are valid.
             "split-secret" | "reshare" => {
@@ -163,12 +202,32 @@ impl Original {
                             .collect()
                     })
                     .unwrap_or_default();
+                if kind == "reshare" {
+                    let commitments = b["void"]["commitments"]
+                        .as_array()
+                        .map(|cs| {
+                            cs.iter()
+                                .filter_map(|c| c.as_str().map(String::from))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    self.voided.push(VoidedSplit {
+                        secret: record.secret.as_str().to_string(),
+                        ceremony: b["void"]["ceremony"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                        commitments,
+                        voided_by: self.ceremony_id.clone(),
+                    });
+                }
                 self.splits.insert(
                     record.secret.as_str().to_string(),
                     OriginalSplit {
                         record,
                         holders,
                         pin_length: b["pin_length"].as_u64().map(|n| n as usize),
+                        artifacts_dir: self.artifacts_dir.clone(),
                     },
                 );
             }
@@ -260,6 +319,84 @@ impl Original {
         Ok(())
     }
 
+    /// Applies a rotation that continues this ceremony (or the rotation
+    /// applied before it): its reshares become the current splits, the
+    /// splits they replaced are void. Refused unless it verified (`load`),
+    /// names this ceremony as its original, and each of its reshares voids
+    /// exactly the split that is current here: a rotation of another
+    /// ceremony, or one listed out of order, would make shares of the wrong
+    /// split current.
+    pub fn apply_rotation(&mut self, rotation: Original) -> Result<(), RunError> {
+        let shown = rotation.path.display().to_string();
+        if rotation.continues.as_deref() != Some(self.ceremony_id.as_str()) {
+            return Err(refused(format!(
+                "the rotation {shown} (ceremony {}) does not continue ceremony {}: its bindings named {} as its original",
+                rotation.ceremony_id,
+                self.ceremony_id,
+                rotation.continues.as_deref().unwrap_or("no ceremony")
+            )));
+        }
+        let reshares: Vec<&VoidedSplit> = rotation
+            .voided
+            .iter()
+            .filter(|v| v.voided_by == rotation.ceremony_id)
+            .collect();
+        if reshares.is_empty() {
+            return Err(refused(format!(
+                "{shown} (ceremony {}) reshares no secret: it is not a rotation",
+                rotation.ceremony_id
+            )));
+        }
+        let previous = self
+            .rotations
+            .last()
+            .map_or(self.ceremony_id.clone(), |r| r.ceremony_id.clone());
+        for void in &reshares {
+            let current = self.split(&void.secret).map_err(refused)?;
+            if void.ceremony != current.record.ceremony_id
+                || void.commitments != current.record.commitments
+            {
+                return Err(refused(format!(
+                    "the rotation {shown} (ceremony {}) replaced the split of `{}` made by ceremony {}, but the current split is ceremony {}'s: list the rotations in the order they happened, each continuing {previous} or the one before it",
+                    rotation.ceremony_id, void.secret, void.ceremony, current.record.ceremony_id
+                )));
+            }
+        }
+        for void in reshares {
+            let split = rotation.split(&void.secret).map_err(refused)?.clone();
+            self.splits.insert(void.secret.clone(), split);
+            match rotation.sealed_pins.get(&void.secret) {
+                Some(sealed) => {
+                    self.sealed_pins.insert(void.secret.clone(), sealed.clone());
+                }
+                None => {
+                    self.sealed_pins.remove(&void.secret);
+                }
+            }
+            self.voided.push(void.clone());
+        }
+        // A rotation must continue the original directly: its own
+        // `original-ceremony` names the original, and its bindings listed
+        // the earlier rotations (checked by its reshare voiding the split
+        // that is current here).
+        self.rotations.push(RotationLink {
+            ceremony_id: rotation.ceremony_id,
+            head_hex: rotation.head_hex,
+            entries: rotation.entries,
+            tree_root_hex: rotation.tree_root_hex,
+            file_sha256: rotation.file_sha256,
+        });
+        Ok(())
+    }
+
+    /// The rotation that voided the share of `secret` with this commitment
+    /// (hex), if a listed reshare voided it.
+    pub fn voided_by(&self, secret: &str, commitment: &str) -> Option<&VoidedSplit> {
+        self.voided
+            .iter()
+            .find(|v| v.secret == secret && v.commitments.iter().any(|c| c == commitment))
+    }
+
     /// Its keys' public key fingerprints, by label.
     pub fn fingerprints(&self) -> BTreeMap<String, String> {
         self.keys
@@ -301,13 +438,31 @@ impl Original {
 
     /// The public facts a restore or rotation records about its origin.
     pub fn record(&self) -> Value {
-        json!({
+        let mut record = json!({
             "ceremony": self.ceremony_id,
             "head": self.head_hex,
             "entries": self.entries,
             "tree_root": self.tree_root_hex,
             "transcript_sha256": self.file_sha256,
-        })
+        });
+        // Only when there are any: a ceremony without rotations records
+        // what it always did.
+        if !self.rotations.is_empty() {
+            record["rotations"] = self
+                .rotations
+                .iter()
+                .map(|r| {
+                    json!({
+                        "ceremony": r.ceremony_id,
+                        "head": r.head_hex,
+                        "entries": r.entries,
+                        "tree_root": r.tree_root_hex,
+                        "transcript_sha256": r.file_sha256,
+                    })
+                })
+                .collect();
+        }
+        record
     }
 }
 

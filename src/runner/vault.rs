@@ -81,6 +81,22 @@ impl Vault {
         self.reshared.insert(name.to_string());
     }
 
+    /// A reshare that replaced the secret `name` by a new one (the token's
+    /// PIN now derives from it): the new secret, its split and holders
+    /// replace the old ones. A PIN that was sealed under the old secret has
+    /// been replaced on the token by the derived one.
+    pub fn store_rotated(
+        &mut self,
+        name: &str,
+        secret: CeremonySecret,
+        record: SplitRecord,
+        holders: Vec<Holder>,
+    ) {
+        self.secrets.insert(name.to_string(), secret);
+        self.sealed.remove(name);
+        self.store_reshare(name, record, holders);
+    }
+
     pub fn reshared(&self, name: &str) -> bool {
         self.reshared.contains(name)
     }

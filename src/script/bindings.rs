@@ -42,6 +42,12 @@ pub struct OriginalCeremony {
     /// Its transcript, relative to the bindings file; its share files and
     /// backups are found beside it, in the directory named by its id.
     pub transcript: PathBuf,
+    /// The custodian rotations that continued it, oldest first, each a
+    /// transcript path relative to the bindings file. Each must verify and
+    /// continue the original; the latest rotation's split of a secret is
+    /// the current one, and shares of the splits they voided are refused.
+    #[serde(default)]
+    pub rotations: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -330,12 +330,22 @@ pub struct RestoreKey {
     pub user_pin: String,
 }
 
-/// A recombined secret split afresh among this ceremony's custodians; every
-/// one proves their copy, and the old shares are recorded as void.
+/// A recombined secret moved to this ceremony's custodians; every one
+/// proves their copy, and the old shares are recorded as void.
+///
+/// By default a secret that gives a PIN is replaced: a new secret is drawn,
+/// the token's PIN changed to the one derived from it (C_SetPIN, proven by a
+/// login), and the new secret split, so that the old shares no longer open
+/// the token. Shamir shares cannot be revoked, only made useless.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Reshare {
     pub secret: String,
+    /// Split the same secret again: the old shares stay mathematically
+    /// valid and are void only by the record. Needed for a secret that must
+    /// not change (a KEK secret: existing blobs are wrapped under its KEK).
+    #[serde(default)]
+    pub keep_secret: bool,
 }
 
 /// The key signs a fresh, domain-separated test challenge; the signature is

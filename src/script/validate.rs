@@ -597,12 +597,35 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
                 let p = sp.key("reshare").key("secret");
                 if !recombined.contains(a.secret.as_str()) {
                     refs.push((
-                        p,
+                        p.clone(),
                         format!(
                             "{here}: secret `{}` must be recombined by an earlier step before it is reshared",
                             a.secret
                         ),
                     ));
+                }
+                // Without keep-secret the reshare draws a new secret and
+                // changes the token's PIN to the one derived from it: the
+                // secret must be a PIN, and which one must be known.
+                if !a.keep_secret {
+                    let (pins, keks) = secret_uses(s);
+                    if keks.contains(a.secret.as_str()) {
+                        refs.push((
+                            p,
+                            format!(
+                                "{here}: `{}` gives the backup KEK (import-kek): a new secret would give another KEK and orphan every blob wrapped under this one. Reshare it with `keep-secret: true` (the old shares then stay valid)",
+                                a.secret
+                            ),
+                        ));
+                    } else if !pins.contains_key(a.secret.as_str()) {
+                        refs.push((
+                            p,
+                            format!(
+                                "{here}: `{}` is not used as a PIN in this script, so the reshare cannot change the token's PIN to void the old shares: recombine it with `login: security-officer` or `login: user` first, or reshare it with `keep-secret: true`",
+                                a.secret
+                            ),
+                        ));
+                    }
                 }
             }
             Action::SignChallenge(a) => {
@@ -680,11 +703,67 @@ pub(super) fn script(loaded: &Loaded<Script>) -> Vec<Problem> {
     out
 }
 
+/// How the script uses each secret: as which PIN (the role that logs in
+/// with the PIN derived from it), and which secrets give a backup KEK. A
+/// reshare that replaces a secret must know the PIN it changes.
+pub fn secret_uses(s: &Script) -> (BTreeMap<&str, LoginRole>, BTreeSet<&str>) {
+    let mut pins = BTreeMap::new();
+    let mut keks = BTreeSet::new();
+    let so = LoginRole::SecurityOfficer;
+    let user = LoginRole::User;
+    for step in &s.steps {
+        let mut uses: Vec<(&str, LoginRole)> = Vec::new();
+        match step.action() {
+            Action::InitToken(a) => uses.push((&a.so_pin, so)),
+            Action::Recombine(a) => {
+                if let Some(role) = a.login {
+                    uses.push((&a.secret, role));
+                }
+            }
+            Action::SetUserPin(a) => {
+                if let Some(p) = &a.so_pin {
+                    uses.push((p, so));
+                }
+                uses.push((&a.user_pin, user));
+            }
+            Action::ImportKek(a) => {
+                uses.push((&a.so_pin, so));
+                keks.insert(a.secret.as_str());
+            }
+            Action::GenerateKey(a) => uses.push((&a.user_pin, user)),
+            Action::ExportPublicKey(a) => uses.push((&a.user_pin, user)),
+            Action::ListObjects(a) => uses.push((&a.user_pin, user)),
+            Action::BackupKey(a) => uses.push((&a.user_pin, user)),
+            Action::RestoreKey(a) => uses.push((&a.user_pin, user)),
+            Action::SignChallenge(a) => uses.push((&a.user_pin, user)),
+            Action::RootCertificate(a) => uses.push((&a.user_pin, user)),
+            Action::SignCsr(a) => uses.push((&a.user_pin, user)),
+            Action::Crl(a) => uses.push((&a.user_pin, user)),
+            _ => {}
+        }
+        for (secret, role) in uses {
+            pins.entry(secret).or_insert(role);
+        }
+    }
+    (pins, keks)
+}
+
 /// What a reviewer must see but that does not stop a script: choices that
 /// trade a guarantee away.
 pub fn warnings(script: &Loaded<Script>) -> Vec<Problem> {
     let mut out = Vec::new();
     for (i, step) in script.value.steps.iter().enumerate() {
+        if let Some(reshare) = &step.reshare
+            && reshare.keep_secret
+        {
+            out.push(script.problem(
+                &YamlPath::root().key("steps").index(i).key("reshare").key("keep-secret"),
+                format!(
+                    "warning: `keep-secret: true`: `{}` keeps its value, so the old shares stay mathematically valid and still recover it; they are void only by the record (`shares check`, and ceremonies that list this one under `original.rotations`). Have their custodians destroy them under witness",
+                    reshare.secret
+                ),
+            ));
+        }
         let profile = match (&step.root_certificate, &step.sign_csr) {
             (Some(root), _) => Some(("root-certificate", &root.profile)),
             (None, Some(csr)) => Some(("sign-csr", &csr.policy.profile)),
@@ -780,11 +859,34 @@ impl Ceremony {
             .map(|o| base.join(&o.transcript))
     }
 
+    /// The rotation transcripts the bindings list after the original
+    /// (`original.rotations`), oldest first, resolved against the bindings'
+    /// directory.
+    pub fn rotation_transcripts(&self) -> Vec<PathBuf> {
+        let base = self.bindings.path.parent().unwrap_or(Path::new("."));
+        self.bindings
+            .value
+            .original
+            .as_ref()
+            .map(|o| o.rotations.iter().map(|r| base.join(r)).collect())
+            .unwrap_or_default()
+    }
+
     /// The file the bindings give for the input `name`, resolved against
     /// the bindings' directory.
     pub fn input(&self, name: &str) -> Option<PathBuf> {
         let base = self.bindings.path.parent().unwrap_or(Path::new("."));
         self.bindings.value.inputs.get(name).map(|p| base.join(p))
+    }
+
+    /// The role that logs in with the PIN derived from `secret`, as the
+    /// script uses it; None for a secret that gives no PIN (a KEK secret).
+    pub fn pin_role(&self, secret: &str) -> Option<LoginRole> {
+        let (pins, keks) = secret_uses(&self.script.value);
+        if keks.contains(secret) {
+            return None;
+        }
+        pins.get(secret).copied()
     }
 
     /// Whether `secret` was split in the original ceremony.

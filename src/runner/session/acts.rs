@@ -296,9 +296,29 @@ impl Session {
         present: &Present,
     ) -> Result<(Share, Value), String> {
         let name: SecretName = secret.parse().map_err(|e| format!("{e}"))?;
+        let (record, holders) = self.vault.split(secret)?;
         let share = match input {
-            ShareInput::Code(code) => Share::from_code(&code, &self.ceremony_id, &name)
-                .map_err(|e| format!("{custodian}'s share: {e}"))?,
+            // A code carries only a tag of its ceremony: it is read against
+            // the ceremony of the split it belongs to (for a secret `from:
+            // original`, the original's or the latest rotation's), or else
+            // of a split a rotation voided, so that such a share is named
+            // as voided below rather than as foreign.
+            ShareInput::Code(code) => {
+                let voided: Vec<&str> = self
+                    .original
+                    .iter()
+                    .flat_map(|o| o.voided.iter())
+                    .filter(|v| v.secret == secret)
+                    .map(|v| v.ceremony.as_str())
+                    .collect();
+                match Share::from_code(&code, &record.ceremony_id, &name) {
+                    Ok(share) => share,
+                    Err(e) => voided
+                        .iter()
+                        .find_map(|id| Share::from_code(&code, id, &name).ok())
+                        .ok_or_else(|| format!("{custodian}'s share: {e}"))?,
+                }
+            }
             ShareInput::SealedFile(path) => {
                 // age opens the file with the private key itself; an agent
                 // signs but never hands its key out.
@@ -317,7 +337,21 @@ impl Session {
                     .map_err(|e| format!("{}: {e}", path.display()))?
             }
         };
-        let (record, holders) = self.vault.split(secret)?;
+        // A share of a split that a listed rotation voided is refused by
+        // name, before it counts towards anything: the token no longer
+        // takes the PIN it gives, and trying it would cost a login.
+        let commitment = hex::encode(share.commitment());
+        if let Some(void) = self
+            .original
+            .as_ref()
+            .and_then(|o| o.voided_by(secret, &commitment))
+        {
+            return Err(format!(
+                "{custodian}'s share {} of `{secret}` was voided by rotation `{}`: present the share that ceremony gave you",
+                share.metadata().index,
+                void.voided_by
+            ));
+        }
         quorum::check_one(record, &share).map_err(|e| format!("{custodian}'s share: {e}"))?;
         let index = share.metadata().index;
         match holders.iter().find(|h| h.index == index) {

@@ -298,13 +298,16 @@ impl Session {
 
     /// Where a custodian's sealed share of `secret` is written.
     pub fn share_file(&self, custodian: &str, secret: &str) -> Result<PathBuf, RunError> {
-        // Shares of the original ceremony's secrets are where it wrote them,
-        // until this ceremony reshares them.
+        // Shares of the original ceremony's secrets are where the ceremony
+        // that made their current split wrote them (the original, or the
+        // latest rotation), until this ceremony reshares them.
         let dir = match &self.original {
             Some(original)
                 if self.ceremony.from_original(secret) && !self.vault.reshared(secret) =>
             {
-                &original.artifacts_dir
+                original
+                    .split(secret)
+                    .map_or(&original.artifacts_dir, |s| &s.artifacts_dir)
             }
             _ => &self.artifacts_dir,
         };
@@ -723,7 +726,12 @@ pub(super) fn load_original(ceremony: &Ceremony) -> Result<Option<Original>, Run
     let Some(path) = ceremony.original_transcript() else {
         return Ok(None);
     };
-    let original = Original::load(&path)?;
+    let mut original = Original::load(&path)?;
+    // Each rotation verified and applied in order: the latest split of a
+    // secret is the one whose shares count.
+    for rotation in ceremony.rotation_transcripts() {
+        original.apply_rotation(Original::load(&rotation)?)?;
+    }
     // The key's backup first: without one, no share matters.
     for step in &ceremony.script.value.steps {
         if let Some(restore) = &step.restore_key {

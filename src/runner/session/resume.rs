@@ -186,7 +186,14 @@ impl Session {
             vault.set_pin_length(length);
         }
         for (name, (record, holders)) in restored.splits {
-            vault.restore_split(&name, record, holders);
+            // A secret this ceremony reshared is recovered from the shares
+            // of its reshare, found in this ceremony's directory: after a
+            // rotation the old shares give a PIN the token no longer takes.
+            if restored.reshared.contains(&name) {
+                vault.store_reshare(&name, record, holders);
+            } else {
+                vault.restore_split(&name, record, holders);
+            }
         }
         // In transcript order: a replacement forgets an earlier seal.
         for fact in restored.sealed_pins {
@@ -410,7 +417,7 @@ fn list_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 /// can leave one of them without its entry.
 fn may_have_written(work: &Work, relative: &str) -> bool {
     match work {
-        Work::Split { secret, .. } | Work::Reshare { secret } => relative
+        Work::Split { secret, .. } | Work::Reshare { secret, .. } => relative
             .strip_prefix("shares/")
             .is_some_and(|name| name.ends_with(&format!(".{secret}.age"))),
         Work::ExportPublicKey { label, .. } => relative == format!("{label}.pub.pem"),
@@ -451,6 +458,8 @@ fn read_verified(path: &Path) -> Result<(Vec<Logged>, transcript::Summary), RunE
 #[derive(Default)]
 struct Restored {
     splits: BTreeMap<String, (SplitRecord, Vec<Holder>)>,
+    /// Secrets whose latest split is a reshare of this ceremony.
+    reshared: std::collections::BTreeSet<String>,
     sealed_pins: Vec<super::super::vault::SealedPinFact>,
     pin_length: Option<usize>,
     serial: Option<String>,
@@ -489,10 +498,18 @@ impl Restored {
             {
                 r.pin_length = crate::quorum::pin_length(min as usize, max as usize).ok();
             }
-            if e.kind == "split-secret"
+            if (e.kind == "split-secret" || e.kind == "reshare")
                 && let Ok(record) = serde_json::from_value::<SplitRecord>(b["split"].clone())
             {
-                if let Some(length) = b["pin_length"].as_u64() {
+                if e.kind == "reshare" {
+                    r.reshared.insert(record.secret.as_str().to_string());
+                }
+                // A reshare keeps the length of the secret it replaces (the
+                // original's, for a secret from there): it says nothing of
+                // this token's default.
+                if e.kind == "split-secret"
+                    && let Some(length) = b["pin_length"].as_u64()
+                {
                     r.pin_length = Some(length as usize);
                 }
                 let holders = b["holders"]
