@@ -268,3 +268,57 @@ fn a_closed_or_tampered_transcript_is_not_resumed() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Issue 14, attack 2 variant: after a crash the administrator and the
+/// witness resume once; cutting the transcript back to the same point and
+/// resuming again would give a second, different record of one ceremony.
+/// The resume ledger beside the transcript refuses it, and a cut shorter
+/// than an earlier resume point too.
+#[test]
+fn the_same_cut_is_never_resumed_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let crashed = run_with(("KEYCEREMONY_TEST_CRASH_AFTER_ENTRY", "20"), dir.path());
+    assert!(killed(&crashed), "{}", output_text(&crashed));
+    let transcript = transcript_in(&dir.path().join("out"));
+    let cut = std::fs::read(&transcript).expect("read");
+
+    // The first resume is killed too, before the close: no checkpoint yet.
+    let resumed = keyceremony()
+        .env("KEYCEREMONY_TEST_CRASH_AFTER_ENTRY", "30")
+        .arg("run")
+        .arg(script())
+        .arg("--bindings")
+        .arg(bindings())
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--resume")
+        .arg(&transcript)
+        .arg("--headless")
+        .arg("--answers")
+        .arg(answers())
+        .output()
+        .expect("runs");
+    assert!(killed(&resumed), "{}", output_text(&resumed));
+    assert!(!transcript.with_extension("checkpoint").exists());
+
+    std::fs::write(&transcript, &cut).expect("cut back");
+    let again = resume(dir.path(), &transcript);
+    let said = output_text(&again);
+    assert_ne!(again.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("this transcript was already resumed after line 21"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read(&transcript).expect("read"),
+        cut,
+        "nothing written"
+    );
+
+    let shorter: Vec<&[u8]> = cut.split_inclusive(|b| *b == b'\n').take(15).collect();
+    std::fs::write(&transcript, shorter.concat()).expect("cut shorter");
+    let again = resume(dir.path(), &transcript);
+    let said = output_text(&again);
+    assert_ne!(again.status.code(), Some(0), "{said}");
+    assert!(said.contains("it was cut since"), "{said}");
+}
