@@ -136,18 +136,7 @@ fn verdict_text(verdict: &Verdict) -> (String, bool) {
         );
     }
     let _ = writeln!(out, "{}", anchor_line(verdict));
-    let _ = writeln!(
-        out,
-        "keys held:  {}",
-        match g.participant_keys {
-            crate::transcript::KeyCustody::PerAct => {
-                "per act: each person presented their key for each of their acts"
-            }
-            crate::transcript::KeyCustody::HeldForSession => {
-                "HELD FOR THE SESSION: keys stayed in the laptop's memory from sign-in to the close; whoever held the laptop could sign for anyone signed in"
-            }
-        }
-    );
+    let _ = writeln!(out, "keys held:  {}", key_custody(g.participant_keys));
     let _ = writeln!(out, "steps witnessed: {}", facts.steps.len());
     for (number, id, witness) in &facts.steps {
         let _ = writeln!(
@@ -334,4 +323,17 @@ pub fn original_link(transcript: &Path, original: &Path) -> Result<String, Strin
         summary.entries,
         hex::encode(summary.tree_root)
     ))
+}
+
+/// Where the participants' keys were between their acts, in the words
+/// `verify` and the report use.
+pub(crate) fn key_custody(custody: crate::transcript::KeyCustody) -> &'static str {
+    match custody {
+        crate::transcript::KeyCustody::PerAct => {
+            "per act: each person presented their key for each of their acts"
+        }
+        crate::transcript::KeyCustody::HeldForSession => {
+            "HELD FOR THE SESSION (keys: held-for-session): keys stayed in the laptop's memory from sign-in to the close; whoever held the laptop could sign for anyone signed in"
+        }
+    }
 }

@@ -92,7 +92,7 @@ fn build(verdict: &Verdict) -> Result<Doc, RenderError> {
                 String::new()
             } else {
                 format!(
-                    "; not cosigned by {} (not signed in at the close)",
+                    "; not cosigned by {} (never signed in)",
                     checked.not_cosigned.join(", ")
                 )
             }
@@ -118,6 +118,10 @@ fn build(verdict: &Verdict) -> Result<Doc, RenderError> {
             ("Outcome".into(), outcome),
             ("Checkpoint".into(), checkpoint),
             ("Script file".into(), script_check),
+            (
+                "Keys held".into(),
+                super::key_custody(g.participant_keys).to_owned(),
+            ),
         ])],
     ));
     sections.push((
