@@ -140,6 +140,7 @@ impl LoggedIn {
         let handle = created.during(format!("importing the trusted KEK {label:?}"))?;
         let attributes = read_key_attributes(&self.session, handle)?;
         let checked = check_rules(&trusted_kek_rules(), &attributes)
+            .and_then(|()| self.unwrap_template_read_back(handle))
             .and_then(|()| self.weak_unwrap_refused(handle));
         let weak_unwrap_refused = match checked {
             Ok(refusal) => refusal,
@@ -163,6 +164,16 @@ impl LoggedIn {
                 weak_unwrap_refused,
             },
         })
+    }
+
+    /// CKA_UNWRAP_TEMPLATE as the module reports it must be exactly
+    /// [`kek_unwrap_template`]: a module that dropped or changed an
+    /// attribute of it fails the KEK policy.
+    fn unwrap_template_read_back(&self, kek: ObjectHandle) -> Result<(), PolicyViolation> {
+        match super::raw::read_unwrap_template(self.token.module().path(), &self.session, kek) {
+            Ok(found) => check_unwrap_template(found),
+            Err(e) => Err(unwrap_template_mismatch(format!("unreadable: {e}"))),
+        }
     }
 
     /// The read-back of CKA_UNWRAP_TEMPLATE that matters: does the module
@@ -397,5 +408,76 @@ impl LoggedIn {
                 left.len()
             )))
         }
+    }
+}
+
+fn unwrap_template_mismatch(found: String) -> PolicyViolation {
+    PolicyViolation {
+        mismatches: vec![Mismatch {
+            attribute: "CKA_UNWRAP_TEMPLATE".into(),
+            expected:
+                "{CKA_TOKEN true, CKA_PRIVATE true, CKA_SENSITIVE true, CKA_EXTRACTABLE false}"
+                    .into(),
+            found,
+        }],
+    }
+}
+
+/// The KEK's CKA_UNWRAP_TEMPLATE, as the module reported it (attribute
+/// type, value bytes), must be exactly [`kek_unwrap_template`], in any order.
+fn check_unwrap_template(
+    mut found: Vec<(cryptoki_sys::CK_ATTRIBUTE_TYPE, Vec<u8>)>,
+) -> Result<(), PolicyViolation> {
+    use cryptoki_sys::{CKA_EXTRACTABLE, CKA_PRIVATE, CKA_SENSITIVE, CKA_TOKEN};
+    let mut wanted = vec![
+        (CKA_TOKEN, vec![1u8]),
+        (CKA_PRIVATE, vec![1]),
+        (CKA_SENSITIVE, vec![1]),
+        (CKA_EXTRACTABLE, vec![0]),
+    ];
+    found.sort();
+    wanted.sort();
+    if found == wanted {
+        return Ok(());
+    }
+    Err(unwrap_template_mismatch(format!(
+        "{} attribute(s): {}",
+        found.len(),
+        found
+            .iter()
+            .map(|(kind, value)| format!("0x{kind:x}={}", hex::encode(value)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use cryptoki_sys::{CKA_EXTRACTABLE, CKA_PRIVATE, CKA_SENSITIVE, CKA_TOKEN};
+
+    use super::check_unwrap_template;
+
+    #[test]
+    fn the_unwrap_template_must_be_read_back_whole_and_unweakened() {
+        let whole = vec![
+            (CKA_EXTRACTABLE, vec![0]),
+            (CKA_TOKEN, vec![1]),
+            (CKA_SENSITIVE, vec![1]),
+            (CKA_PRIVATE, vec![1]),
+        ];
+        assert_eq!(check_unwrap_template(whole.clone()), Ok(()));
+        // A module that keeps the template but drops CKA_PRIVATE would let a
+        // public session unwrap again.
+        let dropped: Vec<_> = whole
+            .iter()
+            .filter(|(t, _)| *t != CKA_PRIVATE)
+            .cloned()
+            .collect();
+        let error = check_unwrap_template(dropped).expect_err("dropped");
+        assert!(error.to_string().contains("3 attribute(s)"), "{error}");
+        let mut weakened = whole.clone();
+        weakened[0].1 = vec![1];
+        assert!(check_unwrap_template(weakened).is_err());
+        assert!(check_unwrap_template(Vec::new()).is_err());
     }
 }

@@ -21,7 +21,8 @@ use cryptoki::error::{Error, Rv};
 use cryptoki::object::{Attribute, ObjectHandle};
 use cryptoki::session::Session;
 use cryptoki_sys::{
-    CK_ATTRIBUTE, CK_FUNCTION_LIST, CK_OBJECT_HANDLE, CK_RV, CK_ULONG, CKA_UNWRAP_TEMPLATE, CKR_OK,
+    CK_ATTRIBUTE, CK_ATTRIBUTE_TYPE, CK_FUNCTION_LIST, CK_OBJECT_HANDLE, CK_RV, CK_ULONG,
+    CKA_UNWRAP_TEMPLATE, CKR_OK,
 };
 
 /// C_CreateObject of `template` plus CKA_UNWRAP_TEMPLATE = `unwrap_template`,
@@ -75,4 +76,60 @@ pub(super) fn create_object_with_unwrap_template(
     }
     // SAFETY: the module just created this object and returned its handle.
     Ok(unsafe { ObjectHandle::new_from_raw(handle) })
+}
+
+/// The CKA_UNWRAP_TEMPLATE of `object` as the module reports it: each
+/// attribute's type and value bytes, in the module's order. Read in three
+/// calls, as PKCS#11 v2.40 section 5.7 has it for array attributes: the
+/// array's size, then each element's type and size, then the values.
+pub(super) fn read_unwrap_template(
+    module_path: &Path,
+    session: &Session,
+    object: ObjectHandle,
+) -> Result<Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)>, Error> {
+    // SAFETY: as in create_object_with_unwrap_template.
+    let library =
+        unsafe { cryptoki_sys::Pkcs11::new(module_path) }.map_err(Error::LibraryLoading)?;
+    let mut list: *mut CK_FUNCTION_LIST = std::ptr::null_mut();
+    // SAFETY: as in create_object_with_unwrap_template.
+    let rv = unsafe { library.C_GetFunctionList(&mut list) };
+    Rv::from(rv).into_result(Function::GetFunctionList)?;
+    // SAFETY: checked non-null; the table is static in the module.
+    let get = unsafe { list.as_ref() }
+        .and_then(|table| table.C_GetAttributeValue)
+        .ok_or(Error::NullFunctionPointer)?;
+    let mut outer = CK_ATTRIBUTE {
+        type_: CKA_UNWRAP_TEMPLATE,
+        pValue: std::ptr::null_mut(),
+        ulValueLen: 0,
+    };
+    let call = |outer: &mut CK_ATTRIBUTE| -> Result<(), Error> {
+        // SAFETY: the session handle is live; `outer` points either to
+        // nothing or to a CK_ATTRIBUTE array of the size it says, whose
+        // elements point to nothing or to buffers of the sizes they say,
+        // all alive across the call.
+        let rv = unsafe { get(session.handle(), object.handle(), outer, 1) };
+        Rv::from(rv).into_result(Function::GetAttributeValue)
+    };
+    call(&mut outer)?;
+    let size = std::mem::size_of::<CK_ATTRIBUTE>();
+    let count = usize::try_from(outer.ulValueLen).unwrap_or(0) / size;
+    let empty = CK_ATTRIBUTE {
+        type_: 0,
+        pValue: std::ptr::null_mut(),
+        ulValueLen: 0,
+    };
+    let mut inner = vec![empty; count];
+    outer.pValue = inner.as_mut_ptr().cast();
+    outer.ulValueLen = (count * size) as CK_ULONG;
+    call(&mut outer)?;
+    let mut values: Vec<Vec<u8>> = inner
+        .iter()
+        .map(|a| vec![0u8; usize::try_from(a.ulValueLen).unwrap_or(0)])
+        .collect();
+    for (attribute, value) in inner.iter_mut().zip(values.iter_mut()) {
+        attribute.pValue = value.as_mut_ptr().cast();
+    }
+    call(&mut outer)?;
+    Ok(inner.iter().map(|a| a.type_).zip(values).collect())
 }
