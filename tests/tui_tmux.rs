@@ -921,3 +921,41 @@ fn a_custodian_must_present_their_own_key_to_present_a_share() {
     let (code, screen) = tmux.abort("custodian key test done");
     assert_eq!(code, 1, "{screen}");
 }
+
+/// Issue 15: step 1 tells the administrator to read the script hash shown
+/// on screen aloud; the screen shows it, in hex and in PGP words (here on a
+/// window large enough for today's layout).
+#[test]
+fn the_first_step_shows_the_script_hash_to_read_aloud() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut tmux = Tmux::start("script-hash", &run_command(dir.path()), &[]);
+    tmux.wait_for("Hand the keyboard to administrator alice");
+    let socket = tmux.socket.clone();
+    Command::new("tmux")
+        .args([
+            "-L",
+            &socket,
+            "resize-window",
+            "-t",
+            "t",
+            "-x",
+            "200",
+            "-y",
+            "50",
+        ])
+        .status()
+        .expect("resize");
+    let hash = hex::encode(sha2::Sha256::digest(
+        std::fs::read(script()).expect("script"),
+    ));
+    let screen = tmux.wait_for(&format!("script SHA-256: {hash}"));
+    let words = keyceremony::transcript::pgp_words(&hex::decode(&hash).expect("hex"));
+    let first_words: String = words.split(' ').take(6).collect::<Vec<_>>().join(" ");
+    assert!(
+        screen.contains(&format!("in words: {first_words}")),
+        "{screen}"
+    );
+    let (code, screen) = tmux.abort("test over");
+    assert_eq!(code, 1, "{screen}");
+}

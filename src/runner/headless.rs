@@ -71,6 +71,13 @@ pub fn run(
                     })?),
                     None => None,
                 };
+                if capacity == Capacity::Witness {
+                    // What the witness compares before confirming: the
+                    // same values the screen shows.
+                    for line in super::compare::lines(&super::compare::current(session)) {
+                        let _ = writeln!(log, "    {line}");
+                    }
+                }
                 session.confirm(&participant, typed, &key_of(answers, &participant)?)?;
                 if capacity == Capacity::Witness {
                     let _ = writeln!(log, "    witnessed by {participant}");

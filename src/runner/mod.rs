@@ -6,6 +6,7 @@
 
 mod answers;
 mod artifacts;
+pub mod compare;
 pub mod headless;
 mod jobs;
 mod original;

@@ -744,6 +744,11 @@ impl App {
                 }));
             }
         }
+        let compared = crate::runner::compare::current(session);
+        if !compared.is_empty() {
+            step_detail.push("Compare and read aloud:".into());
+            step_detail.extend(crate::runner::compare::lines(&compared));
+        }
         let elapsed = now.duration_since(started).as_secs();
         Screen {
             production: ceremony.bindings.value.mode == Mode::Production,

@@ -56,6 +56,9 @@ pub struct EntryNote {
     pub kind: String,
     pub actor: String,
     pub hash_hex: String,
+    /// The entry's body (public, as every body is): what the screen and
+    /// the headless log show people to compare.
+    pub body: Value,
 }
 
 pub struct Session {
@@ -245,7 +248,7 @@ impl Session {
                 .unwrap_or_default(),
             original,
         };
-        session.note_head("genesis", "keyceremony");
+        session.note_head("genesis", "keyceremony", Value::Null);
         test_hooks::crash_after_entry(0);
         if let Some(original) = &session.original {
             let body = original.record();
@@ -533,12 +536,12 @@ impl Session {
                 EntryDraft {
                     actor: record.actor,
                     kind: kind.clone(),
-                    body,
+                    body: body.clone(),
                 },
                 now(),
             )
             .map_err(|e| RunError::Output(e.to_string()))?;
-        self.note_head(&kind, &actor);
+        self.note_head(&kind, &actor, body);
         test_hooks::crash_after_entry(self.notes.last().map_or(0, |n| n.seq));
         Ok(())
     }
@@ -580,6 +583,7 @@ impl Session {
             kind: "close".into(),
             actor: "keyceremony".into(),
             hash_hex: head.hex(),
+            body: Value::Null,
         });
         // The ceremony's secrets are no longer needed; keys held for the
         // session stay until their holders have cosigned.
@@ -597,7 +601,7 @@ impl Session {
         self.checkpoint.as_ref().map(|c| c.written(&self.engine))
     }
 
-    fn note_head(&mut self, kind: &str, actor: &str) {
+    fn note_head(&mut self, kind: &str, actor: &str, body: Value) {
         if let Some(w) = &self.writer {
             let head: Head = w.head();
             self.notes.push(EntryNote {
@@ -606,6 +610,7 @@ impl Session {
                 kind: kind.to_string(),
                 actor: actor.to_string(),
                 hash_hex: head.hex(),
+                body,
             });
         }
     }

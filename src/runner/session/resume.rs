@@ -218,6 +218,7 @@ impl Session {
                     kind: e.kind.clone(),
                     actor: e.actor.clone(),
                     hash_hex: e.hash.clone(),
+                    body: e.body.clone(),
                 })
                 .collect(),
             outcome: None,
@@ -234,7 +235,7 @@ impl Session {
             certificates,
             original,
         };
-        session.note_head("resume", "keyceremony");
+        session.note_head("resume", "keyceremony", Value::Null);
         session.write_tool_entry("reconcile", reconciliation)?;
         let interrupted = session.engine.restart();
         if !interrupted.is_empty() {
