@@ -5,7 +5,8 @@
 
 use insta::assert_snapshot;
 use keyceremony::tui::view::{
-    Overlay, RosterLine, Screen, SecretText, Status, StepLine, TailLine, Theme, Turn, draw,
+    KeyHint, Overlay, RosterLine, Screen, SecretText, ShownValue, Status, StepLine, TailLine,
+    Theme, Turn, draw,
 };
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -39,11 +40,14 @@ fn screen(current: usize, turn: Turn) -> Screen {
                 },
             })
             .collect(),
-        step_title: format!("Step {} of 6: {}", current + 1, STEPS[current]),
+        step_number: format!("Step {} of 6", current + 1),
+        step_title: STEPS[current].into(),
         step_detail: vec![
             "Performed by administrator alice; witnessed by witness bob.".into(),
             "Follow the instructions of the approved script.".into(),
         ],
+        values: Vec::new(),
+        step_scroll: 0,
         turn,
         roster: [
             ("alice", "administrator", true),
@@ -60,7 +64,7 @@ fn screen(current: usize, turn: Turn) -> Screen {
         .collect(),
         tail: (0..3)
             .map(|i| TailLine {
-                seq: i,
+                line: i + 1,
                 time: "12:00:00".into(),
                 kind: ["genesis", "sign-in", "confirm"][i as usize].into(),
                 actor: ["keyceremony", "alice", "alice"][i as usize].into(),
@@ -70,15 +74,40 @@ fn screen(current: usize, turn: Turn) -> Screen {
         head: "0123456789abcdef".repeat(4),
         message: None,
         overlay: None,
-        footer: " Enter: act  1-9: custodian  q/Esc: abort  e: exception  r: retry  ?: help "
-            .into(),
+        footer: vec![
+            KeyHint::new("Enter", "present the key"),
+            KeyHint::new("Tab", "offer your key"),
+            KeyHint::new("Esc/Ctrl-Q", "abort"),
+            KeyHint::new("F1", "help"),
+            KeyHint::new("F2", "people"),
+        ],
+    }
+}
+
+/// The sizes the layout is made for: the smallest, a laptop's, a large one.
+const SIZES: [(u16, u16); 3] = [(80, 24), (120, 36), (200, 50)];
+
+/// Renders at every size, asserts that each of `visible` is on screen at
+/// each, and snapshots each.
+fn at_every_size(name: &str, s: &Screen, visible: &[&str]) {
+    for (w, h) in SIZES {
+        let out = render(s, w, h);
+        for v in visible {
+            assert!(
+                out.contains(v),
+                "{name} at {w}x{h}: {v:?} is not on screen:\n{out}"
+            );
+        }
+        assert_snapshot!(format!("{name}_{w}x{h}"), out);
     }
 }
 
 fn render(s: &Screen, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
     terminal
-        .draw(|f| draw(f, s, Theme { color: false }))
+        .draw(|f| {
+            draw(f, s, Theme { color: false });
+        })
         .expect("draw");
     let buffer = terminal.backend().buffer().clone();
     let mut out = String::new();
@@ -110,7 +139,16 @@ fn start_hands_the_keyboard_to_the_administrator() {
         "private key file".into(),
         "ceremonies/rehearsal/keys/alice".into(),
     ));
-    assert_snapshot!(render(&screen(0, t), 100, 30));
+    at_every_size(
+        "start",
+        &screen(0, t),
+        &[
+            "REHEARSAL",
+            "Hand the keyboard to administrator alice",
+            "private key file: ceremonies/rehearsal/keys/alice",
+            "Enter: present the key",
+        ],
+    );
 }
 
 #[test]
@@ -120,11 +158,18 @@ fn a_turn_hand_over_to_a_custodian() {
         &[
             "1 of 3 shares of `so-pin` presented (by carol).",
             "Which custodian presents next? Press their number:",
-            "  1  dave",
-            "  2  erin",
+            "  1  carol  ✓ presented",
+            "  2  dave",
+            "  3  erin",
+            "  4  frank",
+            "  5  grace",
         ],
     );
-    assert_snapshot!(render(&screen(4, t), 100, 30));
+    at_every_size(
+        "custodian_picker",
+        &screen(4, t),
+        &["1  carol  ✓ presented", "2  dave", "5  grace"],
+    );
 }
 
 #[test]
@@ -134,7 +179,11 @@ fn an_irreversible_step_asks_for_the_word() {
         &["This cannot be undone: type initialize and press Enter."],
     );
     t.field = Some(("type the word".into(), "initia".into()));
-    assert_snapshot!(render(&screen(3, t), 100, 30));
+    at_every_size(
+        "irreversible_word",
+        &screen(3, t),
+        &["type initialize and press Enter.", "type the word: initia"],
+    );
 }
 
 #[test]
@@ -151,13 +200,15 @@ fn masked_share_entry_shows_bullets_and_a_checksum_error() {
          compare it group by group with the original"
             .into(),
     ));
-    let out = render(&screen(4, t), 100, 30);
-    assert!(out.contains("•••••"));
-    assert!(
-        out.contains("✗ the code's checksum does not match"),
-        "{out}"
+    at_every_size(
+        "share_entry",
+        &screen(4, t),
+        &[
+            "•••••",
+            "✗ the code's checksum does not match",
+            "with the original",
+        ],
     );
-    assert_snapshot!(out);
 }
 
 #[test]
@@ -172,13 +223,19 @@ fn a_share_shown_to_its_custodian_alone() {
                 .into(),
         )),
     });
-    let out = render(&s, 100, 30);
-    assert!(out.contains("FOR CAROL ONLY"), "{out}");
+    at_every_size(
+        "share_shown",
+        &s,
+        &[
+            "FOR CAROL ONLY",
+            "qqqqq qqqqq qqqqq qqqqq qqqqq qqqqq qqqqq",
+        ],
+    );
+    let out = render(&s, 80, 24);
     assert!(
-        !out.contains("Transcript"),
+        !out.contains("Transcript") && !out.contains("People"),
         "nothing else is on screen with a share:\n{out}"
     );
-    assert_snapshot!(out);
 }
 
 #[test]
@@ -193,7 +250,11 @@ fn hsm_progress_keeps_the_screen_live() {
         )),
         ..Turn::default()
     };
-    assert_snapshot!(render(&screen(3, t), 100, 30));
+    at_every_size(
+        "hsm_progress",
+        &screen(3, t),
+        &["the HSM is working: generating rsa-4096 key `root-ca-key`"],
+    );
 }
 
 #[test]
@@ -201,29 +262,75 @@ fn a_failed_step_is_marked_in_words_and_symbols() {
     let mut t = turn(
         "✗ THE STEP FAILED",
         &[
-            "C_Login returned CKR_PIN_INCORRECT",
+            "the token's CKA_ID is 01, but the roster gives carol the key 02: the bindings and the token disagree, so nothing was generated",
             "e records an exception; q aborts.",
         ],
     );
     t.failed = true;
-    let out = render(&screen(1, t), 100, 30);
-    assert!(out.contains("✗"));
-    assert_snapshot!(out);
+    let mut s = screen(1, t);
+    s.message = Some((true, "the step failed: press e to record an exception, then r to retry, or q to abort; the exception is signed by the administrator and confirmed by the witness".into()));
+    at_every_size(
+        "failed",
+        &s,
+        &[
+            "✗ THE STEP FAILED",
+            "nothing was generated",
+            "confirmed by the",
+        ],
+    );
 }
+
+/// The longest step text: a hash to read aloud, a checklist, in a window
+/// too small for all of it: it scrolls, and says so.
+#[test]
+fn values_to_compare_are_shown_whole_and_the_step_text_scrolls() {
+    let hash = "cf8542c08236ef63f58ffe54ca5af4ed3543dcef1b83bdfc207e13d418689de1";
+    let mut s = screen(0, turn("Hand the keyboard to administrator alice", &[]));
+    s.step_detail.extend(
+        (1..=6).map(|i| format!("☐ checklist item number {i}, read aloud by the administrator")),
+    );
+    s.values = vec![ShownValue {
+        label: "script SHA-256".into(),
+        value: hash.into(),
+        words: Some("stagehand leprosy crowfoot recipe miser congregate uncut Galveston vapor midsummer woodlark equation spellbind existence upshot unify chopper decimal sweatband unravel beeswax Jamaica skullcap Wilmington bison insurgent Aztec souvenir beaming gravity quadrant tolerance".into()),
+    }];
+    at_every_size("values", &s, &["Open the ceremony"]);
+    let small = render(&s, 80, 24);
+    assert!(small.contains("PgDn: more"), "{small}");
+    s.step_scroll = 100;
+    let scrolled = render(&s, 80, 24);
+    assert!(
+        scrolled.contains(hash),
+        "the hash is whole once scrolled to:\n{scrolled}"
+    );
+    assert!(scrolled.contains("tolerance"), "{scrolled}");
+    for big in [(120, 36), (200, 50)] {
+        let out = render(&screen_with(&s, 0), big.0, big.1);
+        assert!(out.contains(hash), "{out}");
+    }
+}
+
+fn screen_with(s: &Screen, scroll: usize) -> Screen {
+    let mut s = s.clone();
+    s.step_scroll = scroll;
+    s
+}
+
+const LONG: &str = "the tamper-evident bag of the HSM had a different number from the log sheet (TE-000042 instead of TE-000024); the witness and the administrator checked the seal, photographed it, and the auditor was called";
 
 #[test]
 fn the_exception_form() {
     let mut s = screen(2, turn("administrator alice: perform this step", &[]));
     s.overlay = Some(Overlay::Exception {
         by: "administrator alice".into(),
-        fields: [
-            "bag TE-000042".into(),
-            "bag TE-000024".into(),
-            "continue".into(),
-        ],
+        fields: [LONG.into(), LONG.into(), format!("continue: {LONG}")],
         focus: 2,
     });
-    assert_snapshot!(render(&s, 100, 30));
+    at_every_size(
+        "exception_form",
+        &s,
+        &["▶ decision: continue", "auditor was called▏"],
+    );
 }
 
 #[test]
@@ -231,11 +338,20 @@ fn the_abort_confirmation() {
     let mut s = screen(2, turn("administrator alice: perform this step", &[]));
     s.overlay = Some(Overlay::Abort {
         by: "administrator alice".into(),
-        reason: "the HSM's bag was opened".into(),
+        reason: LONG.into(),
         word: "abo".into(),
         focus: 1,
     });
-    assert_snapshot!(render(&s, 100, 30));
+    s.message = Some((true, "type abort exactly to abort".into()));
+    at_every_size(
+        "abort_confirmation",
+        &s,
+        &[
+            "▶ type abort to confirm: abo▏",
+            "photographed it",
+            "✗ type abort exactly to abort",
+        ],
+    );
 }
 
 #[test]
@@ -247,14 +363,44 @@ fn the_close() {
             "Press any key to leave.",
         ],
     );
-    assert_snapshot!(render(&screen(5, t), 100, 30));
+    let mut s = screen(5, t);
+    s.footer = vec![KeyHint::new("any key", "leave")];
+    at_every_size(
+        "close",
+        &s,
+        &["✓ The ceremony is complete", "any key: leave"],
+    );
 }
 
 #[test]
 fn help() {
     let mut s = screen(0, turn("Hand the keyboard to administrator alice", &[]));
-    s.overlay = Some(Overlay::Help);
-    assert_snapshot!(render(&s, 100, 30));
+    s.overlay = Some(Overlay::Help(keyceremony::tui::help()));
+    at_every_size(
+        "help",
+        &s,
+        &["Ctrl-C", "PgUp, PgDn", "F2", "Any key closes this help."],
+    );
+}
+
+#[test]
+fn every_person_is_on_screen_or_a_key_away() {
+    let mut s = screen(0, turn("Hand the keyboard to administrator alice", &[]));
+    s.roster = (0..8)
+        .map(|i| RosterLine {
+            name: format!("person{i}"),
+            role: "custodian".into(),
+            signed_in: i < 2,
+        })
+        .collect();
+    for (w, h) in SIZES {
+        let out = render(&s, w, h);
+        let all = (0..8).all(|i| out.contains(&format!("person{i} (custodian)")));
+        assert!(all || out.contains("F2 lists them"), "{w}x{h}:\n{out}");
+    }
+    s.overlay = Some(Overlay::People);
+    let out = render(&s, 80, 24);
+    assert!((0..8).all(|i| out.contains(&format!("person{i}"))), "{out}");
 }
 
 #[test]

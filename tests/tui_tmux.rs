@@ -23,6 +23,15 @@ impl Tmux {
     /// After the command ends, the pane prints its exit status and the
     /// terminal settings, then stays open to be read.
     fn start(name: &str, command: &str, env: &[(&str, &str)]) -> Tmux {
+        Tmux::start_sized(name, command, env, (100, 30))
+    }
+
+    fn start_sized(
+        name: &str,
+        command: &str,
+        env: &[(&str, &str)],
+        (width, height): (u16, u16),
+    ) -> Tmux {
         // One terminal at a time: on a loaded two-core machine, parallel
         // ceremonies made the screen-reading loops race the program.
         static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -44,9 +53,9 @@ impl Tmux {
                 "new-session",
                 "-d",
                 "-x",
-                "100",
+                &width.to_string(),
                 "-y",
-                "30",
+                &height.to_string(),
                 "-s",
                 "t",
             ])
@@ -244,20 +253,46 @@ fn run_command(dir: &Path) -> String {
     )
 }
 
-/// The line under the "Now" box title: who must act.
-fn now_title(screen: &str) -> String {
+/// The lines inside the "Now" box. The box is the whole width in a narrow
+/// window and the right column in a wide one: its text is read from the
+/// box's own column.
+fn now_panel(screen: &str) -> Vec<String> {
     let mut lines = screen.lines();
     while let Some(l) = lines.next() {
-        if l.contains("┌ Now ") {
-            // "│ steps column ││ now column │": the text after the double bar.
-            let line = lines.next().unwrap_or("");
-            return line
-                .split_once("││")
-                .map(|(_, now)| now.trim_end_matches('│').trim().to_string())
-                .unwrap_or_default();
+        if let Some(at) = l.find("┌ Now ") {
+            let column = l[..at].chars().count();
+            return lines
+                .take_while(|l| l.chars().nth(column).is_none_or(|c| c != '└'))
+                .map(|l| {
+                    let inside: String = l.chars().skip(column).collect();
+                    inside.trim_matches(|c| c == '│' || c == ' ').to_string()
+                })
+                .collect();
         }
     }
-    String::new()
+    Vec::new()
+}
+
+/// The line under the "Now" box title: who must act.
+fn now_title(screen: &str) -> String {
+    now_panel(screen).into_iter().next().unwrap_or_default()
+}
+
+/// The number of the first custodian in the list who has not presented:
+/// numbers stay with their custodian for the whole step.
+fn next_custodian(screen: &str) -> String {
+    now_panel(screen)
+        .into_iter()
+        .skip_while(|l| !l.contains("Press their number"))
+        .skip(1)
+        .find(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|n| n.parse::<u8>().is_ok())
+                && !l.contains("✓ presented")
+        })
+        .and_then(|l| l.split_whitespace().next().map(String::from))
+        .unwrap_or_else(|| panic!("no custodian left to choose:\n{screen}"))
 }
 
 #[test]
@@ -280,6 +315,12 @@ fn the_whole_root_ceremony_runs_in_the_terminal_without_showing_a_secret() {
             tmux.present_key();
             continue;
         }
+        if screen.contains("new seal number: ▏") {
+            // The number read off each new tamper-evident bag.
+            tmux.type_text("TE-NEW-0001");
+            tmux.act(&["Enter"]);
+            continue;
+        }
         if screen.contains("type initialize and press Enter") {
             tmux.confirm_word("initialize");
             continue;
@@ -290,7 +331,7 @@ fn the_whole_root_ceremony_runs_in_the_terminal_without_showing_a_secret() {
             tmux.confirm_word("sign");
             continue;
         } else if screen.contains("Press their number") {
-            tmux.act(&["1"]);
+            tmux.act(&[&next_custodian(&screen)]);
             continue;
         } else if title.starts_with("Custodian ")
             && title.contains("present your share")
@@ -416,11 +457,7 @@ fn a_panic_restores_the_terminal() {
         &[("KEYCEREMONY_TEST_PANIC_AT", "identify")],
     );
     tmux.wait_for("Hand the keyboard to administrator alice");
-    for _ in 0..4 {
-        tmux.keys(&["Tab"]);
-        tmux.keys(&["Enter"]);
-        std::thread::sleep(Duration::from_millis(150));
-    }
+    drive_until(&mut tmux, |s| s.contains("ok-42"));
     let (code, screen) = tmux.finished();
     assert_eq!(code, 101, "a panic exits 101:\n{screen}");
     terminal_is_usable(&screen);
@@ -591,6 +628,12 @@ fn drive_until(tmux: &mut Tmux, stop: impl Fn(&str) -> bool) -> String {
             tmux.present_key();
             continue;
         }
+        if screen.contains("new seal number: ▏") {
+            // The number read off each new tamper-evident bag.
+            tmux.type_text("TE-NEW-0001");
+            tmux.act(&["Enter"]);
+            continue;
+        }
         if screen.contains("type initialize and press Enter") {
             tmux.confirm_word("initialize");
             continue;
@@ -601,7 +644,7 @@ fn drive_until(tmux: &mut Tmux, stop: impl Fn(&str) -> bool) -> String {
             tmux.confirm_word("sign");
             continue;
         } else if screen.contains("Press their number") {
-            tmux.act(&["1"]);
+            tmux.act(&[&next_custodian(&screen)]);
             continue;
         }
         tmux.act(&["Enter"]);
@@ -960,4 +1003,176 @@ fn the_first_step_shows_the_script_hash_to_read_aloud() {
     );
     let (code, screen) = tmux.abort("test over");
     assert_eq!(code, 1, "{screen}");
+}
+
+/// The step number the screen shows ("Step 7 of 17").
+fn step_on_screen(screen: &str) -> Option<u64> {
+    let at = screen.find("Step ")?;
+    screen[at + 5..].split_whitespace().next()?.parse().ok()
+}
+
+/// Walks the whole root ceremony at `size` reading only the screen, and
+/// returns every screen seen, by the step it showed. Where the step's
+/// text does not fit, the walk pages through it (PgDn) as a person would.
+fn walk_root_ceremony(size: (u16, u16)) -> (tempfile::TempDir, Vec<(u64, String)>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let name = format!("walk-{}x{}", size.0, size.1);
+    let mut tmux = Tmux::start_sized(&name, &run_command(dir.path()), &[], size);
+    tmux.wait_for("Hand the keyboard to administrator alice");
+    let mut seen = Vec::new();
+    for _ in 0..400 {
+        let mut screen = tmux.settled();
+        let step = step_on_screen(&screen).unwrap_or(0);
+        seen.push((step, screen.clone()));
+        // From the top of the step's text, a page at a time, as a person
+        // reads it.
+        let mut pages = 0;
+        while screen.contains("PgUp") && pages < 10 {
+            tmux.act(&["PageUp"]);
+            screen = tmux.settled();
+            pages += 1;
+        }
+        seen.push((step, screen.clone()));
+        pages = 0;
+        while screen.contains("PgDn") && pages < 10 {
+            tmux.act(&["PageDown"]);
+            screen = tmux.settled();
+            seen.push((step, screen.clone()));
+            pages += 1;
+        }
+        let title = now_title(&screen);
+        if title.contains("The ceremony is complete") {
+            break;
+        }
+        if title.contains("HSM is working") {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        if screen.contains("present your key") {
+            tmux.present_key();
+        } else if screen.contains("new seal number: ▏") {
+            tmux.type_text("TE-NEW-0001");
+            tmux.act(&["Enter"]);
+        } else if screen.contains("type initialize and press Enter") {
+            tmux.confirm_word("initialize");
+        } else if screen.contains("type generate and press Enter") {
+            tmux.confirm_word("generate");
+        } else if screen.contains("type sign and press Enter") {
+            tmux.confirm_word("sign");
+        } else if screen.contains("Press their number") {
+            tmux.act(&[&next_custodian(&screen)]);
+        } else {
+            tmux.act(&["Enter"]);
+        }
+    }
+    let done = tmux.wait_for("The ceremony is complete");
+    assert!(done.contains("Final head:"), "{done}");
+    tmux.keys(&["Enter"]);
+    let (code, screen) = tmux.finished();
+    assert_eq!(code, 0, "{screen}");
+    (dir, seen)
+}
+
+/// Issue 15: the room sees what it attests. At each step, every value its
+/// instructions name is on screen (paging through the step's text where
+/// it does not fit), checked against what the transcript recorded.
+fn each_value_is_on_screen_at_its_step(size: (u16, u16)) {
+    let (dir, seen) = walk_root_ceremony(size);
+    let transcript = transcript_in(&dir.path().join("out"));
+    let entries = entries(&transcript);
+    let at_step = |number: u64| -> String {
+        seen.iter()
+            .filter(|(n, _)| *n == number)
+            .map(|(_, s)| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let step_of = |kind: &str| -> (u64, serde_json::Value) {
+        let e = entries
+            .iter()
+            .find(|e| e["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} entry"));
+        (
+            e["body"]["number"].as_u64().expect("number"),
+            e["body"].clone(),
+        )
+    };
+    let expect = |number: u64, what: &str, value: &str| {
+        let screens = at_step(number);
+        assert!(
+            screens.contains(value),
+            "{}x{}: step {number} never showed {what} {value:?}; its screens:\n{screens}",
+            size.0,
+            size.1
+        );
+    };
+    let genesis = &entries[0]["body"];
+    expect(
+        1,
+        "the script's SHA-256",
+        genesis["script"]["sha256"].as_str().expect("sha"),
+    );
+    expect(
+        1,
+        "the bindings' SHA-256",
+        genesis["bindings_sha256"].as_str().expect("sha"),
+    );
+    expect(1, "a ticked item", "☑");
+    let (n, check) = step_of("check-hsm");
+    expect(n, "the model", "model: SoftHSM v2");
+    expect(
+        n,
+        "the serial",
+        check["token"]["serial"].as_str().expect("serial"),
+    );
+    let (n, _) = step_of("recombine");
+    expect(n, "the recombination's result", "matched");
+    let (n, generated) = step_of("generate-key");
+    expect(n, "the attributes read back", "read back:");
+    expect(n, "the key's CKA_ID", generated["id"].as_str().expect("id"));
+    let (n, export) = step_of("export-public-key");
+    expect(
+        n,
+        "the SPKI fingerprint",
+        export["public_key"]["spki_sha256"].as_str().expect("spki"),
+    );
+    let (sign_step, cert) = step_of("root-certificate");
+    expect(
+        sign_step,
+        "the certificate's SHA-256",
+        cert["sha256"].as_str().expect("sha"),
+    );
+    // The profile is on screen before the word that signs it is typed.
+    let word_asked = seen
+        .iter()
+        .rposition(|(_, s)| s.contains("type sign and press Enter"))
+        .expect("the word sign was asked for");
+    assert!(
+        seen[..=word_asked]
+            .iter()
+            .any(|(step, s)| *step == sign_step && s.contains("CN=Example Rehearsal Root CA")),
+        "the profile was not on screen before `sign` was typed"
+    );
+    let (n, _) = step_of("list-objects");
+    expect(n, "the inventory", "objects on the token");
+    let out = entries
+        .iter()
+        .find(|e| e["body"]["step"] == "materials-out" && e["body"]["as"] == "performer")
+        .expect("materials out confirmed");
+    assert_eq!(out["body"]["sealed"]["hsm"], "TE-NEW-0001");
+    expect(
+        out["body"]["number"].as_u64().expect("number"),
+        "the new seal number",
+        "→ new seal TE-NEW-0001",
+    );
+}
+
+#[test]
+fn each_value_is_on_screen_at_its_step_at_80x24() {
+    each_value_is_on_screen_at_its_step((80, 24));
+}
+
+#[test]
+fn each_value_is_on_screen_at_its_step_at_120x36() {
+    each_value_is_on_screen_at_its_step((120, 36));
 }

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::plan::{self, StepPlan, Work};
 use super::{
-    Capacity, Effect, EngineError, Exception, Input, Need, Outcome, Purpose, Record, StepStatus,
-    describe,
+    Capacity, Checks, Effect, EngineError, Exception, Input, Need, Outcome, Purpose, Record,
+    StepStatus, describe, items_to_tick, seals_materials,
 };
 use crate::script::{Ceremony, Role};
 
@@ -403,7 +403,11 @@ impl Engine {
         match input {
             Input::SignedIn { participant } => self.on_signed_in(participant),
             Input::Identified { participant } => self.on_identified(participant),
-            Input::Confirmed { participant, typed } => self.on_confirmed(participant, typed),
+            Input::Confirmed {
+                participant,
+                typed,
+                checks,
+            } => self.on_confirmed(participant, typed, checks),
             Input::SharePresented { custodian, details } => self.on_share(custodian, details),
             Input::ShareRejected { custodian, reason } => {
                 self.expect_share_from(&custodian)?;
@@ -533,6 +537,7 @@ impl Engine {
         &mut self,
         participant: String,
         typed: Option<String>,
+        checks: Checks,
     ) -> Result<Vec<Effect>, EngineError> {
         let need = self.need();
         self.expect_turn(&participant, &need)?;
@@ -552,8 +557,23 @@ impl Engine {
         if let Some(w) = word {
             body["typed"] = json!(w);
         }
+        let ticks = if capacity == Capacity::Performer {
+            items_to_tick(step.details.as_ref())
+        } else {
+            Vec::new()
+        };
+        check_ticks(
+            &ticks,
+            seals_materials(step.details.as_ref()) && capacity == Capacity::Performer,
+            &checks,
+        )?;
         if let (Capacity::Performer, Some(details)) = (capacity, &step.details) {
             body["details"] = details.clone();
+            let (ticked, sealed) = checks.to_body();
+            body["ticked"] = ticked;
+            if seals_materials(Some(details)) {
+                body["sealed"] = sealed;
+            }
         }
         let mut effects = vec![self.record(
             &participant,
@@ -952,4 +972,35 @@ impl Engine {
     pub(super) fn capacity(name: &str) -> Option<Capacity> {
         Capacity::parse(name)
     }
+}
+
+/// A performer's ticks must be the step's items, each once, in order (the
+/// order the script reads them aloud); a materials check going out needs
+/// every new seal's number. Nothing is ticked at a step without items.
+fn check_ticks(items: &[String], seals: bool, checks: &Checks) -> Result<(), EngineError> {
+    let ticked: Vec<&str> = checks.ticked.iter().map(|(i, _)| i.as_str()).collect();
+    if let Some(missing) = items.iter().find(|i| !ticked.contains(&i.as_str())) {
+        return Err(EngineError::NotTicked(missing.clone()));
+    }
+    if ticked != items.iter().map(String::as_str).collect::<Vec<_>>() {
+        return Err(EngineError::WrongTicks(ticked.join(", ")));
+    }
+    if seals {
+        for id in items {
+            match checks.sealed.get(id) {
+                Some(n) if !n.trim().is_empty() && !n.chars().any(char::is_control) => {}
+                _ => return Err(EngineError::SealMissing(id.clone())),
+            }
+        }
+        if checks.sealed.len() != items.len() {
+            return Err(EngineError::WrongTicks(
+                "a seal for a material this step does not list".into(),
+            ));
+        }
+    } else if !checks.sealed.is_empty() {
+        return Err(EngineError::WrongTicks(
+            "seal numbers at a step that seals nothing".into(),
+        ));
+    }
+    Ok(())
 }

@@ -158,6 +158,91 @@ pub struct Exception {
     pub decision: String,
 }
 
+/// What a performer checked, item by item, before confirming a checklist
+/// or a materials check: each item ticked, with the time it was ticked,
+/// and, when materials go out, the number of each new seal. Recorded in
+/// the performer's signed confirmation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checks {
+    /// (item, RFC 3339 time), in the order ticked.
+    pub ticked: Vec<(String, String)>,
+    /// Material id → the number of the seal it leaves under.
+    pub sealed: std::collections::BTreeMap<String, String>,
+}
+
+impl Checks {
+    /// Every item of `items` ticked now: the headless run, whose performer
+    /// is the answers file.
+    pub fn all(items: &[String], at: &str) -> Checks {
+        Checks {
+            ticked: items.iter().map(|i| (i.clone(), at.to_string())).collect(),
+            sealed: Default::default(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ticked.is_empty() && self.sealed.is_empty()
+    }
+
+    pub(super) fn to_body(&self) -> (Value, Value) {
+        (
+            Value::Array(
+                self.ticked
+                    .iter()
+                    .map(|(item, at)| serde_json::json!({ "item": item, "at": at }))
+                    .collect(),
+            ),
+            serde_json::json!(self.sealed),
+        )
+    }
+
+    /// Read back from a recorded confirmation (a resume's replay).
+    pub fn from_body(body: &Value) -> Checks {
+        let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+        Checks {
+            ticked: body["ticked"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|t| (text(&t["item"]), text(&t["at"])))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            sealed: body["sealed"]
+                .as_object()
+                .map(|o| o.iter().map(|(k, v)| (k.clone(), text(v))).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The items a performer ticks at a step, from its details: a
+/// checklist's items, or the materials by id.
+pub fn items_to_tick(details: Option<&Value>) -> Vec<String> {
+    let Some(d) = details else {
+        return Vec::new();
+    };
+    if let Some(items) = d["items"].as_array() {
+        return items
+            .iter()
+            .filter_map(|i| i.as_str().map(String::from))
+            .collect();
+    }
+    d["materials"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .filter_map(|i| i["id"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether the performer gives each material's new seal number.
+pub fn seals_materials(details: Option<&Value>) -> bool {
+    details.is_some_and(|d| d["direction"] == "out")
+}
+
 #[derive(Debug, Clone)]
 pub enum Input {
     /// The runner checked that `participant` holds their roster key.
@@ -171,6 +256,7 @@ pub enum Input {
     Confirmed {
         participant: String,
         typed: Option<String>,
+        checks: Checks,
     },
     /// The runner checked the share against its commitment; `details` are
     /// public facts about it (index, commitment) for the transcript.
@@ -264,6 +350,12 @@ pub enum EngineError {
     AbortWithoutReason,
     #[error("the transcript cannot be replayed: {0}")]
     Replay(String),
+    #[error("tick every item before confirming: `{0}` is not ticked")]
+    NotTicked(String),
+    #[error("the items ticked are not this step's: {0}")]
+    WrongTicks(String),
+    #[error("give the number of the new seal on `{0}` before confirming")]
+    SealMissing(String),
     #[error("the ceremony is over")]
     Finished,
     #[error("the transcript is closed: only the checkpoint's cosignatures remain")]

@@ -54,6 +54,7 @@ impl Engine {
                 Input::Confirmed {
                     participant: actor.into(),
                     typed,
+                    checks: super::Checks::from_body(body),
                 }
             }
             "share-presented" => Input::SharePresented {

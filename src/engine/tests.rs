@@ -5,6 +5,21 @@ use serde_json::json;
 use super::*;
 use crate::script::{Ceremony, Role};
 
+/// A performer who ticks every item and gives every new seal a number.
+fn cooperative_checks(engine: &Engine, capacity: Capacity) -> Checks {
+    if capacity != Capacity::Performer {
+        return Checks::default();
+    }
+    let details = engine.current().details.as_ref();
+    let mut checks = Checks::all(&items_to_tick(details), "2026-12-04T12:00:00Z");
+    if seals_materials(details) {
+        for (item, _) in &checks.ticked.clone() {
+            checks.sealed.insert(item.clone(), format!("TE-NEW-{item}"));
+        }
+    }
+    checks
+}
+
 fn root_ceremony() -> Ceremony {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("ceremonies");
     Ceremony::load(
@@ -37,10 +52,13 @@ fn drive(engine: &mut Engine, stop: impl Fn(&Need) -> bool) -> Vec<&'static str>
             Need::SignIn { participant, .. } => Input::SignedIn { participant },
             Need::Identify { participant, .. } => Input::Identified { participant },
             Need::Confirm {
-                participant, word, ..
+                participant,
+                word,
+                capacity,
             } => Input::Confirmed {
                 participant,
                 typed: word.map(String::from),
+                checks: cooperative_checks(engine, capacity),
             },
             Need::Share { candidates, .. } => {
                 let custodian = candidates[0].clone();
@@ -134,6 +152,7 @@ fn only_the_person_whose_turn_it_is_may_confirm() {
         .handle(Input::Confirmed {
             participant: "alice".into(),
             typed: None,
+            checks: Checks::default(),
         })
         .unwrap_err();
     assert_eq!(err, EngineError::NotSignedIn("alice".into()));
@@ -149,6 +168,7 @@ fn only_the_person_whose_turn_it_is_may_confirm() {
         .handle(Input::Confirmed {
             participant: "bob".into(),
             typed: None,
+            checks: Checks::default(),
         })
         .unwrap_err();
     assert!(matches!(err, EngineError::NotTheirTurn { .. }), "{err}");
@@ -197,6 +217,7 @@ fn irreversible_steps_need_the_exact_word() {
             .handle(Input::Confirmed {
                 participant: "alice".into(),
                 typed: typed.map(String::from),
+                checks: Checks::default(),
             })
             .unwrap_err();
         assert_eq!(
@@ -210,6 +231,7 @@ fn irreversible_steps_need_the_exact_word() {
     e.handle(Input::Confirmed {
         participant: "alice".into(),
         typed: Some("initialize".into()),
+        checks: Checks::default(),
     })
     .unwrap();
     assert!(matches!(e.need(), Need::Work(Work::InitToken { .. })));
@@ -407,10 +429,13 @@ fn step_once(engine: &mut Engine) -> Vec<(String, String, Value)> {
         Need::SignIn { participant, .. } => Input::SignedIn { participant },
         Need::Identify { participant, .. } => Input::Identified { participant },
         Need::Confirm {
-            participant, word, ..
+            participant,
+            word,
+            capacity,
         } => Input::Confirmed {
             participant,
             typed: word.map(String::from),
+            checks: cooperative_checks(engine, capacity),
         },
         Need::Share { candidates, .. } => {
             let custodian = candidates[0].clone();
@@ -603,6 +628,7 @@ fn an_exception_is_the_administrators_and_the_witness_confirms_it() {
     e.handle(Input::Confirmed {
         participant: "bob".into(),
         typed: None,
+        checks: Checks::default(),
     })
     .unwrap();
     assert!(matches!(
@@ -651,6 +677,7 @@ fn a_failed_step_is_retried_only_after_an_exception() {
     e.handle(Input::Confirmed {
         participant: "bob".into(),
         typed: None,
+        checks: Checks::default(),
     })
     .unwrap();
     assert_eq!(
@@ -878,4 +905,118 @@ fn an_adopting_ceremony_replays_to_the_same_state_at_every_point() {
         }
     }
     assert_eq!(typed, 2, "the SO PIN and the user PIN were typed");
+}
+
+/// Drives the root ceremony cooperatively until the performer of step `id`
+/// is asked to confirm.
+fn at_performer_of(id: &str) -> Engine {
+    let mut e = Engine::new(&root_ceremony());
+    for _ in 0..400 {
+        if e.current().id == id
+            && matches!(
+                e.need(),
+                Need::Confirm {
+                    capacity: Capacity::Performer,
+                    ..
+                }
+            )
+        {
+            return e;
+        }
+        step_once(&mut e);
+    }
+    panic!("never reached the performer of {id}");
+}
+
+fn performer(e: &Engine) -> String {
+    match e.need() {
+        Need::Confirm { participant, .. } => participant,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_checklist_is_confirmed_only_with_every_item_ticked_in_order() {
+    let mut e = at_performer_of("open");
+    let who = performer(&e);
+    let items = items_to_tick(e.current().details.as_ref());
+    assert!(items.len() > 2);
+    let confirm = |e: &mut Engine, checks: Checks| {
+        e.handle(Input::Confirmed {
+            participant: who.clone(),
+            typed: None,
+            checks,
+        })
+    };
+    let none = confirm(&mut e, Checks::default()).unwrap_err();
+    assert!(
+        matches!(&none, EngineError::NotTicked(i) if *i == items[0]),
+        "{none}"
+    );
+    let mut missing_one = Checks::all(&items, "t");
+    missing_one.ticked.pop();
+    let err = confirm(&mut e, missing_one).unwrap_err();
+    assert!(matches!(err, EngineError::NotTicked(_)), "{err}");
+    let mut swapped = Checks::all(&items, "t");
+    swapped.ticked.swap(0, 1);
+    let err = confirm(&mut e, swapped).unwrap_err();
+    assert!(matches!(err, EngineError::WrongTicks(_)), "{err}");
+    let effects = confirm(&mut e, Checks::all(&items, "2026-12-04T12:00:00Z")).expect("ticked");
+    let body = effects
+        .iter()
+        .find_map(|f| match f {
+            Effect::Record(r) => Some(r.body.clone()),
+            _ => None,
+        })
+        .expect("recorded");
+    assert_eq!(body["ticked"].as_array().map(Vec::len), Some(items.len()));
+    assert_eq!(body["ticked"][0]["item"], json!(items[0]));
+    assert_eq!(body["ticked"][0]["at"], "2026-12-04T12:00:00Z");
+}
+
+#[test]
+fn materials_go_out_only_with_every_new_seal_number() {
+    let mut e = at_performer_of("materials-out");
+    let who = performer(&e);
+    let items = items_to_tick(e.current().details.as_ref());
+    let mut checks = Checks::all(&items, "t");
+    for i in &items[1..] {
+        checks.sealed.insert(i.clone(), format!("TE-{i}"));
+    }
+    let err = e
+        .handle(Input::Confirmed {
+            participant: who.clone(),
+            typed: None,
+            checks: checks.clone(),
+        })
+        .unwrap_err();
+    assert!(
+        matches!(&err, EngineError::SealMissing(m) if *m == items[0]),
+        "{err}"
+    );
+    checks.sealed.insert(items[0].clone(), "  ".into());
+    assert!(matches!(
+        e.handle(Input::Confirmed {
+            participant: who.clone(),
+            typed: None,
+            checks: checks.clone(),
+        }),
+        Err(EngineError::SealMissing(_))
+    ));
+    checks.sealed.insert(items[0].clone(), "TE-000777".into());
+    let effects = e
+        .handle(Input::Confirmed {
+            participant: who,
+            typed: None,
+            checks,
+        })
+        .expect("sealed");
+    let body = effects
+        .iter()
+        .find_map(|f| match f {
+            Effect::Record(r) => Some(r.body.clone()),
+            _ => None,
+        })
+        .expect("recorded");
+    assert_eq!(body["sealed"][&items[0]], "TE-000777");
 }

@@ -54,6 +54,11 @@ pub struct AnswersFile {
     /// are secrets; a rehearsal convenience.
     #[serde(default)]
     pub existing_pins: BTreeMap<String, PathBuf>,
+    /// The number of each new seal a materials check going out records,
+    /// by step id and material id: what the performer reads off each new
+    /// tamper-evident bag.
+    #[serde(default)]
+    pub seals: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -242,6 +247,10 @@ impl Answers {
 
     pub fn word(&self, step: &str) -> Option<&str> {
         self.file.value.confirm.get(step).map(String::as_str)
+    }
+
+    pub fn seal(&self, step: &str, material: &str) -> Option<String> {
+        self.file.value.seals.get(step)?.get(material).cloned()
     }
 
     pub fn custodians(&self, step: &str) -> &[String] {

@@ -9,6 +9,8 @@
 use serde_json::Value;
 
 use super::Session;
+use crate::ca::CertProfile;
+use crate::script::Action;
 use crate::shown::shown;
 use crate::transcript::pgp_words;
 
@@ -55,10 +57,89 @@ pub fn current(session: &Session) -> Vec<Compared> {
             &hex::encode(ceremony.bindings.sha256),
         ));
     }
+    if let Some(script_step) = ceremony.script.value.steps.get(step.number - 1) {
+        profile(script_step.action(), &mut out);
+    }
     for note in session.notes() {
         if note.body["step"].as_str() == Some(step.id.as_str()) {
             of_entry(&note.kind, &note.body, session, &mut out);
         }
+    }
+    out
+}
+
+/// What a signing step will sign, from the reviewed script: shown before
+/// anyone types the word, so the room compares it with the paper script.
+fn profile(action: Action, out: &mut Vec<Compared>) {
+    let cert = |p: &CertProfile, out: &mut Vec<Compared>| {
+        out.push(Compared::text("profile: subject", p.subject.clone()));
+        out.push(Compared::text(
+            "profile: validity",
+            format!("{} days from signing", p.validity_days),
+        ));
+        out.push(Compared::text(
+            "profile: path length",
+            p.path_length
+                .map_or("unlimited".to_string(), |n| n.to_string()),
+        ));
+        out.push(Compared::text(
+            "profile: key usage",
+            p.key_usage
+                .iter()
+                .map(|u| kebab(&format!("{u:?}")))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
+    };
+    match action {
+        Action::RootCertificate(a) => cert(&a.profile, out),
+        Action::SignCsr(a) => {
+            cert(&a.policy.profile, out);
+            out.push(Compared::text(
+                "profile: keys allowed",
+                a.policy
+                    .allowed_keys
+                    .iter()
+                    .map(|k| format!("{k:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ));
+        }
+        Action::Crl(a) => {
+            out.push(Compared::text(
+                "profile: CRL number",
+                a.profile.number.to_string(),
+            ));
+            out.push(Compared::text(
+                "profile: next update",
+                format!("{} days from signing", a.profile.next_update_days),
+            ));
+            out.push(Compared::text(
+                "profile: revoked",
+                if a.profile.revoked.is_empty() {
+                    "none".to_string()
+                } else {
+                    a.profile
+                        .revoked
+                        .iter()
+                        .map(|r| format!("{} ({})", r.serial, kebab(&format!("{:?}", r.reason))))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+            ));
+        }
+        _ => {}
+    }
+}
+
+/// `CertSign` as the script spells it: `cert-sign`.
+fn kebab(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('-');
+        }
+        out.extend(c.to_lowercase());
     }
     out
 }

@@ -5,7 +5,9 @@
 use std::io::Write;
 
 use super::{Answers, KeySource, RunError, Session, ShareInput};
-use crate::engine::{Capacity, Exception, Need, Outcome, StepStatus};
+use crate::engine::{
+    Capacity, Checks, Exception, Need, Outcome, StepStatus, items_to_tick, seals_materials,
+};
 
 /// Runs the ceremony to its end. Progress goes to `log` (never a secret).
 pub fn run(
@@ -78,7 +80,18 @@ pub fn run(
                         let _ = writeln!(log, "    {line}");
                     }
                 }
-                session.confirm(&participant, typed, &key_of(answers, &participant)?)?;
+                let checks = performers_checks(answers, &step, capacity)?;
+                for (item, _) in &checks.ticked {
+                    let _ = writeln!(log, "    ☑ {}", crate::shown::shown(item));
+                }
+                for (id, number) in &checks.sealed {
+                    let _ = writeln!(
+                        log,
+                        "    sealed: {id} under {}",
+                        crate::shown::shown(number)
+                    );
+                }
+                session.confirm(&participant, typed, checks, &key_of(answers, &participant)?)?;
                 if capacity == Capacity::Witness {
                     let _ = writeln!(log, "    witnessed by {participant}");
                 }
@@ -226,4 +239,33 @@ fn key_of(answers: &Answers, participant: &str) -> Result<KeySource, RunError> {
 
 fn sign_in(session: &mut Session, answers: &Answers, participant: &str) -> Result<(), RunError> {
     session.sign_in(participant, &key_of(answers, participant)?)
+}
+
+/// The performer of a headless run ticks every item of a checklist or a
+/// materials check, and gives the new seal numbers the answers file lists
+/// for a materials check going out.
+fn performers_checks(
+    answers: &Answers,
+    step: &crate::engine::StepPlan,
+    capacity: Capacity,
+) -> Result<Checks, RunError> {
+    if capacity != Capacity::Performer {
+        return Ok(Checks::default());
+    }
+    let details = step.details.as_ref();
+    let items = items_to_tick(details);
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut checks = Checks::all(&items, &now);
+    if seals_materials(details) {
+        for id in &items {
+            let number = answers.seal(&step.id, id).ok_or_else(|| {
+                RunError::Answers(format!(
+                    "step `{}` takes the number of each new seal: add `{}: {{ {id}: <number> }}` under `seals:` in the answers file",
+                    step.id, step.id
+                ))
+            })?;
+            checks.sealed.insert(id.clone(), number);
+        }
+    }
+    Ok(checks)
 }

@@ -9,8 +9,14 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use zeroize::Zeroizing;
 
 use super::field::TextField;
-use super::view::{Overlay, RosterLine, Screen, SecretText, Status, StepLine, TailLine, Turn};
-use crate::engine::{Capacity, Exception, Need, Outcome, StepStatus, describe};
+use super::view::{
+    Drawn, KeyHint, Overlay, RosterLine, Screen, SecretText, ShownValue, Status, StepLine,
+    TailLine, Turn,
+};
+use crate::engine::{
+    Capacity, Checks, Exception, Need, Outcome, StepStatus, describe, items_to_tick,
+    seals_materials,
+};
 use crate::quorum::{self, CODE_LEN, TypingStatus};
 use crate::runner::{KeySource, RunError, Session, ShareInput};
 use crate::script::{KeyCustody, Mode, Role};
@@ -29,6 +35,8 @@ enum FieldFor {
     Copy(String),
     /// The performer types a PIN set with the vendor's tool.
     Pin(String),
+    /// The performer types the number of a material's new seal.
+    Seal(String),
 }
 
 /// Where an on-screen delivery stands for the current custodian.
@@ -65,6 +73,7 @@ impl Staged {
 
 enum Dialog {
     Help,
+    People,
     Abort {
         reason: TextField,
         word: TextField,
@@ -93,6 +102,20 @@ pub struct App {
     /// and ratatui's buffers so no copy of it survives there.
     pub wipe: bool,
     spinner: usize,
+    /// How far the step's text is scrolled, for the step it was scrolled
+    /// at: a new step starts at its top.
+    step_scroll: (String, usize),
+    /// The most the step's text could scroll when last drawn.
+    step_scroll_max: usize,
+    /// What the performer has ticked at the step of this id.
+    checks: (String, Checks),
+}
+
+/// Where a performer stands in ticking a step's items.
+struct Ticking {
+    items: Vec<String>,
+    next: usize,
+    seals: bool,
 }
 
 const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
@@ -116,6 +139,9 @@ impl Default for App {
             quit: false,
             wipe: false,
             spinner: 0,
+            step_scroll: (String::new(), 0),
+            step_scroll_max: 0,
+            checks: (String::new(), Checks::default()),
         }
     }
 }
@@ -156,6 +182,9 @@ impl App {
             && staged.is_administrators()
         {
             return Self::administrator(session).map(FieldFor::Key);
+        }
+        if let Some(t) = self.ticking(session) {
+            return t.seals.then(|| FieldFor::Seal(t.items[t.next].clone()));
         }
         let staged = self.staged.is_some();
         match session.need() {
@@ -268,6 +297,79 @@ impl App {
         })
     }
 
+    /// This step's checks so far (none when the step changed).
+    fn checks_here(&self, session: &Session) -> Checks {
+        if self.checks.0 == session.engine().current().id {
+            self.checks.1.clone()
+        } else {
+            Checks::default()
+        }
+    }
+
+    /// The performer of a checklist or a materials check, still ticking:
+    /// the items, the next one, and whether each takes a seal number.
+    fn ticking(&self, session: &Session) -> Option<Ticking> {
+        let Need::Confirm {
+            capacity: Capacity::Performer,
+            ..
+        } = session.need()
+        else {
+            return None;
+        };
+        let details = session.engine().current().details.as_ref();
+        let items = items_to_tick(details);
+        let next = self.checks_here(session).ticked.len();
+        (next < items.len()).then(|| Ticking {
+            items,
+            next,
+            seals: seals_materials(details),
+        })
+    }
+
+    /// Enter while ticking: the next item is ticked (with its seal's
+    /// number, when materials go out).
+    fn tick_next(&mut self, session: &Session, t: Ticking) {
+        let id = session.engine().current().id.clone();
+        if self.checks.0 != id {
+            self.checks = (id, Checks::default());
+        }
+        let item = t.items[t.next].clone();
+        if t.seals {
+            let number = self.field.text().trim().to_string();
+            if number.is_empty() {
+                self.error(format!(
+                    "type the number of the new seal on {item}, then Enter"
+                ));
+                return;
+            }
+            self.checks.1.sealed.insert(item.clone(), number);
+            self.field.clear();
+        }
+        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        self.checks.1.ticked.push((item.clone(), at));
+        self.info(format!("ticked: {}", crate::shown::shown(&item)));
+    }
+
+    /// Esc while ticking: the last tick is taken back (nothing is recorded
+    /// until the performer presents their key).
+    fn untick(&mut self, session: &Session) {
+        if self.checks.0 != session.engine().current().id {
+            return;
+        }
+        if let Some((item, _)) = self.checks.1.ticked.pop() {
+            self.checks.1.sealed.remove(&item);
+            self.info(format!("unticked: {}", crate::shown::shown(&item)));
+        }
+    }
+
+    /// Whether Esc takes a tick back now: the performer is ticking (or has
+    /// ticked all, the key not yet asked for) and has ticked something.
+    fn can_untick(&self, session: &Session) -> bool {
+        self.staged.is_none()
+            && (self.ticking(session).is_some() || self.all_ticked_unstaged(session))
+            && !self.checks_here(session).ticked.is_empty()
+    }
+
     pub fn tick(&mut self) {
         self.spinner = (self.spinner + 1) % SPINNER.len();
     }
@@ -280,10 +382,30 @@ impl App {
                 focus,
             }) => [reason, word][*focus].paste(text),
             Some(Dialog::Exception { fields, focus }) => fields[*focus].paste(text),
-            Some(Dialog::Help) => {}
+            Some(Dialog::Help | Dialog::People) => {}
             None if self.field_for.is_some() => self.field.paste(text),
             None => {}
         }
+    }
+
+    /// What drawing found: how far the step's text can scroll now.
+    pub fn drawn(&mut self, drawn: Drawn) {
+        self.step_scroll_max = drawn.step_scroll_max;
+        self.step_scroll.1 = self.step_scroll.1.min(drawn.step_scroll_max);
+    }
+
+    fn scroll_step(&mut self, session: &Session, down: bool) {
+        let id = &session.engine().current().id;
+        if self.step_scroll.0 != *id {
+            self.step_scroll = (id.clone(), 0);
+        }
+        let page = 5;
+        let at = &mut self.step_scroll.1;
+        *at = if down {
+            (*at + page).min(self.step_scroll_max)
+        } else {
+            at.saturating_sub(page)
+        };
     }
 
     pub fn on_key(&mut self, key: KeyEvent, session: &mut Session) {
@@ -308,7 +430,10 @@ impl App {
         let typing = self.field_for.is_some();
         match key.code {
             KeyCode::F(1) => self.dialog = Some(Dialog::Help),
+            KeyCode::F(2) => self.dialog = Some(Dialog::People),
             KeyCode::Char('?') if !typing => self.dialog = Some(Dialog::Help),
+            KeyCode::PageDown => self.scroll_step(session, true),
+            KeyCode::PageUp => self.scroll_step(session, false),
             KeyCode::Tab => self.offer_key(session),
             // Esc first steps back out of an act waiting for its key.
             KeyCode::Esc if self.staged.is_some() => {
@@ -316,9 +441,19 @@ impl App {
                 self.pin_first = None;
                 self.info("went back: nothing was recorded");
             }
+            // Esc takes the last tick back (with nothing ticked, it aborts).
+            KeyCode::Esc if self.can_untick(session) => self.untick(session),
+            // A custodian chosen by mistake: back to the list, not Abort.
+            KeyCode::Esc if self.presenter.is_some() => {
+                self.presenter = None;
+                self.info("back to the list of custodians: nothing was recorded");
+            }
             KeyCode::Char('d') if ctrl => self.cosigner_absent(session),
+            // Ctrl-C asks, as q and Esc do: an abort closes the transcript
+            // for good, so no single key makes one.
             KeyCode::Esc => self.open_abort(),
-            KeyCode::Char('q') if ctrl || !typing => self.open_abort(),
+            KeyCode::Char('c' | 'q') if ctrl => self.open_abort(),
+            KeyCode::Char('q') if !typing => self.open_abort(),
             KeyCode::Char('e') if ctrl || !typing => self.open_exception(session),
             KeyCode::Char('u') if ctrl => self.field.clear(),
             KeyCode::Char('r') if !typing => self.retry(session),
@@ -329,6 +464,19 @@ impl App {
             _ => {}
         }
         self.sync(session);
+    }
+
+    /// Every item ticked, the key not yet asked for: Esc takes the last
+    /// tick back.
+    fn all_ticked_unstaged(&self, session: &Session) -> bool {
+        matches!(
+            session.need(),
+            Need::Confirm {
+                capacity: Capacity::Performer,
+                ..
+            }
+        ) && self.staged.is_none()
+            && !self.checks_here(session).ticked.is_empty()
     }
 
     fn open_abort(&mut self) {
@@ -409,25 +557,38 @@ impl App {
         }
     }
 
+    /// The custodians of a recombine step, numbered once for the whole
+    /// step: a custodian keeps their number after others have presented.
+    fn custodians(session: &Session) -> Vec<String> {
+        session
+            .ceremony()
+            .holders(Role::Custodian)
+            .iter()
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
     fn pick_presenter(&mut self, session: &Session, c: char) {
         if let Need::Share { candidates, .. } = session.need() {
             let i = c.to_digit(10).unwrap_or(0) as usize;
-            match candidates.get(i.wrapping_sub(1)) {
-                Some(name) => {
+            match Self::custodians(session).get(i.wrapping_sub(1)) {
+                Some(name) if candidates.contains(name) => {
                     self.presenter = Some(name.clone());
                     self.message = None;
                 }
+                Some(name) => self.error(format!("{name} has already presented a share")),
                 None => self.error(format!("there is no custodian {i} in the list")),
             }
         }
     }
 
     fn on_dialog_key(&mut self, key: KeyEvent, session: &mut Session) {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let Some(dialog) = &mut self.dialog else {
             return;
         };
         match dialog {
-            Dialog::Help => self.dialog = None,
+            Dialog::Help | Dialog::People => self.dialog = None,
             Dialog::Abort {
                 reason,
                 word,
@@ -436,7 +597,8 @@ impl App {
                 KeyCode::Esc => self.dialog = None,
                 KeyCode::Tab | KeyCode::BackTab => *focus = 1 - *focus,
                 KeyCode::Backspace => [reason, word][*focus].backspace(),
-                KeyCode::Char(c) => [reason, word][*focus].push(c),
+                KeyCode::Char('u') if ctrl => [reason, word][*focus].clear(),
+                KeyCode::Char(c) if !ctrl => [reason, word][*focus].push(c),
                 KeyCode::Enter if *focus == 0 => *focus = 1,
                 KeyCode::Enter => {
                     if word.text().trim() != "abort" {
@@ -472,7 +634,8 @@ impl App {
                 KeyCode::Tab => *focus = (*focus + 1) % 3,
                 KeyCode::BackTab => *focus = (*focus + 2) % 3,
                 KeyCode::Backspace => fields[*focus].backspace(),
-                KeyCode::Char(c) => fields[*focus].push(c),
+                KeyCode::Char('u') if ctrl => fields[*focus].clear(),
+                KeyCode::Char(c) if !ctrl => fields[*focus].push(c),
                 KeyCode::Enter if *focus < 2 => *focus += 1,
                 KeyCode::Enter => {
                     let exception = Exception {
@@ -506,6 +669,10 @@ impl App {
     }
 
     fn submit(&mut self, session: &mut Session) {
+        if let Some(t) = self.ticking(session) {
+            self.tick_next(session, t);
+            return;
+        }
         if let Some(FieldFor::Key(participant)) = self.field_for.clone() {
             let Some(key) = self.key_source() else {
                 self.error(format!(
@@ -653,8 +820,15 @@ impl App {
                     Some(Staged::Word(w)) => Some(w),
                     _ => None,
                 };
+                let checks = match session.need() {
+                    Need::Confirm {
+                        capacity: Capacity::Performer,
+                        ..
+                    } => self.checks_here(session),
+                    _ => Checks::default(),
+                };
                 session
-                    .confirm(participant, word.as_deref(), key)
+                    .confirm(participant, word.as_deref(), checks, key)
                     .map(|()| format!("{participant} confirmed"))
                     .inspect_err(|_| self.staged = word.map(Staged::Word))
             }
@@ -725,30 +899,61 @@ impl App {
             if let Some(note) = details["note"].as_str() {
                 step_detail.push(format!("⚠ {note}"));
             }
+            // Ticks as recorded once the performer confirmed (the witness
+            // sees what was signed), else as ticked so far.
+            let checks = session
+                .notes()
+                .iter()
+                .rev()
+                .find(|n| {
+                    n.kind == "confirm"
+                        && n.body["step"].as_str() == Some(current.id.as_str())
+                        && n.body["as"] == "performer"
+                })
+                .map(|n| Checks::from_body(&n.body))
+                .unwrap_or_else(|| self.checks_here(session));
+            let mark = |item: &str| match checks.ticked.iter().find(|(i, _)| i == item) {
+                Some((_, at)) => format!("☑ ({})", at.get(11..19).unwrap_or(at)),
+                None => "☐".to_string(),
+            };
             if let Some(items) = details["items"].as_array() {
                 step_detail.extend(
                     items
                         .iter()
                         .filter_map(|i| i.as_str())
-                        .map(|i| format!("☐ {i}")),
+                        .map(|i| format!("{} {i}", mark(i))),
                 );
             }
             if let Some(materials) = details["materials"].as_array() {
                 step_detail.extend(materials.iter().map(|m| {
+                    let id = m["id"].as_str().unwrap_or("");
+                    let sealed = checks
+                        .sealed
+                        .get(id)
+                        .map(|n| format!(" → new seal {}", crate::shown::shown(n)))
+                        .unwrap_or_default();
                     format!(
-                        "☐ {} — {}: {}",
-                        m["id"].as_str().unwrap_or(""),
+                        "{} {id} — {}: {}{sealed}",
+                        mark(id),
                         m["description"].as_str().unwrap_or(""),
                         m["number"].as_str().unwrap_or("")
                     )
                 }));
             }
         }
-        let compared = crate::runner::compare::current(session);
-        if !compared.is_empty() {
-            step_detail.push("Compare and read aloud:".into());
-            step_detail.extend(crate::runner::compare::lines(&compared));
-        }
+        let values = crate::runner::compare::current(session)
+            .into_iter()
+            .map(|c| ShownValue {
+                label: c.label,
+                value: c.value,
+                words: c.words,
+            })
+            .collect();
+        let step_scroll = if self.step_scroll.0 == current.id {
+            self.step_scroll.1
+        } else {
+            0
+        };
         let elapsed = now.duration_since(started).as_secs();
         Screen {
             production: ceremony.bindings.value.mode == Mode::Production,
@@ -761,13 +966,11 @@ impl App {
             ),
             script_title: ceremony.script.value.title.clone(),
             steps,
-            step_title: format!(
-                "Step {} of {}: {}",
-                current.number,
-                engine.steps().len(),
-                current.title
-            ),
+            step_number: format!("Step {} of {}", current.number, engine.steps().len()),
+            step_title: current.title.clone(),
             step_detail,
+            values,
+            step_scroll,
             turn: self.turn(session, now),
             roster: ceremony
                 .roster
@@ -782,7 +985,7 @@ impl App {
                 .notes()
                 .iter()
                 .map(|n| TailLine {
-                    seq: n.seq,
+                    line: n.seq + 1,
                     time: n.time.get(11..19).unwrap_or(&n.time).to_string(),
                     kind: n.kind.clone(),
                     actor: n.actor.clone(),
@@ -796,8 +999,7 @@ impl App {
                 .unwrap_or_default(),
             message: self.message.clone(),
             overlay: self.overlay(session),
-            footer: " Enter: act  1-9: custodian  q/Esc: abort  e: exception  r: retry  ?: help "
-                .into(),
+            footer: self.footer(session),
         }
     }
 
@@ -810,7 +1012,8 @@ impl App {
         }
         let admin = Self::administrator(session).unwrap_or_default();
         self.dialog.as_ref().map(|d| match d {
-            Dialog::Help => Overlay::Help,
+            Dialog::Help => Overlay::Help(help()),
+            Dialog::People => Overlay::People,
             Dialog::Abort {
                 reason,
                 word,
@@ -848,6 +1051,9 @@ impl App {
         let field = |label: &str| Some((label.to_string(), self.field.display()));
         if let Some(FieldFor::Key(participant)) = &self.field_for {
             return self.key_turn(session, participant);
+        }
+        if let Some(t) = self.ticking(session) {
+            return self.tick_turn(session, &t);
         }
         match session.need() {
             Need::SignIn { participant, role } => Turn {
@@ -889,6 +1095,9 @@ impl App {
                     ),
                 };
                 let mut lines = vec![line.to_string()];
+                if capacity == Capacity::ExceptionWitness {
+                    lines.extend(exception_lines(session));
+                }
                 match word {
                     Some(w) => lines.push(format!(
                         "This cannot be undone: type {w} and press Enter."
@@ -924,12 +1133,15 @@ impl App {
                 match &self.presenter {
                     None => {
                         lines.push("Which custodian presents next? Press their number:".into());
-                        lines.extend(
-                            candidates
-                                .iter()
-                                .enumerate()
-                                .map(|(i, c)| format!("  {}  {c}", i + 1)),
-                        );
+                        lines.extend(Self::custodians(session).iter().enumerate().map(
+                            |(i, c)| {
+                                if candidates.contains(c) {
+                                    format!("  {}  {c}", i + 1)
+                                } else {
+                                    format!("  {}  {c}  ✓ presented", i + 1)
+                                }
+                            },
+                        ));
                         Turn {
                             title: "Custodians: present your shares, one at a time".into(),
                             lines,
@@ -1087,6 +1299,56 @@ impl App {
         }
     }
 
+    /// The performer ticks the step's items one at a time, each read aloud
+    /// and checked: a materials check going out takes each new seal's
+    /// number as it is ticked.
+    fn tick_turn(&self, session: &Session, t: &Ticking) -> Turn {
+        let Need::Confirm { participant, .. } = session.need() else {
+            return Turn::default();
+        };
+        let role = session
+            .ceremony()
+            .participant(&participant)
+            .map(|p| role_name(p.role))
+            .unwrap_or("");
+        let item = crate::shown::shown(&t.items[t.next]).into_owned();
+        let mut lines = vec![format!(
+            "{} of {} ticked. Read the next one aloud and check it:",
+            t.next,
+            t.items.len()
+        )];
+        if t.seals {
+            let description = session
+                .ceremony()
+                .script
+                .value
+                .materials
+                .iter()
+                .find(|m| m.id == t.items[t.next])
+                .map(|m| crate::shown::shown(&m.description).into_owned())
+                .unwrap_or_default();
+            lines.push(format!("  ☐ {item} — {description}"));
+            lines.push(
+                "Seal it in a new tamper-evident bag, read the new bag's number aloud, type it and press Enter."
+                    .into(),
+            );
+        } else {
+            lines.push(format!("  ☐ {item}"));
+            lines.push("Press Enter to tick it once it is checked.".into());
+        }
+        if t.next > 0 {
+            lines.push("Esc takes the last tick back.".into());
+        }
+        Turn {
+            title: format!("{role} {participant}: check each item"),
+            lines,
+            field: t
+                .seals
+                .then(|| ("new seal number".to_string(), self.field.display())),
+            ..Turn::default()
+        }
+    }
+
     /// The turn of a person presenting their key for an act: who, what the
     /// key will sign, and how to present it.
     fn key_turn(&self, session: &Session, participant: &str) -> Turn {
@@ -1144,22 +1406,197 @@ impl App {
                 hint => format!("Tab: {hint}"),
             }
         };
+        let mut lines = vec![format!("{participant}: present your key to {act}.")];
+        if let (
+            None,
+            Need::Confirm {
+                capacity: Capacity::ExceptionWitness,
+                ..
+            },
+        ) = (&self.staged, session.need())
+        {
+            lines.extend(exception_lines(session));
+        }
+        lines.extend([
+
+            format!(
+                "Type the path to your OpenSSH ed25519 key file, or {AGENT} for your SSH agent, then Enter. {offer}"
+            ),
+        ]);
+        if self.staged.is_some() {
+            lines.push("Esc: back, nothing recorded.".into());
+        }
         Turn {
             title: format!("Hand the keyboard to {role} {participant}"),
-            lines: vec![
-                format!("{participant}: present your key to {act}."),
-                format!(
-                    "Type the path to your OpenSSH ed25519 key file, or {AGENT} for your SSH agent, then Enter. {offer}"
-                ),
-                "Esc: back, nothing recorded.".into(),
-            ],
+            lines,
             field: Some(("your key".to_string(), self.field.display())),
             ..Turn::default()
         }
+    }
+
+    /// The keys that do something now, and what they do. Built from the
+    /// same state `on_key` reads, so the footer never offers a key that
+    /// does nothing, nor hides one that acts.
+    fn footer(&self, session: &Session) -> Vec<KeyHint> {
+        let k = KeyHint::new;
+        match &self.dialog {
+            Some(Dialog::Help | Dialog::People) => return vec![k("any key", "close")],
+            Some(Dialog::Abort { .. } | Dialog::Exception { .. }) => {
+                return vec![
+                    k("Tab", "next field"),
+                    k("Enter", "next field; on the last, done"),
+                    k("Ctrl-U", "clear the field"),
+                    k("Esc", "cancel"),
+                ];
+            }
+            None => {}
+        }
+        match &self.delivery {
+            Some((_, Delivery::Showing(_))) => return vec![k("Enter", "hide the share")],
+            Some((_, Delivery::Ready)) if self.field_for.is_none() => {
+                let mut keys = vec![k("Enter", "show the share")];
+                keys.extend(self.common_keys(session, true));
+                return keys;
+            }
+            _ => {}
+        }
+        let need = session.need();
+        if let Need::Finished(_) = need {
+            return vec![k("any key", "leave")];
+        }
+        let mut keys = Vec::new();
+        match &self.field_for {
+            Some(FieldFor::Key(_)) => {
+                keys.push(k("Enter", "present the key"));
+                keys.push(k("Tab", "offer your key"));
+            }
+            Some(FieldFor::Word(w)) => keys.push(KeyHint::new("Enter", format!("confirm `{w}`"))),
+            Some(FieldFor::Share(_)) => keys.push(k(
+                "Enter",
+                if self.field.is_empty() {
+                    "open your share file"
+                } else {
+                    "present the code"
+                },
+            )),
+            Some(FieldFor::Copy(_)) => keys.push(k("Enter", "check your copy")),
+            Some(FieldFor::Pin(_)) => keys.push(k("Enter", "enter the PIN")),
+            Some(FieldFor::Seal(_)) => keys.push(k("Enter", "record the seal number")),
+            None if self.ticking(session).is_some() => keys.push(k("Enter", "tick the item")),
+            None => {}
+        }
+        if let Need::Share { .. } = need
+            && self.presenter.is_none()
+        {
+            keys.push(k(
+                &format!("1-{}", Self::custodians(session).len().min(9)),
+                "choose the custodian",
+            ));
+        }
+        if let Need::Failed {
+            may_retry: true, ..
+        } = need
+        {
+            keys.push(k("r", "retry the step"));
+        }
+        if let Need::Cosign { .. } = need {
+            keys.push(k("Ctrl-D", "not here"));
+        }
+        let esc_unticks = self.can_untick(session);
+        if self.staged.is_some() {
+            keys.push(k("Esc", "back"));
+        } else if esc_unticks {
+            keys.push(k("Esc", "untick the last"));
+        } else if self.presenter.is_some() {
+            keys.push(k("Esc", "back to the list"));
+        }
+        let esc_aborts = self.staged.is_none() && self.presenter.is_none() && !esc_unticks;
+        keys.extend(self.common_keys(session, esc_aborts));
+        keys
+    }
+
+    /// Abort, exception, help and people: in a text field the letters are
+    /// typed, so their Ctrl forms are shown.
+    fn common_keys(&self, session: &Session, esc_aborts: bool) -> Vec<KeyHint> {
+        let k = KeyHint::new;
+        let typing = self.field_for.is_some();
+        let mut keys = Vec::new();
+        if typing {
+            keys.push(k("Ctrl-U", "clear"));
+        }
+        let admin_in =
+            Self::administrator(session).is_some_and(|a| session.engine().is_signed_in(&a));
+        if admin_in {
+            keys.push(k(if typing { "Ctrl-E" } else { "e" }, "exception"));
+        }
+        keys.push(k(
+            match (typing, esc_aborts) {
+                (true, true) => "Esc/Ctrl-Q",
+                (true, false) => "Ctrl-Q",
+                (false, true) => "q/Esc",
+                (false, false) => "q",
+            },
+            "abort",
+        ));
+        keys.push(k(if typing { "F1" } else { "?" }, "help"));
+        keys.push(k("F2", "people"));
+        keys
     }
 
     /// For error messages: what the ceremony waits for.
     pub fn waiting_for(session: &Session) -> String {
         describe(&session.need())
     }
+}
+
+/// The exception the witness is asked to confirm, as recorded: they
+/// confirm what they read here.
+fn exception_lines(session: &Session) -> Vec<String> {
+    let Some(e) = session.notes().iter().rev().find(|n| n.kind == "exception") else {
+        return Vec::new();
+    };
+    ["expected", "happened", "decision"]
+        .iter()
+        .map(|field| {
+            format!(
+                "  {field}: {}",
+                crate::shown::shown(e.body[*field].as_str().unwrap_or(""))
+            )
+        })
+        .collect()
+}
+
+/// Every key of the run's screen, for the help.
+pub fn help() -> Vec<KeyHint> {
+    let k = KeyHint::new;
+    vec![
+        k(
+            "Enter",
+            "the act under Now: sign in, confirm, present, attest",
+        ),
+        k("typing", "goes into the field under Now; paste works"),
+        k("Backspace, Ctrl-U", "erases a character; clears the field"),
+        k(
+            "Tab",
+            "in a key field: offers your key file, or the held key",
+        ),
+        k(
+            "1-9",
+            "chooses the custodian who presents; numbers never shift",
+        ),
+        k(
+            "Esc",
+            "back out of an act or a chosen custodian; else abort",
+        ),
+        k(
+            "q, Ctrl-Q, Ctrl-C",
+            "abort (asks for a reason and the word abort)",
+        ),
+        k("e, Ctrl-E", "record an exception (the witness confirms it)"),
+        k("r", "retry a failed step, once an exception is recorded"),
+        k("Ctrl-D", "at a cosign: the cosigner is not here"),
+        k("PgUp, PgDn", "scroll the step's text when it does not fit"),
+        k("F2", "the people on the roster, and who signed in"),
+        k("?, F1", "this help (in a text field ? is typed: use F1)"),
+    ]
 }

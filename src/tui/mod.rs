@@ -25,7 +25,7 @@ use crossterm::terminal::{
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
-pub use app::App;
+pub use app::{App, help};
 
 use crate::engine::Outcome;
 use crate::runner::{RunError, Session};
@@ -135,9 +135,11 @@ pub fn run(session: &mut Session) -> Result<Outcome, RunError> {
                 .map_err(|e| RunError::Setup(format!("cannot clear the screen: {e}")))?;
         }
         let screen = app.screen(session, Instant::now(), started);
+        let mut drawn = view::Drawn::default();
         terminal
-            .draw(|frame| view::draw(frame, &screen, theme))
+            .draw(|frame| drawn = view::draw(frame, &screen, theme))
             .map_err(|e| RunError::Setup(format!("cannot draw: {e}")))?;
+        app.drawn(drawn);
         if terminated.load(Ordering::Relaxed) {
             return Err(RunError::Setup(
                 "terminated by a signal; the transcript records everything so far: continue with run --resume".into(),

@@ -191,6 +191,9 @@ pub fn write_answers(dir: &Path, extra: &str) -> PathBuf {
         "confirm:\n  init-token: initialize\n  generate-root-key: generate\n  root-certificate: sign\n",
     );
     text.push_str("shares:\n  prove-so-pin: [carol, erin, grace]\n");
+    text.push_str(
+        "seals:\n  materials-out: { hsm: TE-000101, hsm-bag: TE-000102, media: TE-000103 }\n",
+    );
     text.push_str(extra);
     let path = dir.join("answers.yaml");
     std::fs::write(&path, text).expect("write answers");

@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 use super::keys::{KeySource, Present};
 use super::{Session, ShareInput};
-use crate::engine::{Exception, Input, Need};
+use crate::engine::{Checks, Exception, Input, Need};
 use crate::quorum::{self, Presented, SecretName, Share};
 use crate::runner::RunError;
 
@@ -67,6 +67,7 @@ impl Session {
         &mut self,
         participant: &str,
         typed: Option<&str>,
+        checks: Checks,
         key: &KeySource,
     ) -> Result<(), RunError> {
         self.act(
@@ -75,6 +76,7 @@ impl Session {
             Input::Confirmed {
                 participant: participant.to_string(),
                 typed: typed.map(String::from),
+                checks,
             },
         )?;
         self.dispatch();
