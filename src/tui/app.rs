@@ -1417,12 +1417,9 @@ impl App {
         {
             lines.extend(exception_lines(session));
         }
-        lines.extend([
-
-            format!(
-                "Type the path to your OpenSSH ed25519 key file, or {AGENT} for your SSH agent, then Enter. {offer}"
-            ),
-        ]);
+        lines.extend([format!(
+            "Your OpenSSH ed25519 key file's path, or {AGENT} (your SSH agent), then Enter. {offer}"
+        )]);
         if self.staged.is_some() {
             lines.push("Esc: back, nothing recorded.".into());
         }
