@@ -180,9 +180,9 @@ fn verdict_text(verdict: &Verdict) -> (String, bool) {
     }
     let _ = writeln!(
         out,
-        "final head: {} (entry {})",
+        "final head: {} (line {})",
         summary.head.hex(),
-        summary.head.seq
+        summary.head.seq + 1
     );
     let _ = writeln!(out, "{}", checkpoint_line(&verdict.checkpoint));
     let count = |status: fn(&ArtifactStatus) -> bool| {

@@ -14,7 +14,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph};
 use serde_json::Value;
 
 use super::view::Theme;
@@ -39,8 +39,10 @@ pub struct Row {
     pub actor: String,
     pub kind: String,
     pub check: Check,
-    /// The body, pretty-printed JSON (control characters escaped).
+    /// The body as readable fields (control characters escaped).
     pub detail: Vec<String>,
+    /// The entry's own hash, as the next line's `prev` names it.
+    pub hash: String,
 }
 
 pub struct Replay {
@@ -49,6 +51,10 @@ pub struct Replay {
     pub valid: bool,
     pub rows: Vec<Row>,
     pub selected: usize,
+    /// How far the selected entry's detail is scrolled, in lines.
+    pub scroll: usize,
+    /// The most it could scroll when last drawn (set by `draw`).
+    scroll_max: std::cell::Cell<usize>,
     pub quit: bool,
 }
 
@@ -57,12 +63,89 @@ fn clean(s: &str) -> String {
     crate::shown::shown(s).into_owned()
 }
 
-fn pretty(body: &Value) -> Vec<String> {
-    serde_json::to_string_pretty(body)
-        .unwrap_or_default()
-        .lines()
-        .map(clean)
-        .collect()
+/// A body as an auditor reads it: one `field: value` per line, nested
+/// objects indented under their name, lists as `- ` items, and a hash
+/// people compare also in PGP words. Never raw JSON.
+fn readable(body: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    fields(body, 0, &mut out);
+    out
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(clean(s)),
+        Value::Null => Some("(none)".into()),
+        Value::Bool(_) | Value::Number(_) => Some(v.to_string()),
+        _ => None,
+    }
+}
+
+fn is_digest(key: &str, v: &Value) -> bool {
+    let hexish = v
+        .as_str()
+        .is_some_and(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()));
+    hexish && (key.contains("sha256") || key == "head" || key == "hash" || key == "prev")
+}
+
+fn fields(v: &Value, depth: usize, out: &mut Vec<String>) {
+    let pad = "  ".repeat(depth);
+    match v {
+        Value::Object(map) => {
+            for (key, value) in map {
+                let key = clean(key);
+                match scalar(value) {
+                    Some(text) => {
+                        out.push(format!("{pad}{key}: {text}"));
+                        if is_digest(&key, value)
+                            && let Ok(bytes) = hex::decode(value.as_str().unwrap_or(""))
+                        {
+                            out.push(format!(
+                                "{pad}  in words: {}",
+                                transcript::pgp_words(&bytes)
+                            ));
+                        }
+                    }
+                    None if value.as_array().is_some_and(|a| a.is_empty()) => {
+                        out.push(format!("{pad}{key}: (none)"));
+                    }
+                    None if value
+                        .as_array()
+                        .is_some_and(|a| a.iter().all(|i| scalar(i).is_some())) =>
+                    {
+                        let items: Vec<String> = value
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(scalar)
+                            .collect();
+                        out.push(format!("{pad}{key}: {}", items.join(", ")));
+                    }
+                    None => {
+                        out.push(format!("{pad}{key}:"));
+                        fields(value, depth + 1, out);
+                    }
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                match scalar(item) {
+                    Some(text) => out.push(format!("{pad}- {text}")),
+                    None => {
+                        let mut inner = Vec::new();
+                        fields(item, depth + 1, &mut inner);
+                        // The item's first field on the dash's line.
+                        if let Some(first) = inner.first_mut() {
+                            *first = format!("{pad}- {}", first.trim_start());
+                        }
+                        out.extend(inner);
+                    }
+                }
+            }
+        }
+        other => out.push(format!("{pad}{}", scalar(other).unwrap_or_default())),
+    }
 }
 
 impl Replay {
@@ -81,7 +164,8 @@ impl Replay {
                         .map(|s| format!("{} ({:?})", clean(&s.participant), s.role))
                         .collect(),
                 },
-                detail: pretty(&Value::Object(e.body.clone())),
+                detail: readable(&Value::Object(e.body.clone())),
+                hash: e.head.hex(),
             })
         })
         .map_err(|e| e.to_string())?;
@@ -106,10 +190,11 @@ impl Replay {
                     } else {
                         Check::Unverified
                     },
+                    hash: "(not verified)".into(),
                     detail: if parsed.is_null() {
                         vec!["(not JSON)".into()]
                     } else {
-                        pretty(&parsed["body"])
+                        readable(&parsed["body"])
                     },
                 });
             }
@@ -121,31 +206,56 @@ impl Replay {
             valid,
             rows,
             selected: 0,
+            scroll: 0,
+            scroll_max: std::cell::Cell::new(0),
             quit: false,
         })
     }
 
+    /// Up/Down/Home/End choose the entry; PgUp/PgDn (and Space) scroll
+    /// its detail; `n` goes to the first entry that did not verify.
     pub fn on_key(&mut self, code: KeyCode) {
         let last = self.rows.len().saturating_sub(1);
-        self.selected = match code {
-            KeyCode::Down | KeyCode::Char('j') => (self.selected + 1).min(last),
-            KeyCode::Up | KeyCode::Char('k') => self.selected.saturating_sub(1),
-            KeyCode::PageDown => (self.selected + 10).min(last),
-            KeyCode::PageUp => self.selected.saturating_sub(10),
-            KeyCode::Home => 0,
-            KeyCode::End => last,
-            // The first entry that did not verify.
-            KeyCode::Char('n') => self
-                .rows
-                .iter()
-                .position(|r| !matches!(r.check, Check::Verified { .. }))
-                .unwrap_or(self.selected),
-            KeyCode::Char('q') | KeyCode::Esc => {
-                self.quit = true;
-                self.selected
+        let before = self.selected;
+        match code {
+            KeyCode::Down | KeyCode::Char('j') => self.selected = (self.selected + 1).min(last),
+            KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Home => self.selected = 0,
+            KeyCode::End => self.selected = last,
+            KeyCode::PageDown | KeyCode::Char(' ') => {
+                self.scroll = (self.scroll + 10).min(self.scroll_max.get());
             }
-            _ => self.selected,
-        };
+            KeyCode::PageUp => self.scroll = self.scroll.saturating_sub(10),
+            KeyCode::Char('n') => {
+                if let Some(i) = self.first_unverified() {
+                    self.selected = i;
+                }
+            }
+            KeyCode::Char('q') | KeyCode::Esc => self.quit = true,
+            _ => {}
+        }
+        if self.selected != before {
+            self.scroll = 0;
+        }
+    }
+
+    fn first_unverified(&self) -> Option<usize> {
+        self.rows
+            .iter()
+            .position(|r| !matches!(r.check, Check::Verified { .. }))
+    }
+
+    /// The keys that do something now.
+    fn footer(&self) -> String {
+        let mut keys = vec!["↑/↓ j/k: entry", "Home/End"];
+        if self.scroll_max.get() > 0 {
+            keys.push("PgUp/PgDn: scroll");
+        }
+        if self.first_unverified().is_some() {
+            keys.push("n: first unverified");
+        }
+        keys.push("q: quit");
+        format!(" {}", keys.join("  "))
     }
 }
 
@@ -183,16 +293,30 @@ pub fn draw(frame: &mut Frame, replay: &Replay, theme: Theme) {
         )),
         rows[0],
     );
+    // The list as wide as its widest row, but never more than two fifths:
+    // the entry's detail is what the auditor reads.
+    let widest = replay
+        .rows
+        .iter()
+        .map(|r| {
+            Span::raw(format!(
+                "✓ line {:>4} {} {:<16} {}",
+                r.line, r.time, r.kind, r.actor
+            ))
+            .width()
+                + 3
+        })
+        .max()
+        .unwrap_or(30) as u16;
+    let list_width = widest.clamp(30, area.width * 2 / 5);
     let columns = Layout::default()
         .direction(Direction::Horizontal)
-        .constraints([Constraint::Length(46), Constraint::Min(30)])
+        .constraints([Constraint::Length(list_width), Constraint::Min(30)])
         .split(rows[1]);
     draw_list(frame, columns[0], replay, theme);
+    // After the detail: it knows whether there is anything to scroll.
     draw_detail(frame, columns[1], replay, theme);
-    frame.render_widget(
-        Paragraph::new(" ↑/↓ j/k: entry  PgUp/PgDn  Home/End  n: first unverified  q: quit"),
-        rows[2],
-    );
+    frame.render_widget(Paragraph::new(replay.footer()), rows[2]);
 }
 
 fn theme_fg(theme: Theme, color: Color) -> Style {
@@ -212,7 +336,7 @@ fn draw_list(frame: &mut Frame, area: Rect, replay: &Replay, theme: Theme) {
             ListItem::new(Line::from(vec![
                 Span::styled(format!("{symbol} "), theme_fg(theme, color)),
                 Span::raw(format!(
-                    "{:>4} {} {:<16} {}",
+                    "line {:>4} {} {:<16} {}",
                     r.line, r.time, r.kind, r.actor
                 )),
             ]))
@@ -228,13 +352,26 @@ fn draw_list(frame: &mut Frame, area: Rect, replay: &Replay, theme: Theme) {
     );
 }
 
+/// The selected entry: which line it is, whether it verified and who
+/// signed it, its fields, its hash; then the verdict on the whole file.
+/// Wrapped here (so its length is known) and scrolled by PgUp/PgDn.
 fn draw_detail(frame: &mut Frame, area: Rect, replay: &Replay, theme: Theme) {
+    let width = usize::from(area.width.saturating_sub(2));
+    let wrap = |text: &str, style: Style| -> Vec<Line<'static>> {
+        super::view::wrap(text, width)
+            .into_iter()
+            .map(|l| Line::from(Span::styled(l, style)))
+            .collect()
+    };
     let mut lines: Vec<Line> = Vec::new();
     if let Some(row) = replay.rows.get(replay.selected) {
-        lines.push(Line::from(Span::styled(
-            format!("line {}  {}  by {}", row.line, row.kind, row.actor),
+        lines.extend(wrap(
+            &format!(
+                "line {}  {}  {}  by {}",
+                row.line, row.time, row.kind, row.actor
+            ),
             Style::default().add_modifier(Modifier::BOLD),
-        )));
+        ));
         let (symbol, color) = mark(&row.check);
         let verdict = match &row.check {
             Check::Verified { signers } if signers.is_empty() => {
@@ -247,19 +384,37 @@ fn draw_detail(frame: &mut Frame, area: Rect, replay: &Replay, theme: Theme) {
             Check::Broken(why) => format!("BROKEN: {why}"),
             Check::Unverified => "NOT VERIFIED: it follows a broken line".to_string(),
         };
-        lines.push(Line::from(Span::styled(
-            format!("{symbol} {verdict}"),
-            theme_fg(theme, color),
-        )));
+        lines.extend(wrap(&format!("{symbol} {verdict}"), theme_fg(theme, color)));
+        lines.extend(wrap(&format!("entry hash: {}", row.hash), Style::default()));
         lines.push(Line::from(""));
-        lines.extend(row.detail.iter().map(|l| Line::from(l.as_str())));
+        for l in &row.detail {
+            lines.extend(wrap(l, Style::default()));
+        }
     }
     lines.push(Line::from(""));
-    lines.extend(replay.verdict.iter().map(|l| Line::from(l.as_str())));
+    for l in &replay.verdict {
+        lines.extend(wrap(l, Style::default()));
+    }
+    let room = usize::from(area.height.saturating_sub(2));
+    let max = lines.len().saturating_sub(room);
+    replay.scroll_max.set(max);
+    let scroll = replay.scroll.min(max);
+    let mut block = Block::default().borders(Borders::ALL).title(" Entry ");
+    if max > 0 {
+        block = block.title_bottom(
+            Line::from(format!(
+                " lines {}-{} of {} · PgUp/PgDn ",
+                scroll + 1,
+                (scroll + room).min(lines.len()),
+                lines.len()
+            ))
+            .right_aligned(),
+        );
+    }
     frame.render_widget(
         Paragraph::new(lines)
-            .block(Block::default().borders(Borders::ALL).title(" Entry "))
-            .wrap(Wrap { trim: false }),
+            .scroll((scroll as u16, 0))
+            .block(block),
         area,
     );
 }
