@@ -13,8 +13,9 @@ DEMO_STATE := .keyceremony/demo
 DEMO_OUT   := $(DEMO_STATE)/out
 PACKAGES   := softhsm2 opensc openssl age tmux openssh-client
 KRYOPTIC_PACKAGES := libclang-dev libssl-dev pkg-config
-# An independent PKCS#11 client for tests/backup_kek_attacks.rs.
-TEST_PACKAGES := python3-pykcs11
+# An independent PKCS#11 client for tests/backup_kek_attacks.rs; the player
+# that plays a `run --record` recording in tests/tui_tmux.rs.
+TEST_PACKAGES := python3-pykcs11 asciinema
 # Outside the checkout, so a fresh clone on the same machine (CI) reuses the
 # build; a cold one takes about 1.5 minutes on 2 cores.
 KRYOPTIC_CACHE ?= $(HOME)/.cache/kryoptic

@@ -15,6 +15,7 @@ pub mod hsm;
 pub mod identity;
 pub mod input;
 pub mod quorum;
+pub mod recording;
 pub mod report;
 pub mod runner;
 pub mod script;

@@ -6,8 +6,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use keyceremony::identity::SigningIdentity;
 use keyceremony::transcript::{
     CeremonyKey, CloseOutcome, EntryDraft, Genesis, Incompleteness, KeyCustody, Mode, Outcome,
-    ParticipantSignature, Purpose, Role, RosterEntry, Rule, ScriptRef, SecretPolicy, ToolRef,
-    TranscriptError, TranscriptWriter, Verifier, verify_file,
+    ParticipantSignature, Purpose, Role, RosterEntry, Rule, ScreenRecording, ScriptRef,
+    SecretPolicy, ToolRef, TranscriptError, TranscriptWriter, Verifier, verify_file,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -223,6 +223,61 @@ fn an_aborted_ceremony_is_valid_and_keeps_its_reason() {
             assert_eq!(summary.entries, 2);
         }
         other => panic!("expected valid, got {other:?}"),
+    }
+}
+
+/// `run --record`: the close names the screen recording (file name,
+/// SHA-256, length); the verifier accepts a well-formed one and the writer
+/// refuses to write one it would not accept.
+#[test]
+fn the_close_records_the_screen_recording() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let path = directory.path().join("t.jsonl");
+    let (writer, _) = new_writer(&path);
+    let recording = ScreenRecording {
+        file: "ceremony.cast".to_owned(),
+        sha256: "ab".repeat(32),
+        bytes: 1234,
+        error: None,
+    };
+    writer
+        .close_with_checkpoint(CloseOutcome::Completed, Some(&recording), start())
+        .expect("close");
+    assert!(matches!(
+        verify_file(&path).expect("read"),
+        Outcome::Valid(_)
+    ));
+    let text = std::fs::read_to_string(&path).expect("read");
+    let close: serde_json::Value =
+        serde_json::from_str(text.lines().last().expect("close")).expect("json");
+    assert_eq!(
+        close["body"]["recording"],
+        json!({"file": "ceremony.cast", "sha256": "ab".repeat(32), "bytes": 1234})
+    );
+
+    for bad in [
+        ScreenRecording {
+            sha256: "AB".repeat(32),
+            ..recording.clone()
+        },
+        ScreenRecording {
+            sha256: "ab".repeat(31),
+            ..recording.clone()
+        },
+        ScreenRecording {
+            file: "../ceremony.cast".to_owned(),
+            ..recording.clone()
+        },
+    ] {
+        let path = directory.path().join("bad.jsonl");
+        let _ = std::fs::remove_file(&path);
+        let (writer, _) = new_writer(&path);
+        let refused = writer.close_with_checkpoint(CloseOutcome::Completed, Some(&bad), start());
+        assert!(refused.is_err(), "{bad:?} was written");
+        assert!(!matches!(
+            verify_file(&path).expect("read"),
+            Outcome::Valid(_)
+        ));
     }
 }
 

@@ -1176,3 +1176,303 @@ fn each_value_is_on_screen_at_its_step_at_80x24() {
 fn each_value_is_on_screen_at_its_step_at_120x36() {
     each_value_is_on_screen_at_its_step((120, 36));
 }
+
+/// What a terminal prints of `output`: escape sequences (CSI, OSC, and
+/// two-byte ESC sequences) removed, and whitespace too, so that text
+/// ratatui wrote cell by cell with cursor moves between its parts reads
+/// as one run of characters.
+fn printed(output: &str) -> String {
+    let mut out = String::new();
+    let mut chars = output.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            match chars.next() {
+                // CSI: parameters and intermediates, then a final byte.
+                Some('[') => {
+                    for c in chars.by_ref() {
+                        if ('\u{40}'..='\u{7e}').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                // OSC: up to BEL or ESC backslash.
+                Some(']') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\u{7}' {
+                            break;
+                        }
+                        if c == '\u{1b}' {
+                            chars.next();
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        } else if !c.is_whitespace() && !c.is_control() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Every three consecutive groups of a share code after `kc1`, joined: a
+/// share on screen spans two lines, and each line holds several of these.
+fn code_needles(code: &str) -> Vec<String> {
+    let groups: Vec<&str> = code.split_whitespace().skip(1).collect();
+    groups.windows(3).map(|w| w.concat()).collect()
+}
+
+/// Issue 15: `run --record FILE` writes an asciicast v2 recording of what
+/// the screen showed. The root ceremony, its SO PIN shares shown on screen
+/// one custodian at a time, runs to its close with a recording: the file is
+/// a v2 header and "o" events only (never input: keystrokes carry share
+/// codes and PINs), holds no share code and no PIN — a share on screen is
+/// replaced by a placeholder naming its custodian — `asciinema` plays it,
+/// and `verify --recording` checks it against the SHA-256 the close entry
+/// records, and names a changed byte.
+#[test]
+fn a_recorded_ceremony_holds_no_secret_and_verifies_against_its_transcript() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string(script()).expect("script").replace(
+        "split-secret: { secret: so-pin }",
+        "split-secret: { secret: so-pin, show-on-screen: true }",
+    );
+    let on_screen = dir.path().join("root-on-screen.yaml");
+    std::fs::write(&on_screen, text).expect("write");
+    let cast = dir.path().join("ceremony.cast");
+    let command = format!(
+        "{} --record {}",
+        run_command(dir.path()).replace(
+            &script().display().to_string(),
+            &on_screen.display().to_string(),
+        ),
+        cast.display()
+    );
+    let mut tmux = Tmux::start("record", &command, &[]);
+    tmux.wait_for("Hand the keyboard to administrator alice");
+    let mut shown: Vec<(String, String)> = Vec::new();
+    for _ in 0..400 {
+        let screen = tmux.settled();
+        let title = now_title(&screen);
+        if title.contains("The ceremony is complete") {
+            break;
+        }
+        if title.contains("HSM is working") {
+            std::thread::sleep(Duration::from_millis(100));
+        } else if screen.contains("present your key") {
+            tmux.present_key();
+        } else if screen.contains("new seal number: ▏") {
+            tmux.type_text("TE-NEW-0001");
+            tmux.act(&["Enter"]);
+        } else if screen.contains("type initialize and press Enter") {
+            tmux.confirm_word("initialize");
+        } else if screen.contains("type generate and press Enter") {
+            tmux.confirm_word("generate");
+        } else if screen.contains("type sign and press Enter") {
+            tmux.confirm_word("sign");
+        } else if screen.contains("Press their number") {
+            tmux.act(&[&next_custodian(&screen)]);
+        } else if screen.contains("press Enter to show your share") {
+            let custodian = title
+                .rsplit(' ')
+                .next()
+                .expect("the custodian is named")
+                .to_string();
+            tmux.act(&["Enter"]);
+            let code = code_on_screen(&tmux.wait_for("FOR "));
+            tmux.act(&["Enter"]);
+            tmux.wait_for("type your share back");
+            tmux.type_text(&code);
+            tmux.wait_for("✓ checksum correct: press Enter");
+            tmux.act(&["Enter"]);
+            tmux.wait_for("present your key");
+            tmux.present_key();
+            tmux.wait_for(&format!("{custodian} proved their copy"));
+            shown.push((custodian, code));
+        } else {
+            tmux.act(&["Enter"]);
+        }
+    }
+    assert_eq!(shown.len(), 5, "every custodian saw their share");
+    tmux.wait_for("The ceremony is complete");
+    tmux.keys(&["Enter"]);
+    let (code, screen) = tmux.finished();
+    assert_eq!(code, 0, "{screen}");
+    terminal_is_usable(&screen);
+    assert!(screen.contains("recording:"), "{screen}");
+    let transcript = transcript_in(&dir.path().join("out"));
+
+    // Only its creator can read it: it shows the whole ceremony.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&cast)
+        .expect("the recording exists")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+
+    // asciicast v2: a header, then [seconds, "o", text] events in time order.
+    let bytes = std::fs::read(&cast).expect("read the recording");
+    let text = String::from_utf8(bytes.clone()).expect("UTF-8");
+    let mut lines = text.lines();
+    let header: serde_json::Value =
+        serde_json::from_str(lines.next().expect("a header")).expect("the header is JSON");
+    assert_eq!(header["version"], 2, "{header}");
+    assert_eq!(header["width"], 100, "{header}");
+    assert_eq!(header["height"], 30, "{header}");
+    assert!(header["timestamp"].is_u64(), "{header}");
+    let ceremony_id = entries(&transcript)[0]["ceremony"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    assert!(
+        header["title"]
+            .as_str()
+            .is_some_and(|t| t.contains(&ceremony_id)),
+        "{header}"
+    );
+    let mut output = String::new();
+    let mut last = 0.0;
+    let mut events = 0;
+    for line in lines {
+        let event: serde_json::Value = serde_json::from_str(line).expect("an event is JSON");
+        let event = event.as_array().expect("an event is an array");
+        assert_eq!(event.len(), 3, "{line}");
+        let time = event[0].as_f64().expect("seconds");
+        assert!(time >= last, "time goes backwards at {line}");
+        last = time;
+        assert_eq!(event[1], "o", "only output is recorded: {line}");
+        output.push_str(event[2].as_str().expect("text"));
+        events += 1;
+    }
+    assert!(events > 50, "{events} events");
+
+    // What the screen showed is there; no share and no PIN is.
+    let printed = printed(&output);
+    assert!(
+        printed.contains("Handthekeyboardtoadministratoralice"),
+        "the recording does not read as the screen did"
+    );
+    let run = Run {
+        dir,
+        output: Command::new("true").output().expect("true"),
+    };
+    let mut needles = Vec::new();
+    for (custodian, code) in &shown {
+        assert!(
+            printed.contains(&format!(
+                "ashareisonscreenforcustodian{custodian}:notrecorded"
+            )),
+            "no placeholder for {custodian}'s share"
+        );
+        needles.extend(code_needles(code));
+    }
+    for secret in ["so-pin", "user-pin"] {
+        for c in ["carol", "dave", "erin", "frank", "grace"] {
+            needles.extend(code_needles(&run.open_share(c, secret).code()));
+        }
+        let pin = run.pin(secret, &["carol", "dave", "erin"]);
+        needles.push(pin.split_whitespace().collect());
+    }
+    for needle in &needles {
+        assert!(
+            !printed.contains(needle.as_str()),
+            "a secret is in the recording"
+        );
+        assert!(
+            !text.contains(needle.as_str()),
+            "a secret is in the recording"
+        );
+    }
+    assert!(
+        printed.contains("therecordingendshere"),
+        "the recording does not say where it ends"
+    );
+
+    // asciinema reads it as we do, and plays it to its end, in a terminal
+    // (asciinema 2.2 opens /dev/tty even to `cat`; `timeout --foreground`
+    // lets it set that terminal raw instead of being stopped by SIGTTOU).
+    drop(tmux);
+    let cat_out = run.dir.path().join("cat.out");
+    let player = format!(
+        "timeout --foreground 60 asciinema cat {cast} > {out} && timeout --foreground 120 asciinema play -i 0.01 -s 50 {cast}; s=$?; echo; (exit $s)",
+        cast = cast.display(),
+        out = cat_out.display()
+    );
+    let mut tmux = Tmux::start("play", &player, &[]);
+    let (code, screen) = tmux.finished();
+    assert_eq!(
+        code, 0,
+        "asciinema failed (apt-get install asciinema):\n{screen}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&cat_out).expect("asciinema cat's output"),
+        output
+    );
+    let played = tmux.scrollback();
+    assert!(
+        played.contains("[the recording ends here: the transcript closes"),
+        "{played}"
+    );
+    drop(tmux);
+
+    // The close entry records the recording; verify checks it.
+    let close = entries(&run.transcript()).pop().expect("the close");
+    assert_eq!(close["kind"], "close");
+    let recorded = &close["body"]["recording"];
+    assert_eq!(recorded["file"], "ceremony.cast", "{close}");
+    assert_eq!(
+        recorded["sha256"],
+        hex::encode(sha2::Sha256::digest(&bytes))
+    );
+    assert_eq!(recorded["bytes"], bytes.len() as u64);
+    let (code, report) = verify(&run.transcript());
+    assert_eq!(code, 0, "{report}");
+    assert!(
+        report.contains("ceremony.cast")
+            && report.contains(recorded["sha256"].as_str().expect("hash")),
+        "verify does not say a recording is declared:\n{report}"
+    );
+    let report = keyceremony()
+        .arg("report")
+        .arg(run.transcript())
+        .args(["--format", "md"])
+        .output()
+        .expect("report runs");
+    let report = String::from_utf8_lossy(&report.stdout).into_owned();
+    assert!(
+        report.contains("Screen recording")
+            && report.contains(recorded["sha256"].as_str().expect("hash")),
+        "the report does not name the recording:\n{report}"
+    );
+    let checked = keyceremony()
+        .arg("verify")
+        .arg(run.transcript())
+        .arg("--recording")
+        .arg(&cast)
+        .output()
+        .expect("verify runs");
+    let stdout = String::from_utf8_lossy(&checked.stdout).into_owned();
+    assert_eq!(checked.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("recording:  matches"), "{stdout}");
+    let mut flipped = bytes.clone();
+    let at = flipped.len() / 2;
+    flipped[at] ^= 0x01;
+    let changed = run.dir.path().join("changed.cast");
+    std::fs::write(&changed, &flipped).expect("write");
+    let checked = keyceremony()
+        .arg("verify")
+        .arg(run.transcript())
+        .arg("--recording")
+        .arg(&changed)
+        .output()
+        .expect("verify runs");
+    let stdout = String::from_utf8_lossy(&checked.stdout).into_owned();
+    assert_eq!(checked.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("recording:  MISMATCH")
+            && stdout.contains(&hex::encode(sha2::Sha256::digest(&flipped))),
+        "{stdout}"
+    );
+}

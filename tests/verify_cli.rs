@@ -326,3 +326,52 @@ fn a_missing_checkpoint_or_script_given_is_a_usage_error() {
         assert!(stderr.contains("/nonexistent/file"), "{stderr}");
     }
 }
+
+/// `verify --recording FILE` on a transcript whose close declares no screen
+/// recording: nothing to check the file against, so it is not a pass
+/// (exit 1, saying so); a recording that cannot be read is a usage error.
+#[test]
+fn a_recording_checked_against_a_transcript_that_declares_none_fails() {
+    let (dir, transcript, _) = example_copy();
+    let cast = dir.path().join("some.cast");
+    std::fs::write(&cast, "{\"version\":2,\"width\":80,\"height\":24}\n").expect("write");
+    let (code, stdout, _) = verify_args(&[
+        transcript.as_os_str(),
+        "--recording".as_ref(),
+        cast.as_os_str(),
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("recording:  NOT CHECKED: the transcript declares no screen recording"),
+        "{stdout}"
+    );
+    // Without --recording, nothing is said of one.
+    let (code, stdout) = verify(&transcript);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(!stdout.contains("recording:"), "{stdout}");
+    // The JSON verdict says the same, and its exit code is the process's.
+    let (code, json, _) = verify_args(&[
+        transcript.as_os_str(),
+        "--json".as_ref(),
+        "--recording".as_ref(),
+        cast.as_os_str(),
+    ]);
+    assert_eq!(code, 1, "{json}");
+    let json: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(json["recording"], serde_json::Value::Null);
+    assert_eq!(json["recording_check"]["declared"], false);
+    assert_eq!(json["recording_check"]["matches"], false);
+    assert_eq!(json["exit_code"], 1);
+
+    let missing = dir.path().join("missing.cast");
+    let (code, _, stderr) = verify_args(&[
+        transcript.as_os_str(),
+        "--recording".as_ref(),
+        missing.as_os_str(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("cannot read the recording") && stderr.contains("missing.cast"),
+        "{stderr}"
+    );
+}

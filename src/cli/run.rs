@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use clap::Args;
 
 use keyceremony::engine::Outcome;
+use keyceremony::recording::RecordingFile;
 use keyceremony::runner::{self, Answers, KeySource, Session};
 use keyceremony::script::{Ceremony, Role};
+use keyceremony::shown::shown;
 
 use super::{FAILED, OK, USAGE};
 
@@ -40,6 +42,9 @@ pub struct RunArgs {
     /// The witness's key, which with the administrator's authorizes a resume: a key file, or `agent` [default: from the answers file, else the bindings' key-file].
     #[arg(long, requires = "resume")]
     witness_key: Option<PathBuf>,
+    /// Record what the screen shows to this new file (asciicast v2, for `asciinema play`; never keystrokes, never a share shown on screen); its SHA-256 goes into the close entry.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
@@ -53,7 +58,12 @@ pub fn run(args: RunArgs) -> ExitCode {
         resume,
         admin_key,
         witness_key,
+        record,
     } = args;
+    if let Some(problem) = record_refused(record.is_some(), headless, resume.is_some()) {
+        eprintln!("error: {problem}");
+        return ExitCode::from(USAGE);
+    }
     let (script, bindings, state_dir, answers) = (
         script.as_path(),
         bindings.as_path(),
@@ -96,6 +106,15 @@ pub fn run(args: RunArgs) -> ExitCode {
     if let Some(conf) = &hsm.softhsm_conf {
         super::export_env("SOFTHSM2_CONF", conf);
     }
+    // Created before the transcript: a recording that cannot be written
+    // (it exists, say) stops the run before anything is recorded.
+    let record = match record.as_deref().map(RecordingFile::create).transpose() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
     let started = match &resume {
         Some(transcript) => {
             // The person's key for this act: given on the command line, else
@@ -138,6 +157,9 @@ pub fn run(args: RunArgs) -> ExitCode {
     let mut session = match started {
         Ok(s) => s,
         Err(e) => {
+            if let Some(record) = record {
+                record.discard();
+            }
             eprintln!("error: {e}");
             return ExitCode::from(USAGE);
         }
@@ -151,18 +173,47 @@ pub fn run(args: RunArgs) -> ExitCode {
             );
             runner::headless::run(&mut session, answers, &mut std::io::stderr())
         }
-        _ => run_terminal(&mut session),
+        _ => run_terminal(&mut session, record),
     };
     finish(&session, result)
 }
 
+/// Why `--record` cannot be used in this run, if it cannot.
+fn record_refused(record: bool, headless: bool, resume: bool) -> Option<&'static str> {
+    if !record {
+        return None;
+    }
+    if headless {
+        // Nothing is drawn: the headless log on stderr is already the
+        // plain-text record of what the run said.
+        return Some(
+            "--record records the terminal UI's screen, and a --headless run has none: its log on stderr is already plain text (keep it with 2> FILE)",
+        );
+    }
+    if resume {
+        // The close would declare a recording of the resumed part alone as
+        // the ceremony's; the crashed run's recording, if any, was never
+        // declared (it never reached a close) and cannot be checked.
+        return Some(
+            "--record cannot be used with --resume: a recording covers one run from the genesis to the close, and this one would miss everything before the crash. Resume without --record (the crashed run's recording, if there was one, stays as it is, undeclared by the transcript)",
+        );
+    }
+    None
+}
+
 #[cfg(feature = "tui")]
-fn run_terminal(session: &mut Session) -> Result<Outcome, runner::RunError> {
-    keyceremony::tui::run(session)
+fn run_terminal(
+    session: &mut Session,
+    record: Option<RecordingFile>,
+) -> Result<Outcome, runner::RunError> {
+    keyceremony::tui::run(session, record)
 }
 
 #[cfg(not(feature = "tui"))]
-fn run_terminal(_session: &mut Session) -> Result<Outcome, runner::RunError> {
+fn run_terminal(
+    _session: &mut Session,
+    _record: Option<RecordingFile>,
+) -> Result<Outcome, runner::RunError> {
     Err(runner::RunError::Setup(
         "this build has no terminal UI (built without the `tui` feature): use --headless --answers FILE".into(),
     ))
@@ -175,12 +226,14 @@ fn finish(session: &Session, result: Result<Outcome, runner::RunError>) -> ExitC
             eprintln!("ceremony {} completed.", session.ceremony_id());
             eprintln!("transcript: {path}");
             eprintln!("artifacts:  {}", session.artifacts_dir().display());
+            recording_lines(session);
             eprintln!("verify it:  keyceremony verify {path}");
             ExitCode::from(OK)
         }
         Ok(Outcome::Aborted { reason }) => {
             eprintln!("ceremony {} ABORTED: {reason}", session.ceremony_id());
             eprintln!("transcript (closed as aborted): {path}");
+            recording_lines(session);
             ExitCode::from(FAILED)
         }
         Err(e) => {
@@ -190,6 +243,26 @@ fn finish(session: &Session, result: Result<Outcome, runner::RunError>) -> ExitC
             );
             ExitCode::from(USAGE)
         }
+    }
+}
+
+/// The screen recording the close recorded, and how to check it.
+fn recording_lines(session: &Session) {
+    if let Some(recorded) = session.recorded() {
+        eprintln!(
+            "recording:  {} ({} bytes, SHA-256 {}), recorded in the close entry",
+            shown(&recorded.file),
+            recorded.bytes,
+            recorded.sha256
+        );
+        if let Some(error) = &recorded.error {
+            eprintln!("            INCOMPLETE: {}", shown(error));
+        }
+        eprintln!(
+            "check it:   keyceremony verify {} --recording {}",
+            session.transcript_path().display(),
+            shown(&recorded.file)
+        );
     }
 }
 

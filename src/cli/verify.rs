@@ -21,6 +21,9 @@ pub struct VerifyArgs {
     /// The transcript of the ceremony this one continues (a restore, a rotation): check the link.
     #[arg(long)]
     pub original: Option<PathBuf>,
+    /// The screen recording of the run (`run --record`): check its SHA-256 against the one the close entry declares.
+    #[arg(long, value_name = "FILE")]
+    pub recording: Option<PathBuf>,
 }
 
 /// What a transcript is checked against, beyond itself (verify and report).
@@ -68,6 +71,24 @@ pub fn verify(args: VerifyArgs) -> ExitCode {
                 .original
                 .as_deref()
                 .map(|original| report::original_link(&args.transcript, original));
+            let recording = match args
+                .recording
+                .as_deref()
+                .map(|path| report::check_recording(&verdict.facts, path).map_err(|e| (path, e)))
+                .transpose()
+            {
+                Ok(check) => check,
+                Err((path, e)) => {
+                    eprintln!(
+                        "error: cannot read the recording {}: {e}",
+                        shown(&path.display().to_string())
+                    );
+                    return ExitCode::from(USAGE);
+                }
+            };
+            if matches!(link, Some(Err(_))) || recording.as_ref().is_some_and(|r| !r.matches()) {
+                valid = false;
+            }
             if args.json {
                 let mut json = report::json::verdict_json(&verdict);
                 if let Some(link) = &link {
@@ -76,6 +97,10 @@ pub fn verify(args: VerifyArgs) -> ExitCode {
                         Err(e) => serde_json::json!({ "linked": false, "detail": e }),
                     };
                 }
+                if let Some(check) = &recording {
+                    json["recording_check"] = check.json();
+                }
+                json["exit_code"] = serde_json::Value::from(if valid { OK } else { FAILED });
                 println!("{json:#}");
             } else {
                 print!("{}", report::verify_summary(&verdict).0);
@@ -84,9 +109,9 @@ pub fn verify(args: VerifyArgs) -> ExitCode {
                     Some(Err(e)) => println!("original: NOT LINKED: {}", shown(e)),
                     None => {}
                 }
-            }
-            if matches!(link, Some(Err(_))) {
-                valid = false;
+                if let Some(check) = &recording {
+                    println!("{}", check.line());
+                }
             }
             ExitCode::from(if valid { OK } else { FAILED })
         }

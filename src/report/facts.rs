@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::transcript::{Purpose, Role, VerifiedEntry};
+use crate::transcript::{Purpose, Role, ScreenRecording, VerifiedEntry};
 
 /// A key whose public part the transcript records.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +79,14 @@ pub struct ArtifactRef {
     pub sha256: String,
 }
 
+/// The screen recording the close entry declares (`run --record`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingFact {
+    /// The close entry's line.
+    pub line: u64,
+    pub recording: ScreenRecording,
+}
+
 /// What happened, as the verified entries tell it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Facts {
@@ -99,6 +107,8 @@ pub struct Facts {
     /// must cosign the checkpoint (a resume does not excuse anyone, or the
     /// administrator could resume a cut transcript to shed them).
     pub cosigners_present: BTreeSet<String>,
+    /// The screen recording the close declares, if any.
+    pub recording: Option<RecordingFact>,
     last_hash_hex: String,
     /// Who signed the last pin-typed entry, until an adopted PIN uses it.
     pin_typist: Option<String>,
@@ -178,6 +188,17 @@ impl Facts {
                 }
             }
             "pin-typed" => self.pin_typist = Some(e.actor.clone()),
+            crate::transcript::CLOSE_KIND => {
+                // The verifier checked its shape before this entry got here.
+                self.recording = e
+                    .body
+                    .get("recording")
+                    .and_then(|r| serde_json::from_value(r.clone()).ok())
+                    .map(|recording| RecordingFact {
+                        line: e.line,
+                        recording,
+                    });
+            }
             _ => {}
         }
         for s in &e.signatures {

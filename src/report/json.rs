@@ -111,6 +111,7 @@ pub fn verdict_json(verdict: &Verdict) -> Value {
         "checkpoint": checkpoint,
         "script": script,
         "artifacts": artifacts,
+        "recording": super::recording::declared_json(&verdict.facts),
         "trust_anchors": verdict.anchors.iter().map(|a| match a {
             super::anchors::Anchor::Bindings { path, sha256 } => {
                 json!({ "kind": "bindings", "path": path.display().to_string(), "sha256": sha256 })

@@ -11,6 +11,7 @@ pub mod anchors;
 pub mod checks;
 pub mod facts;
 pub mod json;
+pub mod recording;
 pub mod render;
 pub mod verdict;
 
@@ -18,7 +19,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 pub use checks::{ArtifactCheck, ArtifactStatus};
-pub use facts::{Facts, KeyFact};
+pub use facts::{Facts, KeyFact, RecordingFact};
+pub use recording::{RecordingCheck, check_recording};
 pub use verdict::{CheckpointStatus, Status, Verdict, VerifyError, VerifyOptions, verify_with};
 
 use crate::shown::{shown, shown_lines};
@@ -185,6 +187,9 @@ fn verdict_text(verdict: &Verdict) -> (String, bool) {
         summary.head.seq + 1
     );
     let _ = writeln!(out, "{}", checkpoint_line(&verdict.checkpoint));
+    if let Some(recording) = &facts.recording {
+        let _ = writeln!(out, "{}", recording::declared_lines(recording));
+    }
     let count = |status: fn(&ArtifactStatus) -> bool| {
         verdict
             .artifacts

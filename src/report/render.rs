@@ -106,24 +106,39 @@ fn build(verdict: &Verdict) -> Result<Doc, RenderError> {
         ),
         None => "not checked against a script file (run verify --script)".to_owned(),
     };
+    let mut verdict_fields = vec![
+        (
+            "Transcript".into(),
+            verdict.transcript.display().to_string(),
+        ),
+        ("Verdict".into(), status.as_str().to_uppercase()),
+        ("Outcome".into(), outcome),
+        ("Checkpoint".into(), checkpoint),
+        ("Script file".into(), script_check),
+        (
+            "Keys held".into(),
+            super::key_custody(g.participant_keys).to_owned(),
+        ),
+    ];
+    if let Some(declared) = &facts.recording {
+        let r = &declared.recording;
+        verdict_fields.push((
+            "Screen recording".into(),
+            format!(
+                "{}, {} bytes, SHA-256 {}, declared by the close (line {}): check a copy with keyceremony verify --recording FILE{}",
+                r.file,
+                r.bytes,
+                r.sha256,
+                declared.line,
+                r.error
+                    .as_ref()
+                    .map(|e| format!("; it STOPPED EARLY: {e}"))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
     let mut sections = Vec::new();
-    sections.push((
-        "Verdict",
-        vec![Block::Fields(vec![
-            (
-                "Transcript".into(),
-                verdict.transcript.display().to_string(),
-            ),
-            ("Verdict".into(), status.as_str().to_uppercase()),
-            ("Outcome".into(), outcome),
-            ("Checkpoint".into(), checkpoint),
-            ("Script file".into(), script_check),
-            (
-                "Keys held".into(),
-                super::key_custody(g.participant_keys).to_owned(),
-            ),
-        ])],
-    ));
+    sections.push(("Verdict", vec![Block::Fields(verdict_fields)]));
     sections.push((
         "Ceremony",
         vec![Block::Fields(vec![

@@ -10,7 +10,7 @@ use super::entry::{Purpose, RawEntry, act_message, decode_signature};
 use super::error::{Rule, Violation};
 use super::genesis::Role;
 use super::verifier::VerifiedSignature;
-use super::writer::CloseOutcome;
+use super::writer::{CloseOutcome, ScreenRecording};
 use super::{PERSON_KINDS, ParticipantSignature, RESUME_KIND, TOOL_ACTOR};
 use crate::identity::PublicIdentity;
 
@@ -155,6 +155,9 @@ struct CloseBody {
     outcome: OutcomeName,
     #[serde(default)]
     reason: Option<String>,
+    /// The screen recording of the run that closed (`run --record`).
+    #[serde(default)]
+    recording: Option<ScreenRecording>,
 }
 
 #[derive(Deserialize)]
@@ -186,6 +189,9 @@ pub(crate) fn check_close(raw: &RawEntry, line: u64) -> Result<CloseOutcome, Vio
             return Err(invalid("an aborted close must give a reason".to_owned()));
         }
     };
+    if let Some(problem) = body.recording.as_ref().and_then(ScreenRecording::problem) {
+        return Err(invalid(problem));
+    }
     if body.entries != line {
         return Err(Violation::new(
             line,

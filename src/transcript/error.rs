@@ -215,6 +215,9 @@ pub enum TranscriptError {
     /// The transcript cannot be resumed (closed, or refused).
     #[error("cannot resume: {0}")]
     Resume(String),
+    /// The screen recording's record cannot be written in the close.
+    #[error("cannot record the screen recording in the close: {0}")]
+    InvalidRecording(String),
 }
 
 impl TranscriptError {

@@ -37,7 +37,7 @@ pub use genesis::{
 pub use key::CeremonyKey;
 pub use verifier::{Summary, VerifiedEntry, VerifiedSignature, Verifier};
 pub use words::pgp_words;
-pub use writer::{CloseOutcome, EntryDraft, TranscriptWriter};
+pub use writer::{CloseOutcome, EntryDraft, ScreenRecording, TranscriptWriter};
 
 /// The `v` field of every entry this code writes and accepts. Version 1
 /// (participant signatures over the chain position only, not over what the

@@ -45,6 +45,46 @@ pub enum CloseOutcome {
     },
 }
 
+/// The screen recording of the run that closes the transcript (`run
+/// --record FILE`), as the close entry's `recording` member names it: the
+/// auditor checks the file against it with `verify --recording FILE`. The
+/// recording ends before the close is written, so its hash can be in it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScreenRecording {
+    /// The file's name as given to `--record` (its last component): a
+    /// name to look for, not a path the verifier opens.
+    pub file: String,
+    /// Hex SHA-256 of the whole file, as written.
+    pub sha256: String,
+    /// Its length in bytes.
+    pub bytes: u64,
+    /// Why the recording stopped before the close (a write failed): it
+    /// covers the ceremony only up to there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ScreenRecording {
+    /// What is wrong with a recorded `recording` member, if anything.
+    pub(crate) fn problem(&self) -> Option<String> {
+        if self.file.is_empty() || self.file.contains('/') {
+            return Some(format!(
+                "the recording's file {:?} is not a file name",
+                self.file
+            ));
+        }
+        let hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
+        if self.sha256.len() != 64 || !self.sha256.chars().all(hex) {
+            return Some(format!(
+                "the recording's sha256 {:?} is not 64 lowercase hex digits",
+                self.sha256
+            ));
+        }
+        None
+    }
+}
+
 /// Appends entries to one transcript file. No Debug: it holds the ceremony key.
 pub struct TranscriptWriter {
     file: File,
@@ -242,12 +282,13 @@ impl TranscriptWriter {
         outcome: CloseOutcome,
         now: DateTime<Utc>,
     ) -> Result<Head, TranscriptError> {
-        self.close_entry(outcome, now)
+        self.close_entry(outcome, None, now)
     }
 
     fn close_entry(
         &mut self,
         outcome: CloseOutcome,
+        recording: Option<&ScreenRecording>,
         now: DateTime<Utc>,
     ) -> Result<Head, TranscriptError> {
         let mut body = Map::new();
@@ -261,20 +302,27 @@ impl TranscriptWriter {
                 body.insert("reason".into(), Value::from(reason));
             }
         }
+        if let Some(recording) = recording {
+            let value = serde_json::to_value(recording)
+                .map_err(|e| TranscriptError::InvalidRecording(e.to_string()))?;
+            body.insert("recording".into(), value);
+        }
         let prev = self.head().hex();
         self.write_entry(TOOL_ACTOR, CLOSE_KIND, body, &prev, now)
     }
 
-    /// [`TranscriptWriter::close`], then the checkpoint over every line (the
-    /// close included) as a signed note carrying the ceremony key's
-    /// signature, for the witnesses to cosign. The ceremony key signs
-    /// nothing after this.
+    /// [`TranscriptWriter::close`], recording the screen recording's hash
+    /// if there was one, then the checkpoint over every line (the close
+    /// included) as a signed note carrying the ceremony key's signature,
+    /// for the witnesses to cosign. The ceremony key signs nothing after
+    /// this.
     pub fn close_with_checkpoint(
         mut self,
         outcome: CloseOutcome,
+        recording: Option<&ScreenRecording>,
         now: DateTime<Utc>,
     ) -> Result<(Head, Note), TranscriptError> {
-        self.close_entry(outcome, now)?;
+        self.close_entry(outcome, recording, now)?;
         let root = self.verifier.tree_root().unwrap_or_default();
         let checkpoint = Checkpoint {
             origin: checkpoint::origin(&self.ceremony_id),

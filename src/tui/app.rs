@@ -159,6 +159,12 @@ impl App {
         self.message = Some((true, e.to_string()));
     }
 
+    /// A problem of the front end's own (the screen recording stopped),
+    /// shown as an error line.
+    pub fn warn(&mut self, text: impl std::fmt::Display) {
+        self.error(text);
+    }
+
     fn administrator(session: &Session) -> Option<String> {
         session
             .ceremony()

@@ -6,6 +6,10 @@
 //!
 //! The terminal is restored on every way out: a normal end, an abort, an
 //! error, a panic (the hook restores before the message prints) and SIGTERM.
+//!
+//! With `run --record FILE`, stdout is wrapped in a [`Tee`] that also hands
+//! every frame to a [`crate::recording::Recorder`]; the loop below tells it
+//! when a share is on screen, so that frame is never recorded.
 
 mod app;
 mod field;
@@ -28,6 +32,7 @@ use ratatui::backend::CrosstermBackend;
 pub use app::{App, help};
 
 use crate::engine::Outcome;
+use crate::recording::{Recorder, RecordingFile, Tee};
 use crate::runner::{RunError, Session};
 
 /// How often the screen redraws while nothing happens (elapsed time,
@@ -56,7 +61,14 @@ impl Drop for TerminalGuard {
     }
 }
 
-fn setup() -> std::io::Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>)> {
+type Term = Terminal<CrosstermBackend<Tee<Stdout>>>;
+
+/// The terminal, unrecorded (replay).
+fn setup() -> std::io::Result<(TerminalGuard, Term)> {
+    setup_recorded(None)
+}
+
+fn setup_recorded(recorder: Option<Recorder>) -> std::io::Result<(TerminalGuard, Term)> {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         // Restore first, so the panic message lands on a usable terminal.
@@ -67,7 +79,7 @@ fn setup() -> std::io::Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>
     ACTIVE.store(true, Ordering::SeqCst);
     let guard = TerminalGuard;
     execute!(stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
-    let terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
+    let terminal = Terminal::new(CrosstermBackend::new(Tee::new(stdout(), recorder)))?;
     Ok((guard, terminal))
 }
 
@@ -109,11 +121,34 @@ fn watch_for_termination() -> Result<Arc<AtomicBool>, RunError> {
     Ok(terminated)
 }
 
-/// Runs the ceremony in the terminal until it ends (completed or aborted).
-pub fn run(session: &mut Session) -> Result<Outcome, RunError> {
+/// Runs the ceremony in the terminal until it ends (completed or aborted),
+/// recording the screen into `record` if given.
+pub fn run(session: &mut Session, record: Option<RecordingFile>) -> Result<Outcome, RunError> {
+    let recorder = match record {
+        Some(file) => {
+            let (width, height) = crossterm::terminal::size()
+                .map_err(|e| RunError::Setup(format!("cannot read the terminal's size: {e}")))?;
+            let title = format!("keyceremony {}", session.ceremony_id());
+            let recorder = file
+                .begin(width, height, &title)
+                .map_err(|e| RunError::Output(e.to_string()))?;
+            session.record_screen(recorder.clone());
+            Some(recorder)
+        }
+        None => None,
+    };
+    let result = run_recorded(session, recorder.clone());
+    if let Some(recorder) = recorder {
+        // Ended at the close already, unless the run stopped before it.
+        let _ = recorder.end("the run stopped before the transcript closed");
+    }
+    result
+}
+
+fn run_recorded(session: &mut Session, recorder: Option<Recorder>) -> Result<Outcome, RunError> {
     let terminated = watch_for_termination()?;
-    let (_guard, mut terminal) =
-        setup().map_err(|e| RunError::Setup(format!("cannot set up the terminal: {e}")))?;
+    let (_guard, mut terminal) = setup_recorded(recorder.clone())
+        .map_err(|e| RunError::Setup(format!("cannot set up the terminal: {e}")))?;
     let theme = view::Theme::from_env();
     let started = Instant::now();
     let mut app = App::default();
@@ -127,6 +162,22 @@ pub fn run(session: &mut Session) -> Result<Outcome, RunError> {
                 session.engine().current().id
             );
         }
+        let screen = app.screen(session, Instant::now(), started);
+        if let Some(recorder) = &recorder {
+            // Before the frame is drawn: the frame that shows a share must
+            // reach the screen only, never the recording.
+            let share_for = match &screen.overlay {
+                Some(view::Overlay::Share { custodian, .. }) => Some(custodian.as_str()),
+                _ => None,
+            };
+            if recorder.redacting() && share_for.is_none() {
+                // The recording missed the frames the screen's buffer
+                // holds: a whole frame makes it match the screen again
+                // (the app wipes the screen anyway when a share leaves).
+                app.wipe = true;
+            }
+            recorder.redact(share_for);
+        }
         if std::mem::take(&mut app.wipe) {
             // A share was on screen: clear the terminal and ratatui's
             // buffers, so the next frame is drawn from nothing.
@@ -134,12 +185,16 @@ pub fn run(session: &mut Session) -> Result<Outcome, RunError> {
                 .clear()
                 .map_err(|e| RunError::Setup(format!("cannot clear the screen: {e}")))?;
         }
-        let screen = app.screen(session, Instant::now(), started);
         let mut drawn = view::Drawn::default();
         terminal
             .draw(|frame| drawn = view::draw(frame, &screen, theme))
             .map_err(|e| RunError::Setup(format!("cannot draw: {e}")))?;
         app.drawn(drawn);
+        if let Some(failure) = recorder.as_ref().and_then(Recorder::take_failure) {
+            app.warn(format!(
+                "The screen recording stopped: {failure}. The ceremony goes on; the close records where the recording ends."
+            ));
+        }
         if terminated.load(Ordering::Relaxed) {
             return Err(RunError::Setup(
                 "terminated by a signal; the transcript records everything so far: continue with run --resume".into(),
@@ -152,6 +207,11 @@ pub fn run(session: &mut Session) -> Result<Outcome, RunError> {
             match event::read().map_err(|e| RunError::Setup(e.to_string()))? {
                 Event::Key(key) if key.kind != KeyEventKind::Release => app.on_key(key, session),
                 Event::Paste(text) => app.on_paste(&text),
+                Event::Resize(width, height) => {
+                    if let Some(recorder) = &recorder {
+                        recorder.resize(width, height);
+                    }
+                }
                 _ => {}
             }
         }

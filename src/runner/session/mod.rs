@@ -99,6 +99,10 @@ pub struct Session {
     /// original's: a CA step finds its key by this public key.
     key_fingerprints: BTreeMap<String, String>,
     certificates: BTreeMap<String, Vec<u8>>,
+    /// The screen recording (`run --record`), until the close ends it.
+    recording: Option<crate::recording::Recorder>,
+    /// What the close recorded of it.
+    recorded: Option<transcript::ScreenRecording>,
 }
 
 /// Where the HSM is: the module to load, and for the embedded SoftHSM2 the
@@ -247,6 +251,8 @@ impl Session {
                 .map(|o| o.certificates.clone())
                 .unwrap_or_default(),
             original,
+            recording: None,
+            recorded: None,
         };
         session.note_head("genesis", "keyceremony", Value::Null);
         test_hooks::crash_after_entry(0);
@@ -320,6 +326,17 @@ impl Session {
 
     pub fn original(&self) -> Option<&Original> {
         self.original.as_ref()
+    }
+
+    /// Records the screen (`run --record`): at the close the recording is
+    /// ended first, and its SHA-256 written into the close entry.
+    pub fn record_screen(&mut self, recorder: crate::recording::Recorder) {
+        self.recording = Some(recorder);
+    }
+
+    /// The screen recording as the close entry records it, once closed.
+    pub fn recorded(&self) -> Option<&transcript::ScreenRecording> {
+        self.recorded.as_ref()
     }
 
     /// Collects a finished HSM job without blocking. Returns true when the
@@ -574,8 +591,14 @@ impl Session {
                 reason: reason.clone(),
             },
         };
+        // The recording ends before the close is written, so the close can
+        // hold its hash; what the screen shows after (the cosigning of the
+        // checkpoint) is not in it.
+        let recorded = self.recording.take().and_then(|recorder| {
+            recorder.end("the transcript closes, and its close entry records this file's SHA-256")
+        });
         let (head, note) = writer
-            .close_with_checkpoint(close, now())
+            .close_with_checkpoint(close, recorded.as_ref(), now())
             .map_err(|e| RunError::Output(e.to_string()))?;
         self.notes.push(EntryNote {
             seq: head.seq,
@@ -589,6 +612,7 @@ impl Session {
         // session stay until their holders have cosigned.
         self.vault = Vault::default();
         self.outcome = Some(outcome);
+        self.recorded = recorded;
         let path = self
             .transcript_path
             .with_file_name(format!("{}.checkpoint", self.ceremony_id));

@@ -234,6 +234,10 @@ impl Session {
             key_fingerprints,
             certificates,
             original,
+            // `run --resume` refuses `--record`: a recording of this part
+            // alone would be declared as if it were the ceremony's.
+            recording: None,
+            recorded: None,
         };
         session.note_head("resume", "keyceremony", Value::Null);
         session.write_tool_entry("reconcile", reconciliation)?;
