@@ -281,3 +281,27 @@ fn render_refuses_a_tampered_verdict() {
         Err(RenderError::NotVerified(_))
     ));
 }
+
+/// Issue 15: the materials as their performer signed them: the number each
+/// was checked in under and, going out, the new seal it left under.
+#[test]
+fn the_report_lists_each_material_with_its_new_seal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let answers = ceremony_support::write_answers(dir.path(), "");
+    let run = ceremony_support::run_root(&answers);
+    assert_eq!(run.code(), Some(0), "{}", run.stderr());
+    let transcript = run.transcript();
+    let (code, out, err) = report_cli(&[transcript.to_str().expect("utf-8"), "--format", "md"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("## Materials"), "{out}");
+    let row = out
+        .lines()
+        .find(|l| l.contains("materials-out") && l.contains("| hsm |"))
+        .unwrap_or_else(|| panic!("no materials-out row for hsm:\n{out}"));
+    assert!(row.contains("TE-000101"), "{row}");
+    let check_in = out
+        .lines()
+        .find(|l| l.contains("materials-in") && l.contains("| hsm-bag |"))
+        .unwrap_or_else(|| panic!("no materials-in row:\n{out}"));
+    assert!(check_in.contains("REHEARSAL-BAG-0001"), "{check_in}");
+}

@@ -109,9 +109,25 @@ pub struct Facts {
     pub cosigners_present: BTreeSet<String>,
     /// The screen recording the close declares, if any.
     pub recording: Option<RecordingFact>,
+    /// Each material of a materials check, as its performer signed it:
+    /// (line, step, direction, material id, number checked, new seal).
+    pub materials: Vec<MaterialFact>,
     last_hash_hex: String,
     /// Who signed the last pin-typed entry, until an adopted PIN uses it.
     pin_typist: Option<String>,
+}
+
+/// One material at a materials check, from the performer's signed
+/// confirmation: the number it was checked under, and going out, the
+/// number of the new seal it left under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaterialFact {
+    pub line: u64,
+    pub step: String,
+    pub direction: String,
+    pub id: String,
+    pub number: String,
+    pub sealed: Option<String>,
 }
 
 impl Facts {
@@ -132,6 +148,22 @@ impl Facts {
                     time: e.time,
                     line: e.line,
                 });
+                let details = e.body.get("details").cloned().unwrap_or(Value::Null);
+                for m in details["materials"].as_array().into_iter().flatten() {
+                    let id = m["id"].as_str().unwrap_or("").to_string();
+                    self.materials.push(MaterialFact {
+                        line: e.line,
+                        step: text("step").into(),
+                        direction: details["direction"].as_str().unwrap_or("").into(),
+                        number: m["number"].as_str().unwrap_or("").into(),
+                        sealed: e
+                            .body
+                            .get("sealed")
+                            .and_then(|s| s[&id].as_str())
+                            .map(String::from),
+                        id,
+                    });
+                }
             }
             "attestation" => {
                 self.attested_by

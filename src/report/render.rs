@@ -198,6 +198,36 @@ fn build(verdict: &Verdict) -> Result<Doc, RenderError> {
             people,
         )],
     ));
+    let materials: Vec<Vec<String>> = facts
+        .materials
+        .iter()
+        .map(|m| {
+            vec![
+                m.step.clone(),
+                m.line.to_string(),
+                m.direction.clone(),
+                m.id.clone(),
+                m.number.clone(),
+                m.sealed.clone().unwrap_or_else(|| "—".into()),
+            ]
+        })
+        .collect();
+    if !materials.is_empty() {
+        sections.push((
+            "Materials",
+            vec![Block::Table(
+                vec![
+                    "Step",
+                    "Line",
+                    "Direction",
+                    "Material",
+                    "Number",
+                    "New seal",
+                ],
+                materials,
+            )],
+        ));
+    }
     let hsm: Vec<Vec<String>> = facts
         .hsm
         .iter()
